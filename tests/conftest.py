@@ -22,3 +22,22 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 pytest_plugins = [
     "tests.fixtures.airflow",
 ]
+
+
+
+def pytest_runtest_makereport(item, call):
+    """In CI (AIRLOCK_REQUIRE_TOOLS=1) a skipped test is a failure: tools must be there, not skipped.
+
+    Locally a missing kubectl/prometheus skips the tests that need it; .ci/run sets the variable so
+    the same skip turns into a loud failure instead of a silent pass.
+    """
+    if os.environ.get("AIRLOCK_REQUIRE_TOOLS") != "1":
+        return None
+    import pytest
+    from _pytest.reports import TestReport
+
+    report = TestReport.from_item_and_call(item, call)
+    if report.skipped and call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every required tool must be present: {call.excinfo.value}"
+    return report

@@ -1,0 +1,56 @@
+# Airlock - the two commands a newcomer needs are `make demo` and `make test`.
+# Every target works from a fresh clone: no activated venv, no prior state.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := $(CURDIR)/.venv
+# airflow standalone starts `airflow ...` subprocesses by name: the venv's bin must be on PATH.
+export PATH := $(VENV)/bin:$(HOME)/.local/bin:$(PATH)
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+STAMP := $(VENV)/.airlock-synced
+PY := $(VENV)/bin/python
+
+.PHONY: help setup test lint typecheck unit integration e2e demo bench clean
+
+help:
+	@echo "make demo   - run the Airlock demo (kubesim + Prometheus + Airflow standalone)"
+	@echo "make test   - lint, type-check and run all tests"
+	@echo "make setup | lint | typecheck | bench | clean"
+
+$(UV):
+	@echo "uv not found: installing it with pip (user site)"
+	python3 -m pip install --user --quiet uv
+
+# The stamp makes a second `make setup` a no-op until pyproject.toml or uv.lock change.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+typecheck: setup
+	$(VENV)/bin/mypy plugins/airlock
+
+test: lint typecheck
+	$(VENV)/bin/pytest tests
+
+unit: setup
+	$(VENV)/bin/pytest tests/unit
+
+integration: setup
+	$(VENV)/bin/pytest tests/integration
+
+e2e: setup
+	$(VENV)/bin/pytest tests/e2e
+
+demo: setup
+	$(PY) -m demo
+
+bench: setup
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf .airflow .demo .pytest_cache .mypy_cache .ruff_cache
