@@ -84,6 +84,13 @@ def validate_request(conf: dict[str, Any] | None, spec: ServiceSpec) -> DeployRe
             problems.append(
                 f"  - field 'canary_steps': value {request.canary_steps}: only valid with strategy 'canary'"
             )
+        slots = len(spec.strategy.canary.steps)
+        if request.canary_steps and len(request.canary_steps) > slots:
+            # The DAG has one task pair per step of the spec; an override can use fewer, not more.
+            problems.append(
+                f"  - field 'canary_steps': value {request.canary_steps}: at most {slots} steps (the "
+                f"spec's strategy.canary.steps {spec.strategy.canary.steps} sets the DAG's step slots)"
+            )
     if problems:
         raise SpecError(f"{source}: {len(problems)} problem(s), nothing was changed\n" + "\n".join(problems))
     assert request is not None

@@ -1,0 +1,1 @@
+"""Builds the `deploy_<service>` DAG from a ServiceSpec (Airflow-side; the core stays in airlock/)."""

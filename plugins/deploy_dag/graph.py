@@ -1,0 +1,290 @@
+"""The task graph of `deploy_<service>`: the seed workflow as dependencies.
+
+validate -> lock -> pre-flight -> window gate -> staging (deploy, health, smoke, soak)
+  -> production (rollback plan, migration, branch: rolling | blue-green | canary steps + analysis)
+  -> validation (health with version, smoke, metrics window, log scan)
+  -> complete (old colour cleanup, announce, record)
+A rollback task (trigger rule one_failed) watches every production and validation task; the lock is
+released by a teardown whatever happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airlock.spec import ServiceSpec, spec_to_dict
+from deploy_dag.guards import VALIDATE_TASK_ID, skip_for_hotfix_or_dry_run, skip_in_dry_run
+from deploy_dag.params import deploy_params
+from operators.app_checks import HealthCheckOperator, SmokeTestOperator
+from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
+from operators.canary import CanaryPromoteOperator, CanaryStepOperator
+from operators.lock import DeployLockOperator
+from operators.log_scan import LogScanOperator
+from operators.migration import MigrationOperator
+from operators.notify import SlackNotifyOperator
+from operators.plan import RecordRollbackPlanOperator
+from operators.preflight import PreflightOperator
+from operators.record import RecordDeploymentOperator
+from operators.rollback import RollbackOperator
+from operators.rollout import RollingUpdateOperator
+from operators.validate import ValidateRequestOperator
+from operators.window_gate import WindowGateOperator
+from sensors.metrics import MetricsSensor
+from timetables.release_train import ReleaseTrainTimetable
+
+VERSION = "{{ params.version }}"
+DRY_RUN = "{{ ti.xcom_pull(task_ids='validate')['dry_run'] }}"
+STRATEGY = "{{ ti.xcom_pull(task_ids='validate')['strategy'] }}"
+
+
+def production_asset(spec: ServiceSpec) -> Asset:
+    return Asset(name=f"airlock_{spec.service}_production", uri=f"airlock://{spec.service}/production")
+
+
+def canary_weight(slot: int) -> str:
+    """Template for the weight of canary slot `slot`: the run's effective step, or '' (slot unused)."""
+    steps = f"ti.xcom_pull(task_ids='{VALIDATE_TASK_ID}')['canary_steps']"
+    return f"{{{{ ({steps}[:-1])[{slot}] if ({steps}[:-1]) | length > {slot} else '' }}}}"
+
+
+def skip_unused_slot(slot: int) -> Callable[[Any], None]:
+    def guard(context: Any) -> None:
+        steps = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)["canary_steps"][:-1]
+        if slot >= len(steps):
+            raise AirflowSkipException(f"canary step slot {slot + 1} is not used by this run (steps {steps})")
+        skip_in_dry_run(context)
+
+    return guard
+
+
+def only_for_strategy(strategy: str) -> Callable[[Any], None]:
+    def guard(context: Any) -> None:
+        chosen = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)["strategy"]
+        if chosen != strategy:
+            raise AirflowSkipException(f"only runs for strategy {strategy}; this run uses {chosen}")
+
+    return guard
+
+
+def _doc(spec: ServiceSpec, source: Path) -> str:
+    return (
+        f"### Deploy `{spec.service}`\n\n{spec.description}\n\n"
+        f"* image: `{spec.image}:<version>`\n* strategies: {', '.join(spec.strategy.allowed)} "
+        f"(default {spec.strategy.default})\n* production namespace: `{spec.kubernetes.production.namespace}`\n"
+        f"* owners: {', '.join(spec.owners) or '-'}\n* spec file: `{source.name}`\n"
+        f"* dashboard: {spec.metrics.dashboard or '-'}\n"
+    )
+
+
+def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
+    s = spec_to_dict(spec)
+    schedule = ReleaseTrainTimetable.from_spec(spec) if spec.windows.release_train else None
+    dag = DAG(
+        dag_id=spec.dag_id,
+        description=f"Safe production deployment of {spec.service}",
+        doc_md=_doc(spec, source),
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,  # one deployment per service at a time (plus the cluster-side lease)
+        params=deploy_params(spec),
+        tags=["airlock", "deploy", spec.service],
+        owner_links={},
+        default_args={"owner": ", ".join(spec.owners) or "airlock", "retries": 0},
+    )
+    with dag:
+        validate = ValidateRequestOperator(task_id=VALIDATE_TASK_ID, spec=s)
+        lock = DeployLockOperator(task_id="acquire_lock", spec=s, action="acquire", holder="{{ run_id }}")
+        announce_start = SlackNotifyOperator(task_id="announce_start", spec=s, kind="start")
+
+        with TaskGroup("preflight") as preflight:
+            checks = PreflightOperator(task_id="checks", spec=s, version=VERSION)
+            window = WindowGateOperator(task_id="window", spec=s)
+            checks >> window
+
+        last = preflight
+        if spec.kubernetes.staging is not None:
+            with TaskGroup("staging") as staging:
+                st_deploy = RollingUpdateOperator(
+                    task_id="deploy", spec=s, version=VERSION, environment="staging", dry_run=DRY_RUN
+                )
+                st_health = HealthCheckOperator(
+                    task_id="health", spec=s, version=VERSION, target="staging", pre_execute=skip_in_dry_run
+                )
+                st_smoke = SmokeTestOperator(
+                    task_id="smoke", spec=s, version=VERSION, target="staging", pre_execute=skip_in_dry_run
+                )
+                st_soak = MetricsSensor(
+                    task_id="soak", spec=s, version=VERSION, phase="staging", environment="staging",
+                    pre_execute=skip_for_hotfix_or_dry_run,
+                )
+                st_deploy >> st_health >> st_smoke >> st_soak
+            last >> staging
+            last = staging
+
+        with TaskGroup("production") as production:
+            plan = RecordRollbackPlanOperator(task_id="record_rollback_plan", spec=s, strategy=STRATEGY)
+            head = plan
+            if spec.migration is not None:
+                migrate = MigrationOperator(
+                    task_id="migrate", spec=s, version=VERSION, environment="production", dry_run=DRY_RUN
+                )
+                plan >> migrate
+                head = migrate
+
+            @task.branch(task_id="choose_strategy")
+            def choose_strategy(request: dict[str, Any]) -> str:
+                return f"production.{request['strategy']}.{_FIRST_TASK[request['strategy']]}"
+
+            branch = choose_strategy(validate.output)
+            head >> branch
+            strategy_ends: list[Any] = []
+
+            if "rolling" in spec.strategy.allowed:
+                with TaskGroup("rolling"):
+                    update = RollingUpdateOperator(
+                        task_id="update", spec=s, version=VERSION, environment="production", dry_run=DRY_RUN
+                    )
+                branch >> update
+                strategy_ends.append(update)
+
+            if "blue_green" in spec.strategy.allowed:
+                with TaskGroup("blue_green"):
+                    green = BlueGreenDeployOperator(task_id="deploy_green", spec=s, version=VERSION, dry_run=DRY_RUN)
+                    chain = [green]
+                    if "health" in spec.strategy.blue_green.pre_switch_checks:
+                        chain.append(HealthCheckOperator(
+                            task_id="verify_green_health", spec=s, version=VERSION, target="preview",
+                            pre_execute=skip_in_dry_run,
+                        ))
+                    if "smoke" in spec.strategy.blue_green.pre_switch_checks and spec.smoke:
+                        chain.append(SmokeTestOperator(
+                            task_id="verify_green_smoke", spec=s, version=VERSION, target="preview",
+                            pre_execute=skip_in_dry_run,
+                        ))
+                    chain.append(BlueGreenSwitchOperator(task_id="switch", spec=s, version=VERSION, dry_run=DRY_RUN))
+                    for a, b in zip(chain, chain[1:], strict=False):
+                        a >> b
+                branch >> green
+                strategy_ends.append(chain[-1])
+
+            if "canary" in spec.strategy.allowed:
+                with TaskGroup("canary"):
+                    previous: Any = None
+                    first: Any = None
+                    for slot in range(len(spec.strategy.canary.steps) - 1):
+                        step = CanaryStepOperator(
+                            task_id=f"step_{slot + 1}", spec=s, version=VERSION, weight=canary_weight(slot),
+                            dry_run=DRY_RUN, pre_execute=skip_unused_slot_allow_dry(slot),
+                            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if slot else TriggerRule.ALL_SUCCESS,
+                        )
+                        analysis = MetricsSensor(
+                            task_id=f"analysis_{slot + 1}", spec=s, version=VERSION, phase="canary",
+                            weight=canary_weight(slot), pre_execute=skip_unused_slot(slot),
+                            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+                        )
+                        if previous is not None:
+                            previous >> step
+                        step >> analysis
+                        previous, first = analysis, first or step
+                    # none_failed + a strategy guard: a run whose steps are just [100] promotes directly
+                    promote = CanaryPromoteOperator(
+                        task_id="promote", spec=s, version=VERSION, dry_run=DRY_RUN,
+                        trigger_rule=TriggerRule.NONE_FAILED, pre_execute=only_for_strategy("canary"),
+                    )
+                    if previous is not None:
+                        previous >> promote
+                branch >> (first or promote)
+                strategy_ends.append(promote)
+
+        last >> plan
+
+        with TaskGroup("validation") as validation:
+            v_health = HealthCheckOperator(
+                task_id="health", spec=s, version=VERSION, target="production", pre_execute=skip_in_dry_run,
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            )
+            v_smoke = SmokeTestOperator(
+                task_id="smoke", spec=s, version=VERSION, target="production", pre_execute=skip_in_dry_run
+            )
+            v_metrics = MetricsSensor(
+                task_id="metrics", spec=s, version=VERSION, phase="validation", pre_execute=skip_in_dry_run
+            )
+            v_logs = LogScanOperator(
+                task_id="log_scan", spec=s, version=VERSION, environment="production", pre_execute=skip_in_dry_run
+            )
+            v_health >> v_smoke >> v_metrics >> v_logs
+        strategy_ends >> v_health
+
+        rollback = RollbackOperator(
+            task_id="rollback", spec=s, plan=plan.output, dry_run=DRY_RUN, trigger_rule=TriggerRule.ONE_FAILED
+        )
+        [production, validation] >> rollback
+
+        with TaskGroup("complete") as complete:
+            finalize = BlueGreenFinalizeOperator(
+                task_id="retire_old_colour", spec=s, version=VERSION, plan=plan.output, dry_run=DRY_RUN,
+                pre_execute=only_for_strategy("blue_green"),
+            )
+            announce = SlackNotifyOperator(
+                task_id="announce_success", spec=s, kind="success",
+                outlets=[production_asset(spec)], pre_execute=skip_in_dry_run,
+            )
+            v_logs >> finalize >> announce
+
+        record = RecordDeploymentOperator(
+            task_id="record",
+            spec=s,
+            sources=_record_sources(spec),
+            trigger_rule=TriggerRule.ALL_DONE,
+        )
+        [complete, rollback] >> record
+        release = DeployLockOperator(
+            task_id="release_lock", spec=s, action="release", holder="{{ run_id }}"
+        ).as_teardown(setups=lock)
+        record >> release
+
+        validate >> lock >> announce_start >> preflight
+    return dag
+
+
+_FIRST_TASK = {"rolling": "update", "blue_green": "deploy_green", "canary": "step_1"}
+
+
+def skip_unused_slot_allow_dry(slot: int) -> Callable[[Any], None]:
+    """Canary step tasks run in a dry run (they log their plan), but unused slots always skip."""
+
+    def guard(context: Any) -> None:
+        steps = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)["canary_steps"][:-1]
+        if slot >= len(steps):
+            raise AirflowSkipException(f"canary step slot {slot + 1} is not used by this run (steps {steps})")
+
+    return guard
+
+
+def _record_sources(spec: ServiceSpec) -> dict[str, str]:
+    """Record field -> task id: the record operator reads these XComs without knowing the graph."""
+    sources = {
+        "request": VALIDATE_TASK_ID,
+        "preflight": "preflight.checks",
+        "window": "preflight.window",
+        "rollback_plan": "production.record_rollback_plan",
+        "rollback": "rollback",
+        "validation_health": "validation.health",
+        "validation_smoke": "validation.smoke",
+        "validation_metrics": "validation.metrics",
+        "log_scan": "validation.log_scan",
+    }
+    if spec.kubernetes.staging is not None:
+        sources.update({"staging_smoke": "staging.smoke", "staging_soak": "staging.soak"})
+    if spec.migration is not None:
+        sources["migration"] = "production.migrate"
+    for slot in range(len(spec.strategy.canary.steps) - 1):
+        sources[f"canary_analysis_{slot + 1}"] = f"production.canary.analysis_{slot + 1}"
+    return sources

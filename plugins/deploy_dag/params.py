@@ -1,0 +1,80 @@
+"""The trigger form: one Param per run parameter, constrained by the service spec."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from airlock.spec import ServiceSpec
+
+STRATEGY_LABELS = {
+    "canary": "Canary (traffic steps with metric analysis)",
+    "blue_green": "Blue-green (verify green, then switch)",
+    "rolling": "Rolling update",
+}
+
+
+def deploy_params(spec: ServiceSpec) -> dict[str, Param]:
+    steps = ",".join(str(s) for s in spec.strategy.canary.steps)
+    return {
+        "version": Param(
+            # no default: a run without a version must not start
+            type="string",
+            title="Version",
+            description=f"Image tag to deploy ({spec.image}:<version>).",
+            pattern=spec.version_pattern,
+            examples=["v1.2.3"],
+            section="Release",
+        ),
+        "strategy": Param(
+            spec.strategy.default,
+            type="string",
+            title="Strategy",
+            enum=list(spec.strategy.allowed),
+            values_display={k: STRATEGY_LABELS[k] for k in spec.strategy.allowed},
+            section="Release",
+        ),
+        "change_summary": Param(
+            "",
+            type="string",
+            title="Change summary",
+            description="What changes, for the Slack announcement and the deployment record.",
+            section="Release",
+        ),
+        "risk": Param(
+            "planned",
+            type="string",
+            title="Risk",
+            enum=["planned", "hotfix"],
+            values_display={
+                "planned": "Planned release",
+                "hotfix": "Hotfix (skips the staging soak, never pre-flight; recorded)",
+            },
+            section="Release",
+        ),
+        "window": Param(
+            "next_window",
+            type="string",
+            title="When",
+            enum=["next_window", "now"],
+            values_display={
+                "next_window": "Wait for the next off-peak window",
+                "now": "Now (change freezes still apply)",
+            },
+            section="Schedule",
+        ),
+        "canary_steps": Param(
+            "",
+            type=["null", "string"],
+            title="Canary steps override",
+            description=f"Comma-separated traffic percentages ending at 100; empty = the spec's {steps}.",
+            pattern=r"^$|^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$",
+            section="Schedule",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Plan only: log exactly what would change, write nothing.",
+            section="Schedule",
+        ),
+    }
