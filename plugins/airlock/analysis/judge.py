@@ -1,0 +1,360 @@
+"""The canary judge: a pure function from metric samples to a Verdict with numbers and a reason.
+
+Rules (each one a row of the verdict):
+
+* ``health`` / ``smoke`` - boolean inputs from the DAG; ``False`` fails at once (seed: "health checks
+  failing", "critical flows broken").
+* ``error_rate`` - canary error rate above the critical absolute level (seed: > 5 %, roll back at once).
+* ``error_rate_increase`` - canary minus baseline error rate above N percentage points (seed: > 5 %).
+* ``error_rate_test`` - the sequential test of :mod:`airlock.analysis.sequential` on where the errors
+  fall; it catches smaller but significant regressions (0.4 % -> 1.5 %) and its repeated looks stay within
+  the false-failure budget ``alpha``.
+* ``latency_p95`` / ``latency_p99`` - canary quantile above ``max_latency_ratio`` x baseline (seed: > 50 %
+  degradation).
+* ``latency_p50``, ``throughput``, ``cpu``, ``memory`` - reported for the person reading the log; they never
+  decide. Optional metrics without data are skipped, saying so.
+
+Low traffic: the point-estimate rules (absolute, increase, latency) wait for ``min_requests`` per track,
+and a tail quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 500 requests), so
+that one slow or failed request among a handful cannot fail a canary. The sequential test is valid at
+any sample size (see its module), so clear evidence stops early. Until the step duration is over an
+undecided gate says ``continue``; at the end, a gate that never saw ``min_requests`` per track is
+``inconclusive`` and the configured ``on_inconclusive`` action applies, naming the shortfall.
+
+A healthy canary passes early only when the sequential test accepts "no worse than
+``relative_error_increase`` x" (Wald's lower bound) and every latency rule had its samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from airlock.analysis import sequential
+from airlock.analysis.verdict import Decision, MetricResult, MetricStatus, Verdict
+from airlock.durations import format_duration
+
+MIN_TAIL_REQUESTS = 5  # requests expected beyond a quantile before it is compared (p99 -> 500 requests)
+QUANTILES = {"latency_p95": 0.95, "latency_p99": 0.99}
+INCONCLUSIVE_ACTIONS = {
+    "rollback": "rolling back",
+    "promote": "promoting anyway",
+    "fail": "failing for a human",
+}
+
+
+@dataclass(frozen=True)
+class TrackSample:
+    """Cumulative figures of one track (canary or baseline) since the observation started."""
+
+    requests: float | None = None
+    errors: float | None = None
+    p50: float | None = None  # seconds
+    p95: float | None = None
+    p99: float | None = None
+    throughput: float | None = None  # req/s
+    cpu: float | None = None  # cores
+    memory: float | None = None  # bytes
+
+    @property
+    def has_requests(self) -> bool:
+        return self.requests is not None and self.requests > 0
+
+    @property
+    def error_rate(self) -> float | None:
+        if not self.has_requests:
+            return None
+        return (self.errors or 0.0) / float(self.requests or 1.0)
+
+
+@dataclass(frozen=True)
+class Samples:
+    canary: TrackSample  # the new version (canary pods, or all new pods in validation)
+    baseline: TrackSample | None = None  # concurrent baseline, or the previous version before the deploy
+    health_ok: bool | None = None
+    smoke_ok: bool | None = None
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    max_error_rate: float = 0.05
+    max_error_rate_increase: float = 0.05
+    max_latency_ratio: float = 1.5
+    min_requests: int = 200
+    alpha: float = 0.01
+    beta: float = 0.05  # miss probability for the smallest alternative, used only for early pass
+    relative_error_increase: float = 2.0
+    on_inconclusive: str = "rollback"
+    max_consecutive_errors: int = 4
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> JudgeConfig:
+        """From a ServiceSpec (or anything with .metrics.thresholds shaped like it)."""
+        m = spec.metrics
+        t = m.thresholds
+        return cls(
+            max_error_rate=t.max_error_rate,
+            max_error_rate_increase=t.max_error_rate_increase,
+            max_latency_ratio=t.max_latency_ratio,
+            min_requests=t.min_requests,
+            alpha=t.alpha,
+            beta=getattr(t, "beta", cls.beta),
+            relative_error_increase=t.relative_error_increase,
+            on_inconclusive=m.on_inconclusive,
+            max_consecutive_errors=m.max_consecutive_errors,
+        )
+
+
+def pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f} %"
+
+
+def counts(track: TrackSample) -> str:
+    return f"{(track.errors or 0):.0f}/{(track.requests or 0):.0f} req"
+
+
+def ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+@dataclass
+class _Context:
+    samples: Samples
+    config: JudgeConfig
+    canary: TrackSample
+    baseline: TrackSample | None  # None when there is nothing to compare with
+    results: list[MetricResult] = field(default_factory=list)
+
+    def error_samples(self) -> dict[str, float]:
+        out = {"canary_requests": self.canary.requests or 0.0, "canary_errors": self.canary.errors or 0.0}
+        if self.baseline is not None:
+            out |= {
+                "baseline_requests": self.baseline.requests or 0.0,
+                "baseline_errors": self.baseline.errors or 0.0,
+            }
+        return out
+
+    def baseline_text(self) -> str:
+        if self.baseline is None:
+            return "no baseline"
+        return f"baseline {pct(self.baseline.error_rate)}, {counts(self.baseline)}"
+
+
+def _boolean_rule(name: str, value: bool | None, what: str) -> MetricResult:
+    if value is None:
+        return MetricResult(name, "skipped", f"{what}: not checked by this gate")
+    if value:
+        return MetricResult(name, "pass", f"{what}: passing")
+    return MetricResult(name, "fail", f"{what}: failing")
+
+
+def _error_rate_rule(ctx: _Context) -> MetricResult:
+    cfg, c = ctx.config, ctx.canary
+    rate = c.error_rate
+    base = ctx.baseline.error_rate if ctx.baseline else None
+    res = MetricResult(
+        "error_rate", "pending", "", rate, base, cfg.max_error_rate, "%", samples=ctx.error_samples()
+    )
+    if not c.has_requests:
+        res.status, res.reason = "pending", "no canary requests yet"
+    elif (c.requests or 0) < cfg.min_requests:
+        res.reason = f"canary {counts(c)} < min_requests {cfg.min_requests}; not judged yet"
+    elif rate is not None and rate > cfg.max_error_rate:
+        res.status = "fail"
+        res.reason = (
+            f"canary error rate {pct(rate)} ({counts(c)}) is above the critical {pct(cfg.max_error_rate)} "
+            f"({ctx.baseline_text()})"
+        )
+    else:
+        res.status = "pass"
+        res.reason = (
+            f"canary error rate {pct(rate)} ({counts(c)}) is within the critical {pct(cfg.max_error_rate)}"
+        )
+    return res
+
+
+def _enough(ctx: _Context, need: float) -> str | None:
+    """None when both tracks have `need` requests, else what is missing."""
+    short = []
+    if (ctx.canary.requests or 0) < need:
+        short.append(f"canary {ctx.canary.requests or 0:.0f}")
+    if ctx.baseline is not None and (ctx.baseline.requests or 0) < need:
+        short.append(f"baseline {ctx.baseline.requests or 0:.0f}")
+    return None if not short else f"{' and '.join(short)} < {need:.0f} requests"
+
+
+def _increase_rule(ctx: _Context) -> MetricResult:
+    cfg = ctx.config
+    if ctx.baseline is None:
+        return MetricResult("error_rate_increase", "skipped", "no baseline to compare with", unit="pp")
+    c_rate, b_rate = ctx.canary.error_rate, ctx.baseline.error_rate
+    diff = None if c_rate is None or b_rate is None else c_rate - b_rate
+    res = MetricResult(
+        "error_rate_increase", "pending", "", diff, None, cfg.max_error_rate_increase, "pp",
+        samples=ctx.error_samples(),
+    )  # fmt: skip
+    short = _enough(ctx, cfg.min_requests)
+    if short or diff is None:
+        res.reason = f"{short or 'no data'}; not judged yet"
+    elif diff > cfg.max_error_rate_increase:
+        res.status = "fail"
+        res.reason = (
+            f"canary error rate {pct(c_rate)} ({counts(ctx.canary)}) is {diff * 100:.1f} points above the "
+            f"baseline {pct(b_rate)} ({counts(ctx.baseline)}); allowed +{cfg.max_error_rate_increase * 100:.1f}"
+        )
+    else:
+        res.status = "pass"
+        res.reason = f"increase {diff * 100:+.1f} points is within +{cfg.max_error_rate_increase * 100:.1f}"
+    return res
+
+
+def _sequential_rule(ctx: _Context) -> tuple[MetricResult, bool]:
+    """The sequential test row, and whether it accepted "no worse than the smallest alternative"."""
+    cfg = ctx.config
+    if ctx.baseline is None or not ctx.baseline.has_requests or not ctx.canary.has_requests:
+        reason = "no baseline to compare with" if ctx.baseline is None else "no requests in one track yet"
+        status: MetricStatus = "skipped" if ctx.baseline is None else "pending"
+        return MetricResult("error_rate_test", status, reason, unit="%"), False
+    c, b = ctx.canary, ctx.baseline
+    e_c, e_b, n_c, n_b = c.errors or 0.0, b.errors or 0.0, c.requests or 0.0, b.requests or 0.0
+    llr = float(sequential.mixture_llr(e_c, e_b, n_c, n_b, cfg.relative_error_increase))
+    llr_small = float(sequential.log_likelihood_ratio(e_c, e_b, n_c, n_b, cfg.relative_error_increase))
+    upper = sequential.upper_bound(cfg.alpha)
+    lower = sequential.lower_bound(cfg.alpha, cfg.beta)
+    res = MetricResult(
+        "error_rate_test", "pending", "", c.error_rate, b.error_rate,
+        cfg.relative_error_increase, "%", statistic=llr, bounds=(lower, upper), samples=ctx.error_samples(),
+        threshold_unit="x",
+    )  # fmt: skip
+    worse = (c.error_rate or 0.0) > (b.error_rate or 0.0)
+    if llr >= upper and worse:
+        ratio = (c.error_rate or 0) / b.error_rate if b.error_rate else math.inf
+        res.status = "fail"
+        res.reason = (
+            f"canary error rate {pct(c.error_rate)} ({counts(c)}) is significantly above the baseline "
+            f"{pct(b.error_rate)} ({counts(b)}): {ratio:.1f}x, log-likelihood ratio {llr:.2f} >= "
+            f"{upper:.2f} (alpha {cfg.alpha:g})"
+        )
+        return res, False
+    accepted = llr_small <= lower
+    if accepted:
+        res.status = "pass"
+        res.reason = (
+            f"evidence that the canary is not {cfg.relative_error_increase:g}x worse: "
+            f"LLR {llr_small:.2f} <= {lower:.2f}"
+        )
+    else:
+        res.reason = f"no significant difference yet (LLR {llr:.2f}, fail at {upper:.2f})"
+        res.status = "pass" if (n_c >= cfg.min_requests) else "pending"
+    return res, accepted
+
+
+def _latency_rule(ctx: _Context, name: str) -> MetricResult:
+    cfg = ctx.config
+    q = QUANTILES[name]
+    attr = name.removeprefix("latency_")
+    c_val = getattr(ctx.canary, attr)
+    b_val = getattr(ctx.baseline, attr) if ctx.baseline is not None else None
+    ratio = c_val / b_val if c_val is not None and b_val else None
+    res = MetricResult(
+        name, "pending", "", c_val, b_val, None, "s", statistic=ratio,
+        samples={"canary_requests": ctx.canary.requests or 0.0}
+        | ({"baseline_requests": ctx.baseline.requests or 0.0} if ctx.baseline else {}),
+    )  # fmt: skip
+    if b_val is not None:
+        res.threshold = b_val * cfg.max_latency_ratio
+    if c_val is None or (ctx.baseline is not None and b_val is None):
+        res.status, res.reason = "skipped", "no latency data (histogram empty or missing)"
+        return res
+    if ctx.baseline is None:
+        res.status, res.reason = "info", f"canary {attr} {ms(c_val)}; no baseline to compare with"
+        return res
+    need = max(cfg.min_requests, math.ceil(MIN_TAIL_REQUESTS / (1.0 - q)))
+    short = _enough(ctx, need)
+    if short:
+        res.reason = f"{short} (a {attr} needs {MIN_TAIL_REQUESTS} requests beyond it); not judged yet"
+    elif ratio is not None and ratio > cfg.max_latency_ratio:
+        res.status = "fail"
+        res.reason = (
+            f"canary {attr} latency {ms(c_val)} is {ratio * 100:.0f} % of the baseline {ms(b_val)} "
+            f"(limit {cfg.max_latency_ratio * 100:.0f} %, {ctx.canary.requests or 0:.0f} vs "
+            f"{ctx.baseline.requests or 0:.0f} req)"
+        )
+    else:
+        res.status = "pass"
+        res.reason = f"canary {attr} {ms(c_val)} vs baseline {ms(b_val)} is within {cfg.max_latency_ratio:g}x"
+    return res
+
+
+def _info_rule(ctx: _Context, name: str, attr: str, unit: str) -> MetricResult:
+    c_val = getattr(ctx.canary, attr)
+    b_val = getattr(ctx.baseline, attr) if ctx.baseline is not None else None
+    if c_val is None and b_val is None:
+        return MetricResult(name, "skipped", f"no data for {name} (optional metric)", unit=unit)
+    return MetricResult(name, "info", "reported only", c_val, b_val, None, unit)
+
+
+def judge(
+    samples: Samples, config: JudgeConfig, elapsed_s: float, duration_s: float, phase: str = "canary"
+) -> Verdict:
+    """Decide pass | fail | continue | inconclusive from cumulative samples at `elapsed_s` of `duration_s`."""
+    baseline = samples.baseline if samples.baseline is not None and samples.baseline.has_requests else None
+    ctx = _Context(samples, config, samples.canary, baseline)
+    seq, accepted = _sequential_rule(ctx)
+    latency = [_latency_rule(ctx, name) for name in QUANTILES]
+    results = [
+        _boolean_rule("health", samples.health_ok, "health check"),
+        _boolean_rule("smoke", samples.smoke_ok, "critical smoke flow"),
+        _error_rate_rule(ctx),
+        _increase_rule(ctx),
+        seq,
+        *latency,
+        _info_rule(ctx, "latency_p50", "p50", "s"),
+        _info_rule(ctx, "throughput", "throughput", "req/s"),
+        _info_rule(ctx, "cpu", "cpu", "cores"),
+        _info_rule(ctx, "memory", "memory", "bytes"),
+    ]
+    if samples.baseline is not None and baseline is None:
+        for r in results:
+            if r.name in ("error_rate_increase", "error_rate_test"):
+                r.reason = "baseline had no requests in the window; " + r.reason
+
+    def done(decision: Decision, reason: str, action: str | None = None, early_stop: bool = False) -> Verdict:
+        return Verdict(decision, reason, phase, elapsed_s, duration_s, results, action, early_stop)
+
+    failed = [r for r in results if r.status == "fail"]
+    if failed:
+        return done("fail", failed[0].reason, early_stop=elapsed_s < duration_s)
+
+    short = _enough(ctx, config.min_requests)
+    if elapsed_s < duration_s:
+        latency_done = all(r.status in ("pass", "skipped", "info") for r in latency)
+        if accepted and latency_done and short is None:
+            return done(
+                "pass", f"canary healthy, stopped early: {seq.reason}; {_summary(ctx)}", early_stop=True
+            )
+        left = format_duration(max(duration_s - elapsed_s, 0))
+        why = short or "no rule has failed"
+        return done("continue", f"keep observing ({why}; {left} left): {_summary(ctx)}")
+
+    if short is not None:
+        action = config.on_inconclusive
+        then = INCONCLUSIVE_ACTIONS[action]
+        reason = (
+            f"not enough traffic to judge: {short} (min_requests {config.min_requests}) after "
+            f"{format_duration(elapsed_s)}; on_inconclusive={action}: {then}"
+        )
+        return done("inconclusive", reason, action=action)
+    return done("pass", f"canary healthy for {format_duration(elapsed_s)}: {_summary(ctx)}")
+
+
+def _summary(ctx: _Context) -> str:
+    text = f"canary error rate {pct(ctx.canary.error_rate)} ({counts(ctx.canary)})"
+    if ctx.baseline is not None:
+        text += f", {ctx.baseline_text()}"
+    if ctx.canary.p99 is not None:
+        text += f", p99 {ms(ctx.canary.p99)}"
+        if ctx.baseline is not None and ctx.baseline.p99 is not None:
+            text += f" vs {ms(ctx.baseline.p99)}"
+    return text
