@@ -78,12 +78,15 @@ def plan(spec: Any, environment: str) -> list[tuple[str, str | None]]:
     ]
 
 
+GITHUB_API = "https://api.github.com"
+
+
 def _ci(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResult:
     gate = spec.gates.ci
     ep = io.http(gate.connection)
     return ci.check_ci(
         ep.session,
-        _require_url(ep, gate.connection),
+        ep.base_url or GITHUB_API,
         gate.repository,
         gate.ref,
         version,

@@ -1,0 +1,66 @@
+"""LogScanOperator: error signatures in the new version's pod logs vs the stable version's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException
+from airlock.checks.kube_read import label_selector
+from airlock.checks.log_scan import scan_pods, signatures_table
+from airlock.spec import spec_from
+
+from operators.links import DashboardLinkMixin
+
+
+class LogScanOperator(DashboardLinkMixin, BaseOperator):
+    """Scan the logs of the pods running `version` (since they started, last spec.logs.tail_lines lines
+    per pod) for spec.logs.error_patterns; compare signatures with the other pods of the app. Fails when
+    more than spec.logs.max_new_signatures signatures are new or increased. Returns the result, with
+    `evidence.signatures` (one row per signature: counts, rates, verdict), as XCom."""
+
+    template_fields = ("version", "environment")
+    ui_color = "#fff8e1"
+
+    def __init__(self, *, spec: dict[str, Any], version: str, environment: str = "production", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.version = version
+        self.environment = environment
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        spec = spec_from(self.spec)
+        namespace = spec.environment(self.environment).namespace
+        selector = label_selector(spec.app_labels)
+        logs = spec.logs
+        self.log.info(
+            "Scanning logs of %s pods (%s) in %s: version %s vs stable; patterns %s; allowed new signatures %d, "
+            "increase ratio > %gx flags",
+            spec.service,
+            selector,
+            namespace,
+            self.version,
+            logs.error_patterns,
+            logs.max_new_signatures,
+            logs.max_increase_ratio,
+        )
+        api = KubernetesHook(conn_id=spec.connection_for(self.environment)).get_conn()
+        result = scan_pods(
+            api,
+            namespace,
+            selector,
+            spec.container,
+            self.version,
+            logs.error_patterns,
+            logs.max_increase_ratio,
+            logs.max_new_signatures,
+            tail_lines=logs.tail_lines,
+        )
+        rows = result.evidence.get("signatures") or []
+        self.log.info("Error signatures (%d):\n%s", len(rows), signatures_table(rows) if rows else "(none)")
+        self.log.info("Log scan %s: %s", result.status.upper(), result.reason)
+        if result.failed:
+            context["ti"].xcom_push(key="log_scan", value=result.to_dict())
+            raise AirflowException(f"log scan failed: {result.reason}")
+        return result.to_dict()

@@ -1,0 +1,92 @@
+"""PreflightOperator: run every configured pre-flight gate, log one table, fail listing every failing gate.
+
+The gates themselves are `airlock.checks` (plain Python); this adapter only turns Airflow connections
+into the I/O they need (KubernetesHook ApiClients, HTTP sessions with base URLs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException
+from airlock.checks.http import HttpSession
+from airlock.checks.preflight import HttpEndpoint, run_preflight
+from airlock.spec import ServiceSpec, spec_from
+from hooks.app_http import AppHttpHook, new_session
+from kubernetes import client
+
+from operators.links import DashboardLinkMixin
+
+
+class AirflowPreflightIO:
+    """PreflightIO from Airflow connections; one ApiClient per environment, one hook per connection."""
+
+    def __init__(self, spec: ServiceSpec) -> None:
+        self.spec = spec
+        self._kube: dict[str, client.ApiClient] = {}
+        self._http: dict[str, HttpEndpoint] = {}
+
+    def kube(self, environment: str) -> client.ApiClient:
+        if environment not in self._kube:
+            self._kube[environment] = KubernetesHook(conn_id=self.spec.connection_for(environment)).get_conn()
+        return self._kube[environment]
+
+    def http(self, conn_id: str) -> HttpEndpoint:
+        if conn_id not in self._http:
+            self._http[conn_id] = AppHttpHook(conn_id).endpoint()
+        return self._http[conn_id]
+
+    def session(self) -> HttpSession:
+        return new_session()
+
+
+class PreflightOperator(DashboardLinkMixin, BaseOperator):
+    """Pre-flight gates for `version` before `environment` is touched.
+
+    Runs CI, staging health, cluster health, incidents, registry images (new + rollback) and backup
+    freshness - each unless its gate is null in the spec (logged as skipped). Every result is kept: the
+    task fails naming *all* failing gates; warnings are logged and do not fail. Returns (XCom) the list
+    of results `[{"name", "status", "reason", "evidence"}]`; the same list is pushed under key
+    "checks" before a failure, so notifications and the record can show the evidence.
+    """
+
+    template_fields = ("version", "environment")
+    ui_color = "#e3f2fd"
+
+    def __init__(self, *, spec: dict[str, Any], version: str, environment: str = "production", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.version = version
+        self.environment = environment
+
+    def make_io(self, spec: ServiceSpec) -> Any:
+        return AirflowPreflightIO(spec)
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        spec = spec_from(self.spec)
+        self.log.info(
+            "Pre-flight checks for %s %s before deploying to %s", spec.service, self.version, self.environment
+        )
+        report = run_preflight(spec, self.version, self.environment, self.make_io(spec), log=self.log.info)
+        self.log.info("Pre-flight results for %s %s:\n%s", spec.service, self.version, report.table())
+        results = [r.to_dict() for r in report.results]
+        context["ti"].xcom_push(key="checks", value=results)
+        warnings = [r for r in report.results if r.status == "warn"]
+        if warnings:
+            self.log.warning(
+                "%d pre-flight warning(s): %s",
+                len(warnings),
+                "; ".join(f"{r.name}: {r.reason}" for r in warnings),
+            )
+        if report.failed:
+            raise AirflowException(report.failure_message())
+        passed = sum(1 for r in report.results if r.passed)
+        self.log.info(
+            "Pre-flight passed: %d passed, %d warning(s), %d skipped",
+            passed,
+            len(warnings),
+            len(report.skipped),
+        )
+        return results
