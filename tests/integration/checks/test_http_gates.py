@@ -1,0 +1,167 @@
+"""CI, registry and backup gates against local servers that speak the real API shapes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from airlock.checks.backups import check_backup
+from airlock.checks.ci import check_ci
+from airlock.checks.registry import check_images
+from airlock.checks.result import run_guarded
+
+from tests.fixtures.fake_apis import FakeRegistry
+
+REPO = "payments/payment-service"
+
+
+def test_ci_passes_for_the_tagged_commit(fake_github):
+    sha = fake_github.add_ref(REPO, "v1.2.3")
+    fake_github.add_run(REPO, sha, run_number=7)
+    fake_github.add_run(REPO, "f" * 40, conclusion="failure")  # another commit: irrelevant
+    r = check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "1.2.3", token="test-token")
+    assert r.status == "pass", r.reason
+    assert r.evidence["sha"] == sha and r.evidence["runs"][0]["run_number"] == 7
+    commit_req, runs_req = fake_github.requests
+    assert commit_req.path == f"/repos/{REPO}/commits/v1.2.3"
+    assert runs_req.param("head_sha") == sha
+    assert runs_req.headers["Authorization"] == "Bearer test-token"
+    assert runs_req.headers["Accept"] == "application/vnd.github+json"
+
+
+def test_ci_fails_naming_the_newest_run(fake_github):
+    sha = fake_github.add_ref(REPO, "v1.2.3")
+    fake_github.add_run(REPO, sha, run_number=7)
+    bad = fake_github.add_run(REPO, sha, run_number=8, conclusion="failure")
+    r = check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "1.2.3", token="test-token")
+    assert r.status == "fail"
+    assert f"run {bad['id']}" in r.reason and "conclusion=failure" in r.reason and bad["html_url"] in r.reason
+
+
+def test_ci_in_progress_and_workflow_filter(fake_github):
+    sha = fake_github.add_ref(REPO, "v2.0.0")
+    fake_github.add_run(REPO, sha, name="CI", path=".github/workflows/ci.yml")
+    fake_github.add_run(REPO, sha, name="E2E", path=".github/workflows/e2e.yml", status="in_progress")
+    session = requests.Session()
+    assert (
+        check_ci(session, fake_github.url, REPO, "v{version}", "2.0.0", token="test-token").status == "fail"
+    )
+    r = check_ci(session, fake_github.url, REPO, "v{version}", "2.0.0", workflow="ci.yml", token="test-token")
+    assert r.status == "pass", r.reason
+
+
+def test_ci_unknown_ref_and_bad_token(fake_github):
+    r = check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "9.9.9", token="test-token")
+    assert r.status == "fail" and "'v9.9.9' does not exist" in r.reason
+    r = run_guarded(
+        "ci", lambda: check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "1", token="wrong")
+    )
+    assert r.status == "fail" and "HTTP 401" in r.reason and "Bad credentials" in r.reason
+
+
+def test_ci_by_sha_skips_ref_resolution(fake_github):
+    sha = "c" * 40
+    fake_github.add_run(REPO, sha)
+    r = check_ci(requests.Session(), fake_github.url, REPO, "{version}", sha, token="test-token")
+    assert r.status == "pass" and [q.path for q in fake_github.requests] == [f"/repos/{REPO}/actions/runs"]
+
+
+def test_registry_bearer_flow_with_credentials(fake_registry):
+    fake_registry.push("payments/api", "1.2.3")
+    digest = fake_registry.push("payments/api", "1.2.2")
+    images = {
+        "new": f"{fake_registry.host}/payments/api:1.2.3",
+        "rollback": f"{fake_registry.host}/payments/api:1.2.2",
+    }
+    r = check_images(requests.Session(), images, "deployer", "s3cret", credentials_host=fake_registry.host)
+    assert r.status == "pass", r.reason
+    assert r.evidence["images"]["rollback"]["digest"] == digest
+    heads = fake_registry.requests_to("/v2/", "HEAD")
+    tokens = fake_registry.requests_to("/token")
+    assert len(heads) == 4 and heads[0].headers.get("Authorization") is None
+    assert heads[1].headers["Authorization"].startswith("Bearer ")
+    assert "application/vnd.oci.image.manifest.v1+json" in heads[1].headers["Accept"]
+    assert "application/vnd.docker.distribution.manifest.v2+json" in heads[1].headers["Accept"]
+    assert (
+        tokens[0].param("scope") == "repository:payments/api:pull"
+        and tokens[0].param("service") == "fake-registry"
+    )
+    assert tokens[0].headers["Authorization"].startswith("Basic ")
+    assert len(tokens) == 1  # the token for this scope is reused
+
+
+def test_registry_missing_rollback_image_fails(fake_registry):
+    fake_registry.push("payments/api", "1.2.3")
+    images = {
+        "new": f"{fake_registry.host}/payments/api:1.2.3",
+        "rollback": f"{fake_registry.host}/payments/api:1.0.0",
+    }
+    r = check_images(requests.Session(), images, "deployer", "s3cret", credentials_host=fake_registry.host)
+    assert r.status == "fail"
+    assert r.reason.startswith(f"rollback image {fake_registry.host}/payments/api:1.0.0 not found")
+
+
+def test_registry_wrong_password_fails(fake_registry):
+    fake_registry.push("payments/api", "1.2.3")
+    images = {"new": f"{fake_registry.host}/payments/api:1.2.3"}
+    r = run_guarded("registry", lambda: check_images(requests.Session(), images, "deployer", "nope"))
+    assert r.status == "fail" and "token endpoint" in r.reason and "401" in r.reason
+
+
+def test_registry_anonymous_and_connection_override():
+    with FakeRegistry() as registry:
+        registry.push("team/app", "v1")
+        # the image names a host that does not exist; the connection override (host/schema) wins
+        r = check_images(
+            requests.Session(),
+            {"new": "registry.example.com/team/app:v1", "rollback": None},
+            base_url_override=registry.url,
+            credentials_host="registry.example.com",
+        )
+        assert r.status == "warn" and "nothing deployed yet" in r.reason
+        assert r.evidence["images"]["new"]["exists"]
+
+
+def test_backup_from_status_endpoint(fake_backup):
+    fake_backup.set_age(timedelta(hours=2))
+    r = check_backup(requests.Session(), timedelta(hours=24), url=f"{fake_backup.url}/backup/status")
+    assert r.status == "pass" and "2h ago" in r.reason
+    fake_backup.last_success = (datetime.now(UTC) - timedelta(hours=30)).timestamp()  # unix seconds
+    r = check_backup(requests.Session(), timedelta(hours=24), url=f"{fake_backup.url}/backup/status")
+    assert r.status == "fail" and "max age 1d" in r.reason
+    fake_backup.last_success = None
+    assert (
+        check_backup(requests.Session(), timedelta(hours=1), url=f"{fake_backup.url}/backup/status").status
+        == "fail"
+    )
+
+
+def test_backup_from_prometheus_metric(fake_backup):
+    fake_backup.set_age(timedelta(minutes=90))
+    metric = 'backup_last_success_timestamp_seconds{db="payments"}'
+    r = check_backup(requests.Session(), timedelta(hours=1), prometheus_url=fake_backup.url, metric=metric)
+    assert r.status == "fail" and "1h30m old" in r.reason
+    assert fake_backup.requests_to("/api/v1/query")[0].param("query") == metric
+    r = check_backup(
+        requests.Session(), timedelta(hours=1), prometheus_url=fake_backup.url, metric="other_metric"
+    )
+    assert r.status == "fail" and "no successful backup" in r.reason
+
+
+@pytest.mark.parametrize("as_form", [False, True])
+def test_slack_receiver_records_posts(slack_receiver, as_form):
+    import json
+
+    msg = {
+        "text": "deploy started",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*v1*"}}],
+    }
+    if as_form:
+        resp = requests.post(slack_receiver.url + "/hook", data={"payload": json.dumps(msg)}, timeout=5)
+    else:
+        resp = requests.post(slack_receiver.url + "/hook", json=msg, timeout=5)
+    assert resp.status_code == 200 and resp.text == "ok"
+    assert slack_receiver.messages == [msg]
+    assert slack_receiver.texts == ["deploy started\n*v1*"]
+    slack_receiver.fail_next(1, 500)
+    assert requests.post(slack_receiver.url, json=msg, timeout=5).status_code == 500
+    assert len(slack_receiver.messages) == 1
