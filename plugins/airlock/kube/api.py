@@ -1,0 +1,252 @@
+"""A thin, dict-in/dict-out REST layer over the official client's `ApiClient`.
+
+Airlock reads and writes Kubernetes objects as plain JSON dicts (what kubectl's dynamic client does):
+the pure decision functions take dicts, patches are sent with the exact content type kubectl uses,
+and nothing depends on the generated model classes (which drop unknown fields and cannot express
+JSON Patch / strategic merge choice explicitly).
+
+Every write goes through `Kube.write()`, which honours dry-run: the request is logged with its body
+and nothing is sent. Reads always go to the server, so a dry run shows real "current vs desired".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+Obj = dict[str, Any]
+
+# plural -> (API path prefix, namespaced)
+_PATHS: dict[str, tuple[str, bool]] = {
+    "pods": ("/api/v1", True),
+    "services": ("/api/v1", True),
+    "events": ("/api/v1", True),
+    "configmaps": ("/api/v1", True),
+    "namespaces": ("/api/v1", False),
+    "deployments": ("/apis/apps/v1", True),
+    "replicasets": ("/apis/apps/v1", True),
+    "jobs": ("/apis/batch/v1", True),
+    "leases": ("/apis/coordination.k8s.io/v1", True),
+}
+
+CONTENT_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+class KubeError(RuntimeError):
+    """A Kubernetes API call failed; carries the HTTP status and the server's Status reason."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def _error(exc: ApiException) -> KubeError:
+    reason, message = exc.reason or "", str(exc.body or "")
+    try:
+        body = json.loads(exc.body or "{}")
+        reason, message = body.get("reason", reason), body.get("message", message)
+    except (ValueError, TypeError):
+        pass
+    return KubeError(int(exc.status or 0), str(reason), str(message))
+
+
+def path(resource: str, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
+    prefix, namespaced = _PATHS[resource]
+    out = prefix + (f"/namespaces/{namespace}" if namespaced else "") + f"/{resource}"
+    if name:
+        out += f"/{name}"
+    if sub:
+        out += f"/{sub}"
+    return out
+
+
+class Kube:
+    """Reads and (unless dry_run) writes Kubernetes objects as dicts through one ApiClient."""
+
+    def __init__(self, api_client: ApiClient, *, dry_run: bool = False, log: logging.Logger | None = None):
+        self.api_client = api_client
+        self.dry_run = dry_run
+        self.log = log or logging.getLogger("airlock.kube")
+        self.writes: list[tuple[str, str, Any]] = []  # what was written (or would be, in a dry run)
+
+    # -- transport ---------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+        raw: bool = False,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            resp = self.api_client.call_api(
+                url,
+                method,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise _error(exc) from None
+        if stream:
+            return resp
+        data = resp.data
+        if not data:
+            return None
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+        if raw:
+            return text
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get(self, resource: str, namespace: str | None, name: str) -> Obj | None:
+        """The object, or None if it does not exist."""
+        try:
+            return self.request("GET", path(resource, namespace, name))  # type: ignore[no-any-return]
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None,
+        *,
+        label_selector: str | dict[str, str] | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
+        query: list[tuple[str, Any]] = []
+        if label_selector:
+            query.append(("labelSelector", selector_string(label_selector)))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        return self.request("GET", path(resource, namespace), query=query)  # type: ignore[no-any-return]
+
+    def items(self, resource: str, namespace: str | None, **kw: Any) -> list[Obj]:
+        return list(self.list(resource, namespace, **kw).get("items") or [])
+
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> Iterator[Obj]:
+        """One watch request; yields {"type", "object"} events until the server ends the stream."""
+        query: list[tuple[str, Any]] = [("watch", "true"), ("resourceVersion", resource_version),
+                                        ("allowWatchBookmarks", "true")]
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        if timeout_seconds is not None:
+            query.append(("timeoutSeconds", max(1, int(timeout_seconds))))
+        read_timeout = (timeout_seconds + 30) if timeout_seconds is not None else None
+        resp = self.request("GET", path(resource, namespace), query=query, stream=True,
+                            timeout=(10, read_timeout) if read_timeout else None)
+        try:
+            from kubernetes.watch.watch import iter_resp_lines
+
+            for line in iter_resp_lines(resp):
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def logs(self, namespace: str, pod: str, *, container: str | None = None, tail_lines: int = 20,
+             previous: bool = False) -> list[str]:
+        """Last log lines of a pod's container ([] when there are none or they cannot be read)."""
+        query: list[tuple[str, Any]] = [("tailLines", tail_lines)]
+        if container:
+            query.append(("container", container))
+        if previous:
+            query.append(("previous", "true"))
+        try:
+            text = self.request("GET", path("pods", namespace, pod, "log"), query=query, raw=True)
+        except KubeError:
+            return []
+        return [line for line in (text or "").splitlines() if line.strip()]
+
+    # -- writes --------------------------------------------------------------------------------
+    def write(self, method: str, url: str, body: Any = None, *, content_type: str = "application/json",
+              what: str = "") -> Obj | None:
+        """Send one write, or in a dry run log exactly what would be sent and return None."""
+        shown = json.dumps(body, sort_keys=True) if body is not None else ""
+        self.writes.append((method, url, body))
+        if self.dry_run:
+            self.log.info("DRY RUN - would %s %s (%s) %s %s", method, url, content_type, what, shown)
+            return None
+        self.log.info("%s %s %s %s", method, url, what, shown if len(shown) < 4000 else shown[:4000] + "...")
+        return self.request(method, url, body=body, content_type=content_type)  # type: ignore[no-any-return]
+
+    def create(self, resource: str, namespace: str | None, body: Obj, what: str = "") -> Obj | None:
+        return self.write("POST", path(resource, namespace), body, what=what)
+
+    def patch(self, resource: str, namespace: str | None, name: str, body: Any, *,
+              patch_type: str = "strategic", what: str = "") -> Obj | None:
+        return self.write("PATCH", path(resource, namespace, name), body,
+                          content_type=CONTENT_TYPES[patch_type], what=what)
+
+    def replace(self, resource: str, namespace: str | None, name: str, body: Obj, what: str = "") -> Obj | None:
+        return self.write("PUT", path(resource, namespace, name), body, what=what)
+
+    def delete(self, resource: str, namespace: str | None, name: str, *, propagation: str = "Background",
+               what: str = "") -> Obj | None:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        try:
+            return self.write("DELETE", path(resource, namespace, name), body, what=what)
+        except KubeError as exc:
+            if exc.status == 404:  # already gone: the desired state holds
+                return None
+            raise
+
+
+def selector_string(selector: str | dict[str, str]) -> str:
+    if isinstance(selector, str):
+        return selector
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def match_labels_selector(label_selector: Obj | None) -> str:
+    """A LabelSelector object (matchLabels + matchExpressions) as a query string."""
+    if not label_selector:
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((label_selector.get("matchLabels") or {}).items())]
+    for expr in label_selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)

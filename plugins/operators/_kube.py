@@ -1,0 +1,127 @@
+"""Shared glue for Airlock's Kubernetes operators: connection -> ApiClient, dry_run parsing, deferral.
+
+The ApiClient comes from the cncf.kubernetes provider's `KubernetesHook` (it handles kubeconfig files,
+in-cluster config and inline kubeconfigs); the core (`airlock.kube`) only ever sees that ApiClient.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException
+from airlock.kube.api import Kube
+from airlock.kube.diagnose import find_stuck_reason
+from airlock.spec import ServiceSpec, spec_from
+from triggers.rollout import RolloutTrigger
+
+DEFAULT_DRY_RUN = "{{ params.dry_run | default(False) }}"
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off", "", "none"}
+
+
+def parse_bool(value: Any, name: str = "dry_run") -> bool:
+    """A templated boolean: True/False, or the strings Jinja renders ("True", "False", "1", "")."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise AirflowException(f"{name} must be true or false, got {value!r}")
+
+
+def api_client(spec: ServiceSpec, environment: str) -> Any:
+    return KubernetesHook(conn_id=spec.connection_for(environment)).get_conn()
+
+
+class KubeOperator(BaseOperator):
+    """Base for operators that change a Kubernetes namespace of a service (production by default)."""
+
+    template_fields: tuple[str, ...] = ("version", "dry_run")
+    ui_color = "#dbeafe"
+
+    def __init__(self, *, spec: dict[str, Any], version: str = "{{ params.version }}",
+                 environment: str = "production", dry_run: Any = DEFAULT_DRY_RUN,
+                 deferrable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.version = version
+        self.environment = environment
+        self.dry_run = dry_run
+        self.deferrable = deferrable
+
+    # -- helpers -------------------------------------------------------------------------------
+    @property
+    def service_spec(self) -> ServiceSpec:
+        return spec_from(self.spec)
+
+    @property
+    def namespace(self) -> str:
+        return self.service_spec.environment(self.environment).namespace
+
+    @property
+    def is_dry_run(self) -> bool:
+        return parse_bool(self.dry_run)
+
+    def kube(self) -> Kube:
+        dry = self.is_dry_run
+        if dry:
+            self.log.info("DRY RUN: reads go to the cluster, writes are only logged")
+        return Kube(api_client(self.service_spec, self.environment), dry_run=dry, log=self.log)
+
+    def image(self) -> str:
+        return self.service_spec.image_ref(str(self.version))
+
+    def cause(self, context: Context) -> str:
+        from airlock.kube.rolling import change_cause
+
+        return change_cause(self.service_spec.service, str(context["run_id"]), self.image())
+
+    @property
+    def rollout_timeout(self) -> float:
+        return self.service_spec.strategy.rollout_timeout.total_seconds()
+
+    # -- waiting -------------------------------------------------------------------------------
+    def wait_rollout(self, context: Context, deployment: str, method_name: str,
+                     kwargs: dict[str, Any] | None = None) -> Any:
+        """Defer to RolloutTrigger (or block, if deferrable=False), then call `method_name`."""
+        timeout = self.rollout_timeout
+        if self.deferrable:
+            self.log.info('waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out',
+                          int(timeout), deployment, self.namespace)
+            self.defer(
+                trigger=RolloutTrigger(conn_id=self.service_spec.connection_for(self.environment),
+                                       namespace=self.namespace, deployment=deployment, timeout=timeout),
+                method_name=method_name,
+                kwargs=kwargs or {},
+                timeout=timedelta(seconds=timeout + 120),
+            )
+        from airlock.kube.wait import wait_for_rollout
+
+        result = wait_for_rollout(self.kube(), self.namespace, deployment, timeout, log=self.log)
+        event = {"status": "success" if result.done else ("timeout" if result.timed_out else "failed"),
+                 "message": result.message, "deployment": deployment, "requests": result.requests}
+        return getattr(self, method_name)(context, event=event, **(kwargs or {}))
+
+    def check_rollout_event(self, event: dict[str, Any] | None) -> dict[str, Any]:
+        """Raise with the stuck reason unless the rollout succeeded; returns the event."""
+        if not event:
+            raise AirflowException("rollout wait resumed without an event")
+        if event.get("status") == "success":
+            self.log.info("%s (%s API requests while waiting)", event.get("message"), event.get("requests"))
+            return event
+        reason = event.get("stuck_reason")
+        if reason is None:
+            found = find_stuck_reason(Kube(api_client(self.service_spec, self.environment), log=self.log),
+                                      self.namespace, event["deployment"])
+            reason = event["stuck_reason"] = found.as_dict() if found else None
+        why = reason["message"] if reason else "no pod explains it"
+        raise AirflowException(f"rollout of deployment \"{event['deployment']}\" did not complete: "
+                               f"{event.get('message')}. Why: {why}")

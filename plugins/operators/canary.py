@@ -1,0 +1,65 @@
+"""CanaryStepOperator and CanaryPromoteOperator: replica-ratio canary steps, then promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowSkipException
+from airlock.kube import canary, rolling
+
+from operators._kube import KubeOperator
+
+
+class CanaryStepOperator(KubeOperator):
+    """Size `<deployment>-canary` (new version) so it gets `weight` % of the pods, and wait until ready.
+
+    The stable Deployment keeps its full size, so aborting is instant. Returns the step:
+    {"deployment", "replicas", "stable_replicas", "weight", "effective_percent", "changed", "image"}.
+    """
+
+    template_fields = ("version", "dry_run", "weight")
+
+    def __init__(self, *, weight: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.weight = weight
+
+    def execute(self, context: Context) -> Any:
+        if self.weight in (None, ""):
+            raise AirflowSkipException("no canary weight for this step (unused step slot)")
+        weight = float(self.weight)
+        if weight >= 100:
+            raise AirflowSkipException("100 % is reached by promotion (CanaryPromoteOperator), not by a canary step")
+        kube = self.kube()
+        step = canary.ensure_canary(kube, self.service_spec, self.namespace, self.image(), weight, self.cause(context))
+        if kube.dry_run:
+            return {**step, "status": "dry_run"}
+        return self.wait_rollout(context, step["deployment"], "execute_complete", {"step": step})
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
+                         step: dict[str, Any] | None = None) -> Any:
+        self.check_rollout_event(event)
+        return {**(step or {}), "status": "ready"}
+
+
+class CanaryPromoteOperator(KubeOperator):
+    """Roll the stable Deployment to the new version (rolling update, deferred wait), then remove the canary."""
+
+    def execute(self, context: Context) -> Any:
+        spec = self.service_spec
+        kube = self.kube()
+        deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
+        result = rolling.set_image(kube, self.namespace, spec.deployment, spec.container, self.image(),
+                                   self.cause(context), progress_deadline_seconds=deadline)
+        if kube.dry_run:
+            self.log.info("DRY RUN: would then wait for the rollout and remove %s", canary.canary_name(spec))
+            return {**result, "status": "dry_run"}
+        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result})
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
+                         result: dict[str, Any] | None = None) -> Any:
+        self.check_rollout_event(event)
+        removed = canary.remove_canary(self.kube(), self.service_spec, self.namespace)
+        self.log.info("promotion complete: stable runs %s; canary %s", self.image(),
+                      "removed" if removed else "was already gone")
+        return {**(result or {}), "status": "promoted", "canary_removed": removed}

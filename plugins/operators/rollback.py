@@ -1,0 +1,128 @@
+"""RollbackOperator: the DAG's one_failed task. Restores the recorded plan, verifies, collects evidence.
+
+Its XCom is the rollback result:
+    {"strategy", "restored": {...}, "reason", "evidence": {...}, "healthy": bool, "actions": [...],
+     "noop": bool, "dry_run": bool}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airlock.kube import rollback
+from airlock.kube.api import Kube
+from airlock.kube.diagnose import collect_evidence
+from airlock.kube.status import rollout_status
+
+from operators._kube import KubeOperator, api_client
+
+FAILURE_REASON_KEY = "failure_reason"
+
+
+def failure_reason(context: Context) -> str:
+    """Which tasks of this run failed, and why if they said so.
+
+    Airflow 3 tasks have no DB access; the task SDK asks the API server for this run's task states
+    (`ti.get_task_states`). Airlock's operators push their failure sentence as XCom `failure_reason`
+    before raising (e.g. the stuck reason of a rollout), which is added when present.
+    """
+    ti = context["ti"]
+    try:
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    except Exception as exc:  # outside a supervised task (unit tests) there is no API to ask
+        return f"upstream failure (task states unavailable: {exc})"
+    failed = sorted(task_id for task_id, state in states.items() if str(state) in ("failed", "TaskInstanceState.FAILED"))
+    if not failed:
+        return "upstream failure"
+    parts = []
+    for task_id in failed:
+        detail = None
+        try:
+            detail = ti.xcom_pull(task_ids=task_id, key=FAILURE_REASON_KEY)
+        except Exception:
+            detail = None
+        parts.append(f"task {task_id} failed" + (f": {detail}" if detail else ""))
+    return "; ".join(parts)
+
+
+class RollbackOperator(KubeOperator):
+    """Put production back to the rollback plan recorded before this run changed it.
+
+    * no plan (the run failed before recording one) or nothing differs from the plan: no-op, logged;
+    * an irreversible migration from the plan already ran: refuse loudly and say what a human must do;
+    * dry run: log every write that would be made;
+    * otherwise write (see airlock.kube.rollback), wait (deferred) for the restored Deployment, and
+      fail if it is not healthy afterwards (the result is still pushed as XCom).
+    `reason` (templated) is recorded; when empty, the failed tasks of this run are named.
+    """
+
+    template_fields = ("version", "dry_run", "plan", "reason")
+    ui_color = "#fde2e2"
+
+    def __init__(self, *, plan: Any = None, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.reason = reason
+
+    def _plan(self) -> dict[str, Any] | None:
+        plan = self.plan
+        if isinstance(plan, str):
+            plan = json.loads(plan) if plan.strip() not in ("", "None") else None
+        return plan or None
+
+    def execute(self, context: Context) -> Any:
+        spec = self.service_spec
+        reason = str(self.reason or "") or failure_reason(context)
+        plan = self._plan()
+        base = {"strategy": (plan or {}).get("strategy"), "reason": reason, "dry_run": self.is_dry_run,
+                "restored": {}, "evidence": {}, "actions": [], "noop": False, "healthy": True}
+        self.log.info("ROLLBACK of %s requested: %s", spec.service, reason)
+        if plan is None:
+            self.log.info("no rollback plan was recorded for this run, so production was never touched: nothing to do")
+            return {**base, "noop": True}
+        kube = self.kube()
+        reader = Kube(api_client(spec, self.environment), log=self.log)
+        try:
+            rollback.check_migration(reader, plan, spec)
+        except rollback.IrreversibleMigration as exc:
+            self.log.error("%s", exc)
+            raise AirflowFailException(str(exc)) from None
+        actions = rollback.rollback_actions(reader, spec, plan)
+        involved = {plan["deployment"], f"{spec.deployment}-canary", f"{spec.deployment}-green"}
+        evidence = collect_evidence(reader, plan["namespace"], spec.app_labels, involved)
+        if not actions:
+            status = rollout_status(reader.get("deployments", plan["namespace"], plan["deployment"]) or {})
+            self.log.info("production is exactly as recorded in the rollback plan (nothing was changed yet): "
+                          "no write needed; %s", status.message)
+            return {**base, "noop": True, "evidence": evidence, "healthy": status.done,
+                    "restored": rollback.restored_state(reader, plan)}
+        self.log.info("rollback plan: %s", "; ".join(a.what for a in actions))
+        done = rollback.apply_rollback(kube, spec, plan, actions)
+        result = {**base, "actions": done, "evidence": evidence}
+        if kube.dry_run:
+            self.log.info("DRY RUN: the %d write(s) above were not sent", len(kube.writes))
+            return {**result, "healthy": None}
+        return self.wait_rollout(context, plan["deployment"], "execute_complete", {"result": result})
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
+                         result: dict[str, Any] | None = None) -> Any:
+        result = dict(result or {})
+        plan = self._plan() or {}
+        reader = Kube(api_client(self.service_spec, self.environment), log=self.log)
+        result["restored"] = rollback.restored_state(reader, plan)
+        try:
+            self.check_rollout_event(event)
+            result["healthy"] = True
+        except AirflowException as exc:
+            result["healthy"] = False
+            result["verification"] = str(exc)
+            context["ti"].xcom_push(key="return_value", value=result)
+            raise AirflowException(f"rollback of {self.service_spec.service} was applied but the restored state is "
+                                   f"NOT healthy: {exc}") from None
+        self.log.info("rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
+                      plan.get("deployment"), result["restored"].get("images"), result["restored"].get("revision"),
+                      result["restored"].get("replicas"), result["restored"].get("service_selector"))
+        return result

@@ -1,0 +1,34 @@
+"""RollingUpdateOperator: `kubectl set image` + change-cause, then a deferred `kubectl rollout status`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Context
+from airlock.kube import rolling
+
+from operators._kube import KubeOperator
+
+
+class RollingUpdateOperator(KubeOperator):
+    """Roll the service's Deployment to `version` and wait (deferred) until it is rolled out.
+
+    A retry finds the image already set and writes nothing; the wait then simply confirms the state.
+    Returns {"deployment", "namespace", "container", "from", "to", "changed", "status"}.
+    """
+
+    def execute(self, context: Context) -> Any:
+        spec = self.service_spec
+        kube = self.kube()
+        deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
+        result = rolling.set_image(kube, self.namespace, spec.deployment, spec.container, self.image(),
+                                   self.cause(context), progress_deadline_seconds=deadline)
+        if kube.dry_run:
+            self.log.info("DRY RUN: not waiting for a rollout that was not started")
+            return {**result, "status": "dry_run"}
+        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result})
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
+                         result: dict[str, Any] | None = None) -> Any:
+        event = self.check_rollout_event(event)
+        return {**(result or {}), "status": "rolled_out", "message": event.get("message")}
