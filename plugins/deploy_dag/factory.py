@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import DAG
 
 from airlock.spec import SpecError, load_spec
+from deploy_dag.followup import build_followup_dag
 from deploy_dag.graph import build_deploy_dag
 
 INVALID_SPECS_DAG_ID = "airlock_invalid_service_specs"
@@ -42,6 +43,8 @@ def build_all(services_dir: Path) -> dict[str, Any]:
             continue
         seen[spec.dag_id] = path
         dags[spec.dag_id] = build_deploy_dag(spec, source=path)
+        followup = build_followup_dag(spec)
+        dags[followup.dag_id] = followup
     if errors:
         sentinel = InvalidServiceSpecs(
             dag_id=INVALID_SPECS_DAG_ID, schedule=None, description="service specs that failed validation"

@@ -232,11 +232,13 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
                 task_id="retire_old_colour", spec=s, version=VERSION, plan=plan.output, dry_run=DRY_RUN,
                 pre_execute=only_for_strategy("blue_green"),
             )
+            deployed = mark_deployed(spec)
             announce = SlackNotifyOperator(
-                task_id="announce_success", spec=s, kind="success",
-                outlets=[production_asset(spec)], pre_execute=skip_in_dry_run,
+                task_id="announce_success", spec=s, kind="success", pre_execute=skip_in_dry_run
             )
-            v_logs >> finalize >> announce
+            # mark_deployed follows the validation directly too: `finalize` is skipped unless blue-green
+            v_logs >> finalize >> deployed >> announce
+            v_logs >> deployed
 
         record = RecordDeploymentOperator(
             task_id="record",
@@ -252,6 +254,27 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
 
         validate >> lock >> announce_start >> preflight
     return dag
+
+
+def mark_deployed(spec: ServiceSpec) -> Any:
+    """Emit the service's production Asset event; its extra tells the follow-up DAG what to check."""
+    asset = production_asset(spec)
+
+    @task(task_id="mark_deployed", outlets=[asset], pre_execute=skip_in_dry_run,
+          trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    def _mark(**context: Any) -> dict[str, Any]:
+        request = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)
+        extra = {
+            "service": spec.service,
+            "version": request["version"],
+            "strategy": request["strategy"],
+            "run_id": context["run_id"],
+            "follow_up_after_seconds": spec.notify.follow_up_after.total_seconds(),
+        }
+        context["outlet_events"][asset].extra = extra
+        return extra
+
+    return _mark()
 
 
 _FIRST_TASK = {"rolling": "update", "blue_green": "deploy_green", "canary": "step_1"}
