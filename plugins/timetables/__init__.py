@@ -1,0 +1,1 @@
+"""Airflow timetables for Airlock (registered by plugins/airlock_plugin.py)."""
