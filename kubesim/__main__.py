@@ -1,0 +1,45 @@
+"""`python -m kubesim --port PORT [--host 127.0.0.1] [--scenario FILE] [--kubeconfig-out FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from kubesim.kubeconfig import write_kubeconfig
+from kubesim.scenario import load_scenario_file
+from kubesim.server import serve, shutdown
+from kubesim.world import World
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kubesim", description=__doc__)
+    parser.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--scenario", help="scenario YAML/JSON file (see kubesim/README.md)")
+    parser.add_argument("--kubeconfig-out", help="write a kubeconfig for this server here")
+    parser.add_argument("--seed", type=int, default=0, help="RNG seed if the scenario sets none")
+    args = parser.parse_args(argv)
+
+    scenario = load_scenario_file(args.scenario) if args.scenario else None
+    world = World(scenario, seed=args.seed)
+    server, thread = serve(world, args.host, args.port)
+    if args.kubeconfig_out:
+        write_kubeconfig(args.kubeconfig_out, server.url)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    print(f"kubesim ready on {server.url}", flush=True)
+    while not stop.wait(3600):
+        pass
+    shutdown(server, thread)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

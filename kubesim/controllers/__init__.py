@@ -1,0 +1,1 @@
+"""Controllers of kube-controller-manager that kubesim reproduces."""
