@@ -1,0 +1,331 @@
+"""The deployment record: one JSON document per run — what ran, what was measured, what was decided.
+
+Built from plain data: the run's facts (service, version, params, run id, who triggered it), the
+XCom values of its tasks keyed by *record field* (the DAG author maps fields to task ids, so this
+module knows nothing about the DAG's shape) and the tasks' final states. `summarise()` renders a
+few lines for Slack and the DAG run note; the DORA helpers aggregate many records.
+
+Record fields fed by XCom (all optional):
+  window      WindowGateOperator result            plan        rollback plan (airlock.kube.plan)
+  preflight   list of CheckResult dicts            health      health check result(s)
+  smoke       smoke test result(s)                 log_scan    log scan result
+  metrics     {task_id: Verdict dict} per step     rollback    RollbackOperator result
+  failure     {task_id: failure sentence}          (other fields are kept under "extra")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from statistics import mean
+from typing import Any
+
+from airlock.analysis.verdict import format_value
+from airlock.durations import format_duration
+
+Record = dict[str, Any]
+OUTCOMES = ("succeeded", "rolled_back", "failed", "dry_run")
+FAILED_STATES = ("failed", "upstream_failed")
+CHECK_FIELDS = ("preflight", "health", "smoke", "metrics", "log_scan")
+KNOWN_FIELDS = ("window", "plan", "rollback", "failure", *CHECK_FIELDS)
+NOTE_LIMIT = 1000  # Airflow's DAG run note column
+
+
+def image_tag(image: str | None) -> str | None:
+    """'registry:5000/app:v1.2.3' -> 'v1.2.3' (a digest or a missing tag gives the reference itself)."""
+    if not image:
+        return None
+    name = image.rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name and "@" not in name else image
+
+
+def previous_version(plan: Mapping[str, Any] | None, container: str | None = None) -> str | None:
+    """The version production ran before this run, from the rollback plan's recorded images."""
+    if not plan:
+        return None
+    images = plan.get("images") or (plan.get("stable") or {}).get("images") or {}
+    if isinstance(images, list):  # [{"name": c, "image": i}, ...]
+        images = {i.get("name"): i.get("image") for i in images if isinstance(i, dict)}
+    if not isinstance(images, dict) or not images:
+        return None
+    image = images.get(container) if container in images else next(iter(images.values()))
+    return image_tag(str(image)) if image else None
+
+
+def decide_outcome(
+    *,
+    dry_run: bool,
+    task_states: Mapping[str, str],
+    rollback: Mapping[str, Any] | None,
+    ignore: Iterable[str] = (),
+) -> str:
+    """succeeded | rolled_back | failed | dry_run, from what the tasks did.
+
+    A rollback that actually ran (not a no-op) and left production healthy is `rolled_back`; a
+    rollback that failed or left it unhealthy is `failed` (a human must act). Tasks in `ignore`
+    (the record and notification tasks themselves) do not count.
+    """
+    skip = set(ignore)
+    failed = [t for t, s in task_states.items() if t not in skip and _state(s) in FAILED_STATES]
+    rollback_ran = bool(rollback) and not (rollback or {}).get("noop", False)
+    if rollback_ran:
+        assert rollback is not None
+        healthy = rollback.get("healthy")
+        rollback_tasks_failed = any("rollback" in t for t in failed)
+        return "failed" if rollback_tasks_failed or healthy is False else "rolled_back"
+    if failed:
+        return "failed"
+    return "dry_run" if dry_run else "succeeded"
+
+
+def _state(state: Any) -> str:
+    text = str(state)
+    return text.rsplit(".", 1)[-1].lower() if text.startswith("TaskInstanceState.") else text.lower()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _phases(values: Mapping[str, Any]) -> dict[str, float]:
+    """Durations the tasks reported themselves (tasks cannot read other tasks' start/end dates)."""
+    phases: dict[str, float] = {}
+    window = values.get("window")
+    if isinstance(window, dict) and window.get("waited_seconds") is not None:
+        phases["window_wait"] = float(window["waited_seconds"])
+    for task_id, verdict in (values.get("metrics") or {}).items():
+        if isinstance(verdict, dict) and verdict.get("elapsed_s") is not None:
+            phases[f"metrics:{task_id}"] = float(verdict["elapsed_s"])
+    rollback = values.get("rollback")
+    if isinstance(rollback, dict):
+        for key in ("duration_s", "elapsed_s"):
+            if rollback.get(key) is not None:
+                phases["rollback"] = float(rollback[key])
+                break
+    return phases
+
+
+def build_record(
+    *,
+    run: Mapping[str, Any],
+    values: Mapping[str, Any],
+    task_states: Mapping[str, str],
+    ignore_tasks: Iterable[str] = (),
+    end: datetime | None = None,
+    task_durations: Mapping[str, float | None] | None = None,
+) -> Record:
+    """One deployment record.
+
+    `run`: service, version, strategy, risk, change_summary, dry_run, run_id, dag_id, triggered_by,
+    container, start (aware datetime or ISO string). `values`: record field -> XCom value (see module
+    docstring; `metrics` and `failure` are {task_id: value}). `task_states`: task id -> final state.
+    `task_durations`: task id -> seconds, for finished tasks (Airflow's task breadcrumbs).
+    """
+    plan = values.get("plan")
+    rollback = values.get("rollback")
+    dry_run = bool(run.get("dry_run", False))
+    risk = str(run.get("risk") or "planned")
+    window = values.get("window") if isinstance(values.get("window"), dict) else None
+    start = _parse_time(run.get("start"))
+    duration = (end - start).total_seconds() if end and start else None
+    outcome = decide_outcome(dry_run=dry_run, task_states=task_states, rollback=rollback, ignore=ignore_tasks)
+    failures = {k: str(v) for k, v in (values.get("failure") or {}).items() if v}
+    reason = (rollback or {}).get("reason") if isinstance(rollback, dict) else None
+    if not reason and failures:
+        reason = "; ".join(f"{k}: {v}" for k, v in failures.items())
+    if not reason and outcome == "failed":
+        failed = [
+            t for t, s in task_states.items() if _state(s) in FAILED_STATES and t not in set(ignore_tasks)
+        ]
+        reason = "failed task(s): " + ", ".join(sorted(failed))
+    return {
+        "schema": 1,
+        "service": run.get("service"),
+        "version": run.get("version"),
+        "previous_version": previous_version(plan, run.get("container")),
+        "strategy": run.get("strategy") or (plan or {}).get("strategy"),
+        "risk": risk,
+        "hotfix": risk == "hotfix",
+        "hotfix_freeze_override": bool(window and window.get("hotfix_override")),
+        "change_summary": run.get("change_summary") or "",
+        "dry_run": dry_run,
+        "run_id": run.get("run_id"),
+        "dag_id": run.get("dag_id"),
+        "triggered_by": run.get("triggered_by"),
+        "outcome": outcome,
+        "reason": reason,
+        "window": window,
+        "checks": {
+            "preflight": _as_list(values.get("preflight")),
+            "health": values.get("health"),
+            "smoke": values.get("smoke"),
+            "metrics": dict(values.get("metrics") or {}),
+            "log_scan": values.get("log_scan"),
+        },
+        "rollback_plan": plan,
+        "rollback": rollback,
+        "tasks": {t: _state(s) for t, s in task_states.items()},
+        "timings": {
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+            "duration_s": round(duration, 3) if duration is not None else None,
+            "phases": _phases(values),
+            "tasks": {t: round(float(d), 3) for t, d in (task_durations or {}).items() if d is not None},
+        },
+        "extra": {k: v for k, v in values.items() if k not in KNOWN_FIELDS},
+    }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+# -- reading a record ------------------------------------------------------------------------------
+
+
+def _num(value: Any, unit: str) -> str:
+    return format_value(float(value), unit) if isinstance(value, int | float) else str(value)
+
+
+def describe_metric(metric: Mapping[str, Any]) -> str:
+    """'error_rate fail: canary 7.90% vs baseline 0.40% (limit 5.00%)'."""
+    unit = str(metric.get("unit") or "")
+    limit_unit = str(metric.get("threshold_unit") or unit)
+    parts = [f"{metric.get('name')} {metric.get('status')}"]
+    numbers = []
+    if metric.get("canary") is not None:
+        numbers.append(f"canary {_num(metric['canary'], unit)}")
+    if metric.get("baseline") is not None:
+        numbers.append(f"baseline {_num(metric['baseline'], unit)}")
+    text = parts[0] + (": " + " vs ".join(numbers) if numbers else "")
+    if metric.get("threshold") is not None:
+        text += f" (limit {_num(metric['threshold'], limit_unit)})"
+    return text
+
+
+def failing_metrics(record: Record) -> list[tuple[str, Mapping[str, Any]]]:
+    """(task id, metric) for every metric that failed a verdict, in step order."""
+    out = []
+    for task_id, verdict in record["checks"]["metrics"].items():
+        for metric in (verdict or {}).get("metrics", []) if isinstance(verdict, dict) else []:
+            if metric.get("status") == "fail":
+                out.append((task_id, metric))
+    return out
+
+
+def _count_checks(items: Iterable[Any]) -> str:
+    statuses = [str(i.get("status")) for i in items if isinstance(i, dict)]
+    if not statuses:
+        return "not run"
+    passed = sum(s == "pass" for s in statuses)
+    warn = sum(s == "warn" for s in statuses)
+    text = f"{passed}/{len(statuses)} pass"
+    return text + (f", {warn} warn" if warn else "")
+
+
+def _metrics_line(record: Record) -> str:
+    verdicts = [v for v in record["checks"]["metrics"].values() if isinstance(v, dict)]
+    if not verdicts:
+        return "not run"
+    decisions = [str(v.get("decision")) for v in verdicts]
+    return ", ".join(f"{decisions.count(d)} {d}" for d in dict.fromkeys(decisions))
+
+
+def _status_of(value: Any) -> str:
+    if value is None:
+        return "not run"
+    if isinstance(value, list):
+        return _count_checks(value)
+    if isinstance(value, dict):
+        return str(
+            value.get("status") or value.get("decision") or ("pass" if value.get("passed") else "done")
+        )
+    return str(value)
+
+
+def summarise(record: Record) -> str:
+    """A few plain lines for Slack and the DAG run note (always under 1000 characters)."""
+    head = f"{record['service']} {record['version']}"
+    if record.get("previous_version"):
+        head += f" (from {record['previous_version']})"
+    mode = ", ".join(
+        x for x in (record.get("strategy"), record.get("risk"), "dry run" if record["dry_run"] else "") if x
+    )
+    lines = [f"{head} [{mode}]: {record['outcome'].upper().replace('_', ' ')}"]
+    if record.get("hotfix_freeze_override"):
+        lines.append(f"HOTFIX overrode change freeze {(record.get('window') or {}).get('freeze')}")
+    if record.get("reason") and record["outcome"] != "succeeded":
+        lines.append(f"Why: {record['reason']}")
+    for task_id, metric in failing_metrics(record)[:2]:
+        lines.append(f"Evidence: {task_id}: {describe_metric(metric)}")
+    checks = record["checks"]
+    lines.append(
+        f"Checks: preflight {_count_checks(checks['preflight'])}; metrics {_metrics_line(record)}; "
+        f"health {_status_of(checks['health'])}; smoke {_status_of(checks['smoke'])}; "
+        f"log scan {_status_of(checks['log_scan'])}"
+    )
+    rollback = record.get("rollback")
+    if isinstance(rollback, dict) and not rollback.get("noop"):
+        healthy = {True: "healthy", False: "NOT healthy", None: "health unknown"}[rollback.get("healthy")]
+        lines.append(f"Rollback to {record.get('previous_version') or 'the recorded state'}: {healthy}")
+    timings = record["timings"]
+    if timings.get("duration_s") is not None:
+        wait = timings["phases"].get("window_wait")
+        waited = f" (waited {format_duration(wait)} for the window)" if wait else ""
+        lines.append(f"Took {format_duration(timings['duration_s'])}{waited}.")
+    by = f" by {record['triggered_by']}" if record.get("triggered_by") else ""
+    lines.append(f"Run {record.get('run_id')}{by}")
+    text = "\n".join(lines)
+    return text if len(text) < NOTE_LIMIT else text[: NOTE_LIMIT - 2] + "…"
+
+
+# -- DORA-style aggregates over many records -------------------------------------------------------
+
+
+def _production_changes(records: Iterable[Record]) -> list[Record]:
+    return [
+        r
+        for r in records
+        if r.get("outcome") in ("succeeded", "rolled_back", "failed") and not r.get("dry_run")
+    ]
+
+
+def change_failure_rate(records: Iterable[Record]) -> float | None:
+    """Share of real (non dry-run) deployments that were rolled back or failed; None without data."""
+    changes = _production_changes(records)
+    if not changes:
+        return None
+    failures = sum(1 for r in changes if r["outcome"] != "succeeded")
+    return failures / len(changes)
+
+
+def mean_time_to_restore(records: Iterable[Record]) -> float | None:
+    """Mean seconds a rollback took to restore service, over rolled-back runs that report it."""
+    times = [
+        float(r["timings"]["phases"]["rollback"])
+        for r in records
+        if r.get("outcome") == "rolled_back" and "rollback" in (r.get("timings") or {}).get("phases", {})
+    ]
+    return float(mean(times)) if times else None
+
+
+def deployment_frequency(records: Iterable[Record], days: float) -> float | None:
+    """Real deployments per day over a period of `days`."""
+    if days <= 0:
+        raise ValueError(f"days must be > 0, got {days}")
+    changes = _production_changes(records)
+    return len(changes) / days if changes else None
+
+
+def dora_summary(records: Iterable[Record], days: float) -> dict[str, Any]:
+    items = list(records)
+    return {
+        "deployments": len(_production_changes(items)),
+        "change_failure_rate": change_failure_rate(items),
+        "mean_time_to_restore_s": mean_time_to_restore(items),
+        "deployments_per_day": deployment_frequency(items, days),
+    }

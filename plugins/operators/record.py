@@ -1,0 +1,194 @@
+"""RecordDeploymentOperator: collect the run's XComs into the deployment record; write the run note.
+
+The DAG author maps record fields to task ids (`sources`), so this operator does not know the DAG's
+shape. A source is "task_id" (its return value) or "task_id:xcom_key"; `metrics` (and any field
+given a list) becomes {task_id: value}. Task states and durations come from the Task SDK
+(`ti.get_task_states`, `ti.get_task_breadcrumbs`): tasks have no DB access in Airflow 3.
+
+DAG run note: Airflow 3.3's execution API (what tasks can call) has no endpoint to change a run's
+note - only to set one on a run it *triggers*. The one real path is the public REST API
+`PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with {"note": ...}, which needs credentials. So the
+note is written when an Airflow connection `airlock_api` exists (conn id configurable):
+  host = the API server's base URL (e.g. http://airflow-apiserver:8080), and either
+  login + password (a token is fetched from POST /auth/token - simple auth manager and FAB both
+  serve it) or only password = a ready bearer token (JWT).
+Without it the note is skipped with a log line; the record itself is always the task's XCom.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from airflow.sdk import BaseHook, BaseOperator, Context, TriggerRule
+from airlock import record as records
+from airlock.spec import spec_from
+
+from operators.links import DashboardLinkMixin
+
+FAILURE_REASON_KEY = "failure_reason"  # operators push their failure sentence under this key
+API_CONN_ID = "airlock_api"
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+
+
+class RecordDeploymentOperator(DashboardLinkMixin, BaseOperator):
+    """Build, log and return the deployment record (XCom: the record dict, see airlock.record).
+
+    :param sources: record field -> "task_id" | "task_id:key" | [those], e.g.
+        {"window": "window_gate", "preflight": "preflight:checks", "plan": "record_plan",
+         "metrics": ["canary_10_metrics", "canary_50_metrics"], "rollback": "rollback"}
+    """
+
+    template_fields = ("version", "strategy", "risk", "change_summary", "dry_run")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        spec: dict[str, Any],
+        sources: dict[str, str | list[str]],
+        version: str = "{{ params.version }}",
+        strategy: str = "{{ params.strategy }}",
+        risk: str = "{{ params.risk }}",
+        change_summary: str = "{{ params.change_summary }}",
+        dry_run: Any = "{{ params.dry_run }}",
+        api_conn_id: str = API_CONN_ID,
+        trigger_rule: str = TriggerRule.ALL_DONE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(trigger_rule=trigger_rule, **kwargs)
+        self.spec = spec
+        self.sources = sources
+        self.version = version
+        self.strategy = strategy
+        self.risk = risk
+        self.change_summary = change_summary
+        self.dry_run = dry_run
+        self.api_conn_id = api_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        spec = spec_from(self.spec)
+        ti, dag_run = context["ti"], context["dag_run"]
+        self.log.info("Collecting the deployment record of %s from: %s", ti.run_id, json.dumps(self.sources))
+        states, durations = self._task_states(ti)
+        values = {field: self._pull(ti, source) for field, source in self.sources.items()}
+        failures = {}
+        for task_id, state in states.items():
+            if records._state(state) == "failed":
+                reason = ti.xcom_pull(task_ids=task_id, key=FAILURE_REASON_KEY)
+                if reason:
+                    failures[task_id] = reason
+        values["failure"] = {**failures, **(values.get("failure") or {})}
+        run = {
+            "service": spec.service,
+            "version": self.version,
+            "strategy": (self.strategy if self.strategy not in (None, "", "None") else spec.strategy.default),
+            "risk": self.risk if self.risk not in (None, "", "None") else "planned",
+            "change_summary": self.change_summary if self.change_summary not in (None, "None") else "",
+            "dry_run": _truthy(self.dry_run),
+            "run_id": ti.run_id,
+            "dag_id": ti.dag_id,
+            "triggered_by": getattr(dag_run, "triggering_user_name", None)
+            or str(getattr(dag_run, "run_type", "")),
+            "container": spec.container,
+            "start": getattr(dag_run, "start_date", None),
+        }
+        record = records.build_record(
+            run=run,
+            values=values,
+            task_states=states,
+            ignore_tasks=[self.task_id],
+            end=datetime.now(UTC),
+            task_durations=durations,
+        )
+        summary = records.summarise(record)
+        self.log.info(
+            "Deployment record (outcome %s):\n%s",
+            record["outcome"],
+            json.dumps(record, indent=2, default=str),
+        )
+        self.log.info("Summary:\n%s", summary)
+        self.write_note(ti.dag_id, ti.run_id, summary)
+        return json.loads(json.dumps(record, default=str))
+
+    # -- inputs -------------------------------------------------------------------------------------
+
+    def _pull(self, ti: Any, source: str | list[str]) -> Any:
+        if isinstance(source, list):
+            return {ref.split(":", 1)[0]: self._pull_one(ti, ref) for ref in source}
+        return self._pull_one(ti, source)
+
+    @staticmethod
+    def _pull_one(ti: Any, ref: str) -> Any:
+        task_id, _, key = ref.partition(":")
+        return ti.xcom_pull(task_ids=task_id, key=key or "return_value")
+
+    def _task_states(self, ti: Any) -> tuple[dict[str, str], dict[str, float | None]]:
+        try:
+            states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        except Exception as exc:  # outside a supervised task there is no API to ask
+            self.log.warning("Task states unavailable (%s); the outcome is judged from XComs only.", exc)
+            return {}, {}
+        durations: dict[str, float | None] = {}
+        try:
+            for crumb in ti.get_task_breadcrumbs(dag_id=ti.dag_id, run_id=ti.run_id):
+                durations[str(crumb["task_id"])] = crumb.get("duration")
+        except Exception as exc:
+            self.log.info("Task durations unavailable (%s).", exc)
+        return {str(k): str(v) for k, v in states.items()}, durations
+
+    # -- the DAG run note ---------------------------------------------------------------------------
+
+    def write_note(self, dag_id: str, run_id: str, note: str) -> bool:
+        """PATCH the run's note through the public REST API; never fails the task."""
+        try:
+            conn = BaseHook.get_connection(self.api_conn_id)
+        except Exception:
+            self.log.info(
+                "DAG run note not written: connection %r is not set. Tasks cannot change a run's note in "
+                "Airflow 3 without the REST API; see plugins/operators/record.py for the connection format.",
+                self.api_conn_id,
+            )
+            return False
+        try:
+            base = _base_url(conn)
+            headers = {"Authorization": f"Bearer {_token(conn, base)}"}
+            url = f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
+            response = requests.patch(
+                url, params={"update_mask": "note"}, json={"note": note}, headers=headers, timeout=10
+            )
+            response.raise_for_status()
+        except Exception as exc:
+            self.log.warning("DAG run note not written (%s); the record is still in this task's XCom.", exc)
+            return False
+        self.log.info("DAG run note written via %s.", base)
+        return True
+
+
+def _base_url(conn: Any) -> str:
+    host = str(conn.host or "").rstrip("/")
+    if not host:
+        raise ValueError("connection has no host; set it to the API server URL, e.g. http://localhost:8080")
+    if "://" not in host:
+        host = f"{conn.schema or 'http'}://{host}"
+    if conn.port and host.count(":") < 2:
+        host = f"{host}:{conn.port}"
+    return host
+
+
+def _token(conn: Any, base: str) -> str:
+    if conn.login:
+        response = requests.post(
+            f"{base}/auth/token", json={"username": conn.login, "password": conn.password or ""}, timeout=10
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+    if conn.password:
+        return str(conn.password)
+    raise ValueError("connection has neither login/password nor a token in the password field")
