@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +45,7 @@ async def watch_object(api_client: Any, resource: str, namespace: str, name: str
     url = path(resource, namespace)
     rv, need_list, requests = "", True, 0
     last: Obj | None = None
-    while time.monotonic() < deadline:
+    while deadline - time.monotonic() > 0.5 or need_list:
         remaining = deadline - time.monotonic()
         if need_list:
             requests += 1
@@ -62,7 +63,7 @@ async def watch_object(api_client: Any, resource: str, namespace: str, name: str
         requests += 1
         started, events = time.monotonic(), 0
         query = [("watch", "true"), ("resourceVersion", rv), ("fieldSelector", selector),
-                 ("allowWatchBookmarks", "true"), ("timeoutSeconds", max(1, int(remaining)))]
+                 ("allowWatchBookmarks", "true"), ("timeoutSeconds", max(1, math.ceil(remaining)))]
         try:
             resp = await _request(api_client, url, query, timeout=(10, remaining + 30))
             try:

@@ -11,6 +11,7 @@ Every event is judged by the same pure `rollout_status` function that the async 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -97,12 +98,12 @@ def wait_for_rollout(kube: Kube, namespace: str, name: str, timeout: float,
         if state.need_list:
             requests += 1
             state.on_list(kube.list("deployments", namespace, field_selector=selector))
-        elif remaining > 0:
+        elif remaining > 0.5:  # a server-side watch timeout ends the stream just before our deadline
             requests += 1
             started, events = time.monotonic(), 0
             try:
                 for event in kube.watch("deployments", namespace, resource_version=state.resource_version,
-                                        field_selector=selector, timeout_seconds=int(max(1, remaining))):
+                                        field_selector=selector, timeout_seconds=math.ceil(remaining)):
                     events += 1
                     state.on_event(event)
                     if state.need_list or state.finished:
@@ -130,7 +131,7 @@ def wait_for_rollout(kube: Kube, namespace: str, name: str, timeout: float,
             log.info("%s", last_message)
         if state.finished and status is not None:
             return WaitResult(status.done, status.failed, False, status.message, requests)
-        if time.monotonic() >= deadline:
+        if deadline - time.monotonic() <= 0.5 and not state.need_list:
             message = status.message if status else "no status observed"
             return WaitResult(False, True, True, f'timed out after {timeout:g}s waiting for deployment "{name}": '
                                                  f"{message}", requests)
