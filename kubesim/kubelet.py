@@ -202,10 +202,10 @@ class Kubelet:
         finished = [v.terminated_exit for v in views]
         if runs_to_completion(pod) and views and all(x is not None for x in finished):
             phase = "Succeeded" if all(x == 0 for x in finished) else "Failed"
-        elif any(v.status.get("state", {}).get("running") or v.status.get("lastState") for v in views):
-            phase = "Running"
+        elif any("waiting" in v.status["state"] and not v.status.get("lastState") for v in views):
+            phase = "Pending"  # kubelet getPhase: a container that never started keeps the pod Pending
         else:
-            phase = "Pending"
+            phase = "Running"
         ready_ts = t0
         if all_ready:
             ready_ts = max(parse_time(v.status["state"]["running"]["startedAt"]) or t0 for v in views)

@@ -477,6 +477,14 @@ def serve(world: World, host: str = "127.0.0.1", port: int = 0) -> tuple[Kubesim
 
 def shutdown(server: KubesimServer, thread: threading.Thread) -> None:
     server.world.stop()
-    server.shutdown()
+    # serve_forever only notices the shutdown flag when select() returns: poke it with a connection
+    stopper = threading.Thread(target=server.shutdown, daemon=True)
+    stopper.start()
+    while stopper.is_alive():
+        try:
+            socket.create_connection(server.server_address[:2], timeout=0.2).close()
+        except OSError:
+            pass
+        stopper.join(0.05)
     server.server_close()
     thread.join(timeout=5)
