@@ -66,7 +66,7 @@ def decide_outcome(
     (the record and notification tasks themselves) do not count.
     """
     skip = set(ignore)
-    failed = [t for t, s in task_states.items() if t not in skip and _state(s) in FAILED_STATES]
+    failed = [t for t, s in task_states.items() if t not in skip and normalise_state(s) in FAILED_STATES]
     rollback_ran = bool(rollback) and not (rollback or {}).get("noop", False)
     if rollback_ran:
         assert rollback is not None
@@ -78,7 +78,7 @@ def decide_outcome(
     return "dry_run" if dry_run else "succeeded"
 
 
-def _state(state: Any) -> str:
+def normalise_state(state: Any) -> str:
     text = str(state)
     return text.rsplit(".", 1)[-1].lower() if text.startswith("TaskInstanceState.") else text.lower()
 
@@ -137,7 +137,7 @@ def build_record(
         reason = "; ".join(f"{k}: {v}" for k, v in failures.items())
     if not reason and outcome == "failed":
         failed = [
-            t for t, s in task_states.items() if _state(s) in FAILED_STATES and t not in set(ignore_tasks)
+            t for t, s in task_states.items() if normalise_state(s) in FAILED_STATES and t not in set(ignore_tasks)
         ]
         reason = "failed task(s): " + ", ".join(sorted(failed))
     return {
@@ -166,7 +166,7 @@ def build_record(
         },
         "rollback_plan": plan,
         "rollback": rollback,
-        "tasks": {t: _state(s) for t, s in task_states.items()},
+        "tasks": {t: normalise_state(s) for t, s in task_states.items()},
         "timings": {
             "start": start.isoformat() if start else None,
             "end": end.isoformat() if end else None,

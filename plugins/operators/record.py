@@ -80,7 +80,7 @@ class RecordDeploymentOperator(DashboardLinkMixin, BaseOperator):
         values = {field: self._pull(ti, source) for field, source in self.sources.items()}
         failures = {}
         for task_id, state in states.items():
-            if records._state(state) == "failed":
+            if records.normalise_state(state) == "failed":
                 reason = ti.xcom_pull(task_ids=task_id, key=FAILURE_REASON_KEY)
                 if reason:
                     failures[task_id] = reason

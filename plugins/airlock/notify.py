@@ -1,0 +1,190 @@
+"""Slack messages for a deployment: start, success, rollback, task failure.
+
+Pure builders returning a Slack Incoming Webhook body: {"text": fallback, "blocks": [Block Kit]}.
+`text` alone must make sense (notifications, clients without blocks), so it repeats the essentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from airlock.durations import format_duration
+from airlock.record import Record, describe_metric, failing_metrics, summarise
+from airlock.spec import ServiceSpec
+
+Message = dict[str, Any]
+FIELD_LIMIT = 1900  # Slack: section text max 3000, fields 2000
+
+
+def _clip(text: str, limit: int = FIELD_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _message(
+    text: str, header: str, fields: Sequence[tuple[str, str]], body: str = "", link: str = ""
+) -> Message:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150)}}
+    ]
+    shown = [(k, v) for k, v in fields if v]
+    for i in range(0, len(shown), 10):  # at most 10 fields per section
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [{"type": "mrkdwn", "text": _clip(f"*{k}*\n{v}")} for k, v in shown[i : i + 10]],
+            }
+        )
+    if body:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(body, 2900)}})
+    if link:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|Dashboard>"}]})
+    return {"text": _clip(text, 3000), "blocks": blocks}
+
+
+def estimate_duration(
+    spec: ServiceSpec, strategy: str, canary_steps: Sequence[int] | None, hotfix: bool
+) -> timedelta:
+    """Rough time to done from the spec's observation times (rollouts themselves add minutes)."""
+    total = timedelta(0)
+    if spec.kubernetes.staging is not None and not hotfix:
+        total += spec.staging.soak
+    if strategy == "canary":
+        total += spec.strategy.canary.step_duration * len(canary_steps or spec.strategy.canary.steps)
+    elif strategy == "blue_green":
+        total += spec.strategy.blue_green.post_switch_duration
+    total += spec.metrics.validation_window
+    return total
+
+
+def start_message(
+    spec: ServiceSpec,
+    *,
+    version: str,
+    strategy: str,
+    change_summary: str = "",
+    risk: str = "planned",
+    canary_steps: Sequence[int] | None = None,
+    dry_run: bool = False,
+    run_id: str = "",
+) -> Message:
+    hotfix = risk == "hotfix"
+    eta = format_duration(estimate_duration(spec, strategy, canary_steps, hotfix))
+    steps = canary_steps or spec.strategy.canary.steps
+    how = strategy + (f" {'/'.join(f'{s}%' for s in steps)}" if strategy == "canary" else "")
+    prefix = "[DRY RUN] " if dry_run else ""
+    flag = " HOTFIX" if hotfix else ""
+    text = f"{prefix}Deploying {spec.service} {version}{flag} ({how}), ETA ~{eta}. Changes: {change_summary or '-'}"
+    owners = ", ".join(spec.owners)
+    fields = [
+        ("Service", spec.service),
+        ("Version", version),
+        ("Strategy", how),
+        ("Risk", risk + (" (staging soak skipped, freezes overridable)" if hotfix else "")),
+        ("ETA", f"~{eta}"),
+        ("Owners", owners),
+        ("Run", run_id),
+    ]
+    body = f"*Changes:* {change_summary}" if change_summary else ""
+    return _message(
+        text,
+        f"{prefix}🚀 Deploying {spec.service} {version}{flag}",
+        fields,
+        body,
+        spec.metrics.dashboard or "",
+    )
+
+
+def _metrics_summary(record: Record) -> str:
+    lines = []
+    for task_id, verdict in record["checks"]["metrics"].items():
+        if not isinstance(verdict, Mapping):
+            continue
+        numbers = "; ".join(
+            describe_metric(m) for m in verdict.get("metrics", []) if m.get("status") in ("pass", "fail")
+        )
+        lines.append(f"• {task_id}: {verdict.get('decision')}" + (f" ({numbers})" if numbers else ""))
+    return "\n".join(lines)
+
+
+def success_message(record: Record, dashboard: str = "") -> Message:
+    took = record["timings"].get("duration_s")
+    took_text = format_duration(took) if took is not None else "n/a"
+    prefix = "[DRY RUN] " if record.get("dry_run") else ""
+    text = f"{prefix}✅ {record['service']} {record['version']} deployed ({record.get('strategy')}) in {took_text}."
+    fields = [
+        ("Version", f"{record.get('previous_version') or '?'} → {record['version']}"),
+        ("Strategy", str(record.get("strategy") or "")),
+        ("Took", took_text),
+        ("Outcome", str(record["outcome"])),
+    ]
+    body = _metrics_summary(record) or summarise(record)
+    return _message(
+        text, f"{prefix}✅ {record['service']} {record['version']} is live", fields, body, dashboard
+    )
+
+
+def _evidence_lines(evidence: Mapping[str, Any], limit: int = 6) -> list[str]:
+    """Pods, events and log lines the rollback collected, a few of each."""
+    lines: list[str] = []
+    for key, value in evidence.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items[:3]:
+            if isinstance(item, Mapping):
+                item = ", ".join(f"{k}={v}" for k, v in list(item.items())[:4])
+            lines.append(f"• {key}: {item}")
+            if len(lines) >= limit:
+                return lines
+    return lines
+
+
+def rollback_message(record: Record, dashboard: str = "") -> Message:
+    rollback = record.get("rollback") or {}
+    reason = str(record.get("reason") or rollback.get("reason") or "unknown")
+    failing = failing_metrics(record)
+    failed_tasks = [t for t, state in (record.get("tasks") or {}).items() if state == "failed"]
+    gate = failing[0][0] if failing else ", ".join(failed_tasks)
+    outcome = record["outcome"]
+    healthy = rollback.get("healthy")
+    state = {True: "production restored and healthy", False: "production NOT healthy after rollback - act now",
+             None: "health after rollback unknown"}[healthy]  # fmt: skip
+    emoji = "⏪" if outcome == "rolled_back" else "🔥"
+    text = (
+        f"{emoji} {record['service']} {record['version']} rolled back to {record.get('previous_version') or 'the recorded state'}: "
+        f"{reason} ({state})"
+    )
+    lines = [f"*Why:* {reason}"]
+    for task_id, metric in failing[:3]:
+        lines.append(f"• {task_id}: {describe_metric(metric)}")
+    evidence = rollback.get("evidence") or {}
+    if isinstance(evidence, Mapping) and evidence:
+        lines.append("*Evidence:*")
+        lines.extend(_evidence_lines(evidence))
+    actions = rollback.get("actions") or []
+    if actions:
+        lines.append("*Actions:* " + "; ".join(str(a) for a in actions[:5]))
+    fields = [
+        ("Version", f"{record['version']} → {record.get('previous_version') or '?'}"),
+        ("Gate", gate or "-"),
+        ("Outcome", outcome),
+        ("Production", state),
+        ("Run", str(record.get("run_id") or "")),
+    ]
+    return _message(
+        text,
+        f"{emoji} Rolled back {record['service']} {record['version']}",
+        fields,
+        "\n".join(lines),
+        dashboard,
+    )
+
+
+def failure_message(
+    *, service: str, dag_id: str, task_id: str, run_id: str, error: str, dashboard: str = ""
+) -> Message:
+    """A task failed (task failure callback): which task, which run, the error's first lines."""
+    first = "\n".join(error.strip().splitlines()[:6]) if error else "no error message"
+    text = f"❌ {service}: task {task_id} failed in {dag_id} run {run_id}: {first.splitlines()[0] if first else ''}"
+    fields = [("Service", service), ("Task", task_id), ("Run", run_id)]
+    return _message(text, f"❌ {service}: {task_id} failed", fields, f"```{_clip(first, 1500)}```", dashboard)

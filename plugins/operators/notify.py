@@ -1,0 +1,153 @@
+"""Slack notifications through the slack provider's SlackWebhookHook.
+
+A Slack failure never fails or blocks a deployment: every send catches, logs a warning and returns.
+`spec.notify.slack_connection` None means notifications are off (logged). The connection is of type
+`slackwebhook`: the full webhook URL in the password field, or host = base URL + password = token path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+from airflow.sdk import BaseOperator, Context, TriggerRule
+from airlock import notify
+from airlock.spec import ServiceSpec, spec_from
+
+from operators.links import DashboardLinkMixin
+
+KINDS = ("start", "success", "rollback", "outcome")
+SEND_TIMEOUT_S = 10
+
+
+def send_slack(spec: ServiceSpec, message: dict[str, Any], log: Any) -> bool:
+    """Post `message` to the spec's Slack webhook; True when Slack accepted it. Never raises."""
+    conn_id = spec.notify.slack_connection
+    if not conn_id:
+        log.info("Slack notifications are off for %s (notify.slack_connection is not set).", spec.service)
+        return False
+    try:
+        SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=SEND_TIMEOUT_S).send_dict(message)
+    except Exception as exc:
+        log.warning("Slack notification via %r failed; the deployment goes on regardless: %s", conn_id, exc)
+        return False
+    log.info("Slack notification sent via %r: %s", conn_id, message.get("text", "")[:200])
+    return True
+
+
+def _steps(value: Any) -> list[int] | None:
+    """The run's canary steps ("10,50,100" from the form, a list from REST); None = the spec's."""
+    if isinstance(value, list):
+        return [int(x) for x in value] or None
+    try:
+        return [int(x) for x in str(value or "").replace(" ", "").split(",") if x] or None
+    except ValueError:
+        return None
+
+
+class SlackNotifyOperator(DashboardLinkMixin, BaseOperator):
+    """Send one deployment message.
+
+    kind: "start" (from the run params), "success" / "rollback" (from `record`, the
+    RecordDeploymentOperator's XCom), or "outcome" (success or rollback, whichever the record's
+    outcome calls for). Returns {"kind", "sent": bool, "text"}.
+    """
+
+    template_fields = ("version", "strategy", "risk", "change_summary", "canary_steps", "dry_run", "record")
+    ui_color = "#f4e1f7"
+
+    def __init__(
+        self,
+        *,
+        spec: dict[str, Any],
+        kind: str,
+        record: Any = None,
+        version: str = "{{ params.version }}",
+        strategy: str = "{{ params.strategy }}",
+        risk: str = "{{ params.risk }}",
+        change_summary: str = "{{ params.change_summary }}",
+        canary_steps: Any = "{{ params.canary_steps }}",
+        dry_run: Any = "{{ params.dry_run }}",
+        trigger_rule: str = TriggerRule.ALL_SUCCESS,
+        **kwargs: Any,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind={kind!r} is not allowed; allowed: {', '.join(KINDS)}")
+        super().__init__(trigger_rule=trigger_rule, **kwargs)
+        self.spec = spec
+        self.kind = kind
+        self.record = record
+        self.version = version
+        self.strategy = strategy
+        self.risk = risk
+        self.change_summary = change_summary
+        self.canary_steps = canary_steps
+        self.dry_run = dry_run
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        spec = spec_from(self.spec)
+        try:
+            kind, message = self._build(spec, context)
+        except Exception as exc:  # a message we cannot build must not stop the deployment either
+            self.log.warning("Could not build the %s notification: %s", self.kind, exc)
+            return {"kind": self.kind, "sent": False, "text": ""}
+        if message is None:
+            return {"kind": kind, "sent": False, "text": ""}
+        self.log.info("Sending the %s notification for %s.", kind, spec.service)
+        return {"kind": kind, "sent": send_slack(spec, message, self.log), "text": message["text"]}
+
+    def _build(self, spec: ServiceSpec, context: Context) -> tuple[str, dict[str, Any] | None]:
+        dashboard = spec.metrics.dashboard or ""
+        if self.kind == "start":
+            strategy = self.strategy if self.strategy not in (None, "", "None") else spec.strategy.default
+            message = notify.start_message(
+                spec,
+                version=str(self.version),
+                strategy=str(strategy),
+                change_summary=str(self.change_summary or "") if self.change_summary != "None" else "",
+                risk=str(self.risk or "planned"),
+                canary_steps=_steps(self.canary_steps),
+                dry_run=str(self.dry_run).lower() in ("true", "1"),
+                run_id=context["ti"].run_id,
+            )
+            return "start", message
+        record = self.record
+        if not isinstance(record, dict) or "outcome" not in record:
+            self.log.warning(
+                "No deployment record was given (got %r); nothing to announce.", type(record).__name__
+            )
+            return self.kind, None
+        kind = self.kind
+        if kind == "outcome":
+            kind = "success" if record["outcome"] in ("succeeded", "dry_run") else "rollback"
+        if kind == "success":
+            return kind, notify.success_message(record, dashboard)
+        return kind, notify.rollback_message(record, dashboard)
+
+
+def slack_failure_callback(spec: dict[str, Any]) -> Callable[[Context], None]:
+    """An `on_failure_callback` that announces which task failed and why. Never raises."""
+
+    def callback(context: Context) -> None:
+        import logging
+
+        log = logging.getLogger("airlock.notify")
+        try:
+            service = spec_from(spec)
+            ti = context["ti"]
+            error = context.get("exception")
+            message = notify.failure_message(
+                service=service.service,
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                error=str(error) if error else "",
+                dashboard=service.metrics.dashboard or "",
+            )
+        except Exception as exc:
+            log.warning("Could not build the failure notification: %s", exc)
+            return
+        send_slack(service, message, log)
+
+    return callback
