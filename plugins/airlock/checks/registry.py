@@ -137,7 +137,7 @@ def judge_images(found: dict[str, dict[str, Any]], notes: list[str] | None = Non
     if missing:
         return CheckResult(NAME, FAIL, "; ".join(missing), evidence)
     present = ", ".join(
-        f"{role} {info['image']} ({info.get('digest') or 'no digest'})" for role, info in found.items()
+        f"{role} {info['image']} ({(info.get('digest') or 'no digest')[:19]})" for role, info in found.items()
     )
     if notes:
         return CheckResult(NAME, WARN, f"present: {present}; " + "; ".join(notes), evidence)
