@@ -3,8 +3,11 @@
 Lines matching any error pattern are grouped by a normalised message (timestamps, UUIDs, hex ids,
 quoted strings and numbers replaced by placeholders). A signature is flagged when it is *new* (absent
 from the stable pods) or *increased* (its rate per log line exceeds `max_increase_ratio` x the stable
-rate). The scan fails when more than `max_new_signatures` signatures are flagged. Without stable pods to
-compare with, every signature counts as new (evidence says so: `stable_pods: 0`).
+rate). The scan fails when more than `max_new_signatures` signatures are flagged.
+
+Without stable pods (a finished rolling update: every pod runs the new version) there is no baseline:
+the signatures are listed with verdict "no baseline" and the result is a warning, not a failure - an
+app's everyday error noise must not roll back every rolling deployment; the metrics gate judges those.
 """
 
 from __future__ import annotations
@@ -127,6 +130,21 @@ def judge_logs(
     }
     if not new.pods:
         return CheckResult(NAME, FAIL, f"no pods run version {version}: nothing to scan", evidence)
+    if not stable.pods:
+        for row in rows:
+            row["verdict"] = "no baseline"
+        scanned = f"{len(new.pods)} pod(s) of {version}, {new.lines} lines"
+        if rows:
+            listed = "; ".join(f"{r['signature'][:100]} x{r['count_new']}" for r in rows[:5])
+            return CheckResult(
+                NAME,
+                WARN,
+                f"no stable pods to compare with ({scanned}); {len(rows)} error signature(s) not judged: {listed}",
+                evidence,
+            )
+        return CheckResult(
+            NAME, PASS, f"no error lines ({scanned}; no stable pods to compare with)", evidence
+        )
     baseline = f"{len(stable.pods)} stable pod(s), {stable.lines} lines" if stable.pods else "no stable pods"
     scanned = f"{len(new.pods)} pod(s) of {version}, {new.lines} lines vs {baseline}"
     if len(flagged) > max_new_signatures:
@@ -188,14 +206,21 @@ def scan_pods(
     now = now or datetime.now(UTC)
     patterns = [re.compile(p) for p in error_patterns]
     new, stable = LogSample(), LogSample()
+    unreadable: list[str] = []
     for pod in kube_read.list_pods(api, namespace, label_selector):
         meta, status = pod.get("metadata") or {}, pod.get("status") or {}
         if meta.get("deletionTimestamp") or status.get("phase") not in ("Running", "Succeeded", "Failed"):
             continue
         sample = new if image_tag(kube_read.container_image(pod, container)) == version else stable
         name = meta["name"]
-        text = kube_read.read_pod_log(api, namespace, name, container, tail_lines)
+        try:
+            text = kube_read.read_pod_log(api, namespace, name, container, tail_lines)
+        except client.ApiException as exc:  # e.g. container not started yet: note it, scan the others
+            unreadable.append(f"{name}: HTTP {exc.status} {exc.reason}")
+            continue
         sample.pods.append(name)
         sample.minutes += _minutes_since(status.get("startTime"), now)
         scan_lines(text, patterns, sample)
-    return judge_logs(new, stable, max_increase_ratio, max_new_signatures, version)
+    result = judge_logs(new, stable, max_increase_ratio, max_new_signatures, version)
+    result.evidence["unreadable_pods"] = unreadable
+    return result

@@ -119,6 +119,11 @@ def test_judge_logs_thresholds_and_table():
     assert judge_logs(new, stable, 3.0, 1, "1.2.3").status == "warn"
     assert judge_logs(sample(["ok", "ERROR known"]), stable, 3.0, 0, "1.2.3").status == "pass"
     assert judge_logs(LogSample(), stable, 3.0, 0, "1.2.3").status == "fail"
+    # no stable pods: nothing to compare with -> the signatures are listed, not judged (warning)
+    unjudged = judge_logs(new, LogSample(), 3.0, 0, "1.2.3")
+    assert unjudged.status == "warn" and "no stable pods to compare with" in unjudged.reason
+    assert {row["verdict"] for row in unjudged.evidence["signatures"]} == {"no baseline"}
+    assert judge_logs(sample(["ok"]), LogSample(), 3.0, 0, "1.2.3").status == "pass"
     table = signatures_table(r.evidence["signatures"])
     assert table.splitlines()[0] == "signature      | count new | count stable | verdict"
     assert "Exception boom | 1         | 0            | new" in table
