@@ -18,10 +18,12 @@ from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_valu
 pytestmark = pytest.mark.integration
 
 
+DASHBOARD = "https://grafana.example/d/checkout"
+
+
 def _spec(**windows: Any) -> dict[str, Any]:
-    return spec_to_dict(
-        parse_spec({"service": "checkout", "image": "registry.local/checkout", "windows": windows})
-    )
+    data = {"service": "checkout", "image": "registry.local/checkout", "windows": windows}
+    return spec_to_dict(parse_spec({**data, "metrics": {"dashboard": DASHBOARD}}))
 
 
 class ClockStartingAt:
@@ -90,6 +92,8 @@ def test_open_window_passes_without_deferring(airflow_db: Any, set_clock: Any) -
     assert _state(dr) == "success"
     result = xcom_value(dr, "window_gate")
     assert (result["decision"], result["deferrals"]) == ("open", 0)
+    # The Dashboard extra link: the worker stores the URL in XCom, the UI reads it from there.
+    assert xcom_value(dr, "window_gate", key="_link_DashboardLink") == DASHBOARD
 
 
 def test_freeze_blocks_window_now_and_names_the_freeze(

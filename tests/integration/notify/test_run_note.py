@@ -1,0 +1,91 @@
+"""RecordDeploymentOperator writes the DAG run note through the real public REST API (an in-process
+Airflow API server on the test's metadata DB, simple auth manager, login via POST /auth/token)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from airflow.sdk import DAG, Param, task
+from airlock.spec import parse_spec, spec_to_dict
+from operators.record import RecordDeploymentOperator
+
+from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def api_server(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import uvicorn
+
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"airlock": "s3cret"}))
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "airlock:admin")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
+    from airflow.api_fastapi.app import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(apps="core"), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/v2/version", timeout=1).status_code < 500:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_record_writes_the_run_note_via_rest(api_server: str, airflow_connections: Any) -> None:
+    airflow_connections(
+        "airlock_api", {"conn_type": "http", "host": api_server, "login": "airlock", "password": "s3cret"}
+    )
+    spec = spec_to_dict(parse_spec({"service": "checkout", "image": "registry.local/checkout"}))
+    with DAG(
+        "record_note",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        params={"version": Param("v2.0.0", type="string"), "dry_run": Param(True, type="boolean")},
+    ) as dag:
+
+        @task
+        def deploy() -> dict[str, Any]:
+            return {"status": "dry_run"}
+
+        deploy() >> RecordDeploymentOperator(
+            task_id="record", spec=spec, sources={"deploy": "deploy"}, strategy="rolling", risk="planned"
+        )
+    dr = run_dag(dag)
+
+    assert task_state(dr, "record") == "success"
+    record = xcom_value(dr, "record")
+    assert record["outcome"] == "dry_run" and record["extra"] == {"deploy": {"status": "dry_run"}}
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        note = session.get(DagRun, dr.id).note
+    assert note is not None
+    assert note.splitlines()[0] == "checkout v2.0.0 [rolling, planned, dry run]: DRY RUN"
