@@ -27,7 +27,7 @@ from operators.canary import CanaryPromoteOperator, CanaryStepOperator
 from operators.lock import DeployLockOperator
 from operators.log_scan import LogScanOperator
 from operators.migration import MigrationOperator
-from operators.notify import SlackNotifyOperator
+from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.plan import RecordRollbackPlanOperator
 from operators.preflight import PreflightOperator
 from operators.record import RecordDeploymentOperator
@@ -223,7 +223,8 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         strategy_ends >> v_health
 
         rollback = RollbackOperator(
-            task_id="rollback", spec=s, plan=plan.output, dry_run=DRY_RUN, trigger_rule=TriggerRule.ONE_FAILED
+            task_id="rollback", spec=s, plan=plan.output, dry_run=DRY_RUN, trigger_rule=TriggerRule.ONE_FAILED,
+            on_failure_callback=slack_failure_callback(s),  # a failed rollback needs a human, now
         )
         [production, validation] >> rollback
 
@@ -233,11 +234,8 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
                 pre_execute=only_for_strategy("blue_green"),
             )
             deployed = mark_deployed(spec)
-            announce = SlackNotifyOperator(
-                task_id="announce_success", spec=s, kind="success", pre_execute=skip_in_dry_run
-            )
             # mark_deployed follows the validation directly too: `finalize` is skipped unless blue-green
-            v_logs >> finalize >> deployed >> announce
+            v_logs >> finalize >> deployed
             v_logs >> deployed
 
         record = RecordDeploymentOperator(
@@ -247,10 +245,15 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             trigger_rule=TriggerRule.ALL_DONE,
         )
         [complete, rollback] >> record
+        # success or rollback (with the reason and evidence), whichever the record says happened
+        announce = SlackNotifyOperator(
+            task_id="announce_outcome", spec=s, kind="outcome", record=record.output,
+            trigger_rule=TriggerRule.ALL_DONE,
+        )
         release = DeployLockOperator(
             task_id="release_lock", spec=s, action="release", holder="{{ run_id }}"
         ).as_teardown(setups=lock)
-        record >> release
+        record >> announce >> release
 
         validate >> lock >> announce_start >> preflight
     return dag
@@ -291,23 +294,34 @@ def skip_unused_slot_allow_dry(slot: int) -> Callable[[Any], None]:
     return guard
 
 
-def _record_sources(spec: ServiceSpec) -> dict[str, str]:
-    """Record field -> task id: the record operator reads these XComs without knowing the graph."""
-    sources = {
-        "request": VALIDATE_TASK_ID,
-        "preflight": "preflight.checks",
-        "window": "preflight.window",
-        "rollback_plan": "production.record_rollback_plan",
-        "rollback": "rollback",
-        "validation_health": "validation.health",
-        "validation_smoke": "validation.smoke",
-        "validation_metrics": "validation.metrics",
-        "log_scan": "validation.log_scan",
-    }
+def _record_sources(spec: ServiceSpec) -> dict[str, str | list[str]]:
+    """Record field -> task id(s): the record operator reads these XComs without knowing the graph."""
+    metrics = ["validation.metrics"]
+    health = ["validation.health"]
+    smoke = ["validation.smoke"]
     if spec.kubernetes.staging is not None:
-        sources.update({"staging_smoke": "staging.smoke", "staging_soak": "staging.soak"})
+        metrics.insert(0, "staging.soak")
+        health.insert(0, "staging.health")
+        smoke.insert(0, "staging.smoke")
+    if "canary" in spec.strategy.allowed:
+        slots = range(1, len(spec.strategy.canary.steps))
+        metrics[-1:-1] = [f"production.canary.analysis_{slot}" for slot in slots]
+    if "blue_green" in spec.strategy.allowed:
+        if "health" in spec.strategy.blue_green.pre_switch_checks:
+            health.insert(-1, "production.blue_green.verify_green_health")
+        if "smoke" in spec.strategy.blue_green.pre_switch_checks and spec.smoke:
+            smoke.insert(-1, "production.blue_green.verify_green_smoke")
+    sources: dict[str, str | list[str]] = {
+        "request": VALIDATE_TASK_ID,
+        "window": "preflight.window",
+        "preflight": "preflight.checks",
+        "plan": "production.record_rollback_plan",
+        "metrics": metrics,
+        "health": health,
+        "smoke": smoke,
+        "log_scan": "validation.log_scan",
+        "rollback": "rollback",
+    }
     if spec.migration is not None:
         sources["migration"] = "production.migrate"
-    for slot in range(len(spec.strategy.canary.steps) - 1):
-        sources[f"canary_analysis_{slot + 1}"] = f"production.canary.analysis_{slot + 1}"
     return sources
