@@ -334,7 +334,7 @@ def judge(
             return done(
                 "pass", f"canary healthy, stopped early: {seq.reason}; {_summary(ctx)}", early_stop=True
             )
-        left = format_duration(max(duration_s - elapsed_s, 0))
+        left = format_duration(max(round(duration_s - elapsed_s), 0))
         why = short or "no rule has failed"
         return done("continue", f"keep observing ({why}; {left} left): {_summary(ctx)}")
 
@@ -343,10 +343,10 @@ def judge(
         then = INCONCLUSIVE_ACTIONS[action]
         reason = (
             f"not enough traffic to judge: {short} (min_requests {config.min_requests}) after "
-            f"{format_duration(elapsed_s)}; on_inconclusive={action}: {then}"
+            f"{format_duration(round(elapsed_s))}; on_inconclusive={action}: {then}"
         )
         return done("inconclusive", reason, action=action)
-    return done("pass", f"canary healthy for {format_duration(elapsed_s)}: {_summary(ctx)}")
+    return done("pass", f"canary healthy for {format_duration(round(elapsed_s))}: {_summary(ctx)}")
 
 
 def _summary(ctx: _Context) -> str:

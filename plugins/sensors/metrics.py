@@ -1,0 +1,151 @@
+"""MetricsSensor: the metrics gate of a canary step, a staging soak or the post-deploy validation.
+
+Deferrable by default: MetricsTrigger polls Prometheus in the triggerer every `spec.metrics.interval`
+for the observation time and hands back the final verdict; no worker slot is held. The verdict (a
+JSON dict with every metric's numbers) is the task's XCom; a failing verdict fails the task with
+AirflowFailException (no retry: the evidence will not change) and a reason naming the metric and its
+numbers, which is what RollbackOperator and the notifications show.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
+from airlock.analysis.gate import GateState
+from airlock.analysis.plan import GatePlan
+from airlock.analysis.prometheus import PrometheusError
+from airlock.analysis.verdict import Verdict, format_verdict_table
+from airlock.durations import parse_duration
+from airlock.spec import spec_from
+from hooks.prometheus import PrometheusHook
+from operators.links import DashboardLinkMixin
+from triggers.metrics import MetricsTrigger, next_poll_delay
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value in (None, "", "None") else int(value)
+
+
+def _optional_bool(value: Any) -> bool | None:
+    if value in (None, "", "None"):
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "passed", "success")
+    return bool(value)
+
+
+def _optional_time(value: Any) -> float | None:
+    """Unix seconds from a number, an ISO timestamp or a datetime (templates render strings)."""
+    if value in (None, "", "None"):
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+class MetricsSensor(DashboardLinkMixin, BaseSensorOperator):
+    """Judge the new version's metrics for `duration` (default: the phase's time in the spec).
+
+    :param phase: canary (canary vs the rest of the service, concurrently), validation or staging (the
+        new version against the previous version's metrics before the deployment).
+    :param weight: canary traffic % (for logs).
+    :param baseline_version / baseline_end: validation/staging: the previous version's `version` label and
+        when the deployment started (unix seconds or ISO); default every pod, before this task started.
+    :param health_ok / smoke_ok: results of the health check and critical smoke flows, if the DAG has them.
+    """
+
+    template_fields = ("version", "weight", "baseline_version", "baseline_end", "health_ok", "smoke_ok")
+    ui_color = "#fff3e0"
+
+    def __init__(
+        self,
+        *,
+        spec: dict[str, Any],
+        version: str,
+        phase: str = "canary",
+        duration: str | int | None = None,
+        weight: int | str | None = None,
+        baseline_version: str | None = None,
+        baseline_end: Any = None,
+        environment: str = "production",
+        health_ok: Any = None,
+        smoke_ok: Any = None,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.version = version
+        self.phase = phase
+        self.duration = duration
+        self.weight = weight
+        self.baseline_version = baseline_version
+        self.baseline_end = baseline_end
+        self.environment = environment
+        self.health_ok = health_ok
+        self.smoke_ok = smoke_ok
+        self.deferrable = deferrable
+
+    def plan(self) -> GatePlan:
+        duration = None if self.duration in (None, "") else parse_duration(self.duration).total_seconds()
+        return GatePlan.from_spec(
+            spec_from(self.spec),
+            version=self.version,
+            phase=self.phase,
+            started_at=time.time(),
+            environment=self.environment,
+            duration_s=duration,
+            weight=_optional_int(self.weight),
+            baseline_version=self.baseline_version or None,
+            baseline_end=_optional_time(self.baseline_end),
+        )
+
+    def execute(self, context: Context) -> Any:
+        plan = self.plan()
+        hook = PrometheusHook(plan.connection)  # fails here, before waiting, if the connection is missing
+        self.log.info("Metrics %s via %s (%s)", plan.describe(), plan.connection, hook.base_url)
+        health_ok, smoke_ok = _optional_bool(self.health_ok), _optional_bool(self.smoke_ok)
+        if self.deferrable:
+            # the trigger may keep retrying failed polls past the duration, max_consecutive_errors times
+            slack = plan.interval_s * (plan.config.max_consecutive_errors + 2) + 60
+            self.defer(
+                trigger=MetricsTrigger(plan.to_dict(), health_ok, smoke_ok),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=plan.duration_s + slack),
+            )
+        state = GateState(plan.config, plan.duration_s, plan.phase)
+        while True:
+            now = time.time()
+            try:
+                samples = plan.collect(hook.run, now, health_ok, smoke_ok)
+                verdict = state.observe(samples, now - plan.started_at)
+            except PrometheusError as exc:
+                verdict = state.observe_error(str(exc), now - plan.started_at)
+            if verdict.final:
+                return self.finish(verdict)
+            self.log.info("%s", format_verdict_table(verdict))
+            time.sleep(next_poll_delay(plan, time.time()))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if not event or "verdict" not in event:
+            raise AirflowFailException(f"metrics gate ended without a verdict: {event!r}")
+        return self.finish(Verdict.from_dict(event["verdict"]))
+
+    def finish(self, verdict: Verdict) -> dict[str, Any]:
+        spec = spec_from(self.spec)
+        self.log.info("Final verdict:\n%s", format_verdict_table(verdict))
+        if verdict.failed:
+            raise AirflowFailException(
+                f"{verdict.phase} gate failed for {spec.service} {self.version}: {verdict.reason}"
+            )
+        self.log.info(
+            "%s gate passed for %s %s: %s", verdict.phase, spec.service, self.version, verdict.reason
+        )
+        return verdict.to_dict()
