@@ -25,6 +25,7 @@ from kubesim.objects import Obj
 from kubesim.resources import VIRTUAL_GROUPS
 from kubesim.routes import ResourceRequest, parse_resource_path, split_path
 from kubesim.selectors import parse_field_selector, parse_label_selector
+from kubesim.tables import to_table, wants_table
 from kubesim.watch import Watcher
 from kubesim.world import World
 
@@ -277,8 +278,11 @@ class Handler(BaseHTTPRequestHandler):
                 if parse_bool(query.get("watch"), "watch"):
                     self._watch(req, query, drop_watch)
                 else:
-                    self._send(200, w.api.list(rt, req.namespace, query.get("labelSelector"),
-                                               query.get("fieldSelector")))
+                    lst = w.api.list(rt, req.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+                    if self._table():
+                        lst = to_table(rt.kind, lst["items"], w.clock.now(), lst["metadata"]["resourceVersion"],
+                                       query.get("includeObject", "Metadata"))
+                    self._send(200, lst)
                 return
             if method == "POST":
                 if not rt.namespaced and req.namespace:
@@ -308,7 +312,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._watch(req, query, drop_watch)
                 return
             obj = w.api.get(rt, ns, req.name)
-            self._send(200, w.api.scale_of(rt, obj) if req.sub == "scale" else obj)
+            if req.sub == "scale":
+                obj = w.api.scale_of(rt, obj)
+            elif self._table():
+                obj = to_table(rt.kind, [obj], w.clock.now(), include_object=query.get("includeObject", "Metadata"))
+            self._send(200, obj)
             return
         if method == "PUT":
             obj = w.api.update(rt, ns, req.name, self._parse_body(body), req.sub, dry_run=dry_run)
@@ -331,9 +339,20 @@ class Handler(BaseHTTPRequestHandler):
             w.reconcile()
         self._send(200, obj)  # the object as written, before controllers react (like the apiserver)
 
+    def _table(self) -> bool:
+        return wants_table(self.headers.get("Accept"))
+
     # -- watch -------------------------------------------------------------------------------
     def _watch(self, req: ResourceRequest, query: dict[str, str], drop: bool) -> None:
         w = self.world
+        table = self._table()
+        include = query.get("includeObject", "Metadata")
+
+        def render(etype: str, obj: Obj) -> bytes:
+            if table and etype in ("ADDED", "MODIFIED", "DELETED"):
+                obj = to_table(req.rt.kind, [obj], w.clock.now(), include_object=include)
+            return self._event(etype, obj)
+
         watcher = Watcher(req.rt.key, req.namespace, parse_label_selector(query.get("labelSelector")),
                           parse_field_selector(query.get("fieldSelector")))
         timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
@@ -349,7 +368,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._start_stream(JSON)
             for etype, obj in initial:
-                self._chunk(self._event(etype, obj))
+                self._chunk(render(etype, obj))
             if send_initial and parse_bool(query.get("allowWatchBookmarks"), "allowWatchBookmarks"):
                 self._chunk(self._event("BOOKMARK", {
                     "kind": req.rt.kind, "apiVersion": req.rt.api_version,
@@ -369,7 +388,7 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if item is None:
                     break
-                self._chunk(self._event(*item))
+                self._chunk(render(*item))
             self._end_stream()
         except OSError:
             self.close_connection = True
