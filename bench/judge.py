@@ -223,12 +223,20 @@ def main(argv: list[str] | None = None) -> None:
     print("Wald's approximation of the expected sample size E[N] of a simple SPRT (alpha 0.01, beta 0.05):")
     for s in SCENARIOS[:2]:
         true_ratio = s.canary_error / s.baseline_error
-        for label, ratio in (("H1 = true ratio", true_ratio), ("H1 = 2x", config.relative_error_increase)):
+        alternatives = (
+            ("H1 = the true ratio", true_ratio),
+            ("H1 = the smallest alternative", config.relative_error_increase),
+        )
+        for label, ratio in alternatives:
             minutes = wald_minutes(s, ratio, config)
             print(
                 f"  ({s.key}) {label} {ratio:.1f}x: E[N] = {minutes:.1f} min "
                 f"= {minutes * REQ_PER_MIN * CANARY_SHARE:.0f} canary requests"
             )
+    print(
+        "Argo-style fails a healthy canary because at 100 canary req/min a single error is already 1 %;"
+        " Flagger and Argo judge latency by an absolute p99 of 500 ms, Airlock against the baseline."
+    )
     print(f"\nfinished in {time.perf_counter() - started:.1f}s")
 
 
