@@ -169,3 +169,14 @@ def test_top_and_events(kubesim, kubectl, tmp_path):
     events = kubectl("get", "events", "-o", "yaml").stdout
     reasons = {e["reason"] for e in yaml.safe_load(events)["items"]}
     assert {"ScalingReplicaSet", "SuccessfulCreate", "Scheduled", "Pulling", "Started"} <= reasons
+
+
+def test_get_prints_server_side_columns(kubectl, tmp_path):
+    _apply_web(kubectl, tmp_path, replicas=2)
+    kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+    deploy = kubectl("get", "deploy").stdout.splitlines()
+    assert deploy[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert deploy[1].split()[:4] == ["web", "2/2", "2", "2"]
+    pods = kubectl("get", "pods", "-o", "wide").stdout.splitlines()
+    assert pods[0].split()[:6] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
+    assert all(line.split()[1:3] == ["2/2", "Running"] for line in pods[1:])
