@@ -98,7 +98,8 @@ class KubeOperator(BaseOperator):
                           int(timeout), deployment, self.namespace)
             self.defer(
                 trigger=RolloutTrigger(conn_id=self.service_spec.connection_for(self.environment),
-                                       namespace=self.namespace, deployment=deployment, timeout=timeout),
+                                       namespace=self.namespace, deployment=deployment, timeout=timeout,
+                                       extra=kwargs or {}),
                 method_name=method_name,
                 kwargs=kwargs or {},
                 timeout=timedelta(seconds=timeout + 120),
@@ -110,8 +111,18 @@ class KubeOperator(BaseOperator):
                  "message": result.message, "deployment": deployment, "requests": result.requests}
         return getattr(self, method_name)(context, event=event, **(kwargs or {}))
 
-    def check_rollout_event(self, event: dict[str, Any] | None) -> dict[str, Any]:
-        """Raise with the stuck reason unless the rollout succeeded; returns the event."""
+    @staticmethod
+    def resumed(event: dict[str, Any] | None, name: str, value: Any = None) -> Any:
+        """A value handed to `wait_rollout(kwargs=...)`: from the resume kwargs or the event's echo."""
+        if value is not None:
+            return value
+        return ((event or {}).get("extra") or {}).get(name)
+
+    def check_rollout_event(self, event: dict[str, Any] | None, context: Context | None = None) -> dict[str, Any]:
+        """Raise with the stuck reason unless the rollout succeeded; returns the event.
+
+        The failure sentence is also pushed as XCom `failure_reason`, which the rollback task reports.
+        """
         if not event:
             raise AirflowException("rollout wait resumed without an event")
         if event.get("status") == "success":
@@ -123,5 +134,7 @@ class KubeOperator(BaseOperator):
                                       self.namespace, event["deployment"])
             reason = event["stuck_reason"] = found.as_dict() if found else None
         why = reason["message"] if reason else "no pod explains it"
-        raise AirflowException(f"rollout of deployment \"{event['deployment']}\" did not complete: "
-                               f"{event.get('message')}. Why: {why}")
+        message = f"rollout of deployment \"{event['deployment']}\" did not complete: {event.get('message')}. Why: {why}"
+        if context is not None:
+            context["ti"].xcom_push(key="failure_reason", value=message)
+        raise AirflowException(message)

@@ -33,12 +33,14 @@ class BlueGreenDeployOperator(KubeOperator):
 
     def after_adoption(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         if event is not None:
-            self.check_rollout_event(event)
+            self.check_rollout_event(event, context)
         spec = self.service_spec
         kube = self.kube()
         if not kube.dry_run:
             blue_green.pin_service_to_blue(kube, spec, self.namespace)
         result = blue_green.deploy_new_colour(kube, spec, self.namespace, self.image(), self.cause(context))
+        if result["already_active"]:
+            return {**result, "preview_service": None, "status": "already_live"}
         if kube.dry_run:
             blue_green.ensure_preview_service(kube, spec, self.namespace, result["colour"])
             return {**result, "status": "dry_run"}
@@ -46,7 +48,8 @@ class BlueGreenDeployOperator(KubeOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
-        self.check_rollout_event(event)
+        result = self.resumed(event, "result", result)
+        self.check_rollout_event(event, context)
         result = result or {}
         preview = blue_green.ensure_preview_service(self.kube(), self.service_spec, self.namespace, result["colour"])
         self.log.info("%s is ready and reachable on preview service %s (no production traffic yet)",

@@ -38,7 +38,8 @@ class CanaryStepOperator(KubeOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          step: dict[str, Any] | None = None) -> Any:
-        self.check_rollout_event(event)
+        step = self.resumed(event, "step", step)
+        self.check_rollout_event(event, context)
         return {**(step or {}), "status": "ready"}
 
 
@@ -58,7 +59,8 @@ class CanaryPromoteOperator(KubeOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
-        self.check_rollout_event(event)
+        result = self.resumed(event, "result", result)
+        self.check_rollout_event(event, context)
         removed = canary.remove_canary(self.kube(), self.service_spec, self.namespace)
         self.log.info("promotion complete: stable runs %s; canary %s", self.image(),
                       "removed" if removed else "was already gone")

@@ -109,12 +109,13 @@ class RollbackOperator(KubeOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
+        result = self.resumed(event, "result", result)
         result = dict(result or {})
         plan = self._plan() or {}
         reader = Kube(api_client(self.service_spec, self.environment), log=self.log)
         result["restored"] = rollback.restored_state(reader, plan)
         try:
-            self.check_rollout_event(event)
+            self.check_rollout_event(event, context)
             result["healthy"] = True
         except AirflowException as exc:
             result["healthy"] = False

@@ -30,5 +30,6 @@ class RollingUpdateOperator(KubeOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
-        event = self.check_rollout_event(event)
+        result = self.resumed(event, "result", result)
+        event = self.check_rollout_event(event, context)
         return {**(result or {}), "status": "rolled_out", "message": event.get("message")}

@@ -4,6 +4,9 @@ Watch-based (one list + one watch with fieldSelector metadata.name, resumed on d
 410) through `AsyncKubernetesHook` + kubernetes_asyncio; each event is judged by the core's pure
 `rollout_status`. On failure or timeout it also reads the new ReplicaSet's pods and reports the
 stuck reason (image pull, crash loop with restarts and last log lines, unschedulable, readiness).
+
+`extra` is echoed back in the event: the deferring operator's state for its resume method (dag.test()
+replaces a deferral's kwargs with the event, the triggerer merges them; the echo works under both).
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ async def async_stuck_reason(api_client: Any, namespace: str, name: str) -> dict
 
 
 class RolloutTrigger(BaseTrigger):
-    def __init__(self, conn_id: str, namespace: str, deployment: str, timeout: float) -> None:
+    def __init__(self, conn_id: str, namespace: str, deployment: str, timeout: float,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__()
+        self.extra = extra or {}
         self.conn_id = conn_id
         self.namespace = namespace
         self.deployment = deployment
@@ -77,7 +82,7 @@ class RolloutTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("triggers.rollout.RolloutTrigger",
                 {"conn_id": self.conn_id, "namespace": self.namespace, "deployment": self.deployment,
-                 "timeout": self.timeout})
+                 "timeout": self.timeout, "extra": self.extra})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = AsyncKubernetesHook(conn_id=self.conn_id)
@@ -86,7 +91,8 @@ class RolloutTrigger(BaseTrigger):
                                         self.timeout, log=self.log)
             last = result["last"] or {}
             event: dict[str, Any] = {"deployment": self.deployment, "namespace": self.namespace,
-                                     "requests": result["requests"], "message": last.get("message", "")}
+                                     "requests": result["requests"], "message": last.get("message", ""),
+                                     "extra": self.extra}
             if result["timed_out"]:
                 event["status"] = "timeout"
                 event["message"] = (f'timed out after {self.timeout:g}s waiting for deployment "{self.deployment}": '

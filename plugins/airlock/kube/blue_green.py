@@ -160,6 +160,13 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
     active = kube.get("deployments", namespace, state["active_deployment"])
     if active is None:
         raise LookupError(f'active deployment "{state["active_deployment"]}" not found in {namespace}')
+    if image_of(active, spec.container) == image:
+        # a retry after the switch (or a re-deploy of the live version): nothing to put on the other colour
+        kube.log.info('the active colour %s ("%s") already runs %s; nothing to deploy', state["active"],
+                      state["active_deployment"], image)
+        return {"colour": state["active"], "deployment": state["active_deployment"], "changed": False,
+                "replicas": int((active.get("spec") or {}).get("replicas", 1)), "already_active": True,
+                "active": state["active"], "active_deployment": state["active_deployment"]}
     replicas = int((active.get("spec") or {}).get("replicas", 1)) or 1
     track = spec.kubernetes.track_label
     current = kube.get("deployments", namespace, new_name)
@@ -184,7 +191,7 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
             changed = True
         else:
             kube.log.info('%s deployment "%s" already runs %s at %d replicas', new, new_name, image, replicas)
-    return {"colour": new, "deployment": new_name, "replicas": replicas, "changed": changed,
+    return {"colour": new, "deployment": new_name, "replicas": replicas, "changed": changed, "already_active": False,
             "active": state["active"], "active_deployment": state["active_deployment"]}
 
 
