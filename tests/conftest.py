@@ -21,6 +21,11 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
 pytest_plugins = [
     "tests.fixtures.airflow",
+    "tests.fixtures.kubesim",
+    "tests.fixtures.prometheus",
+    "tests.fixtures.alertmanager",
+    "tests.fixtures.fake_apis",
+    "tests.fixtures.slack_receiver",
 ]
 
 
