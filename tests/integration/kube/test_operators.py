@@ -104,7 +104,7 @@ def test_rolling_plan_lock_sensor_and_retries(k8s_conn):
 
 @pytest.mark.parametrize("image", ["bad-pull", "crash"])
 def test_failed_rolling_update_is_rolled_back_with_evidence(k8s_conn, image):
-    sim, s, snap = k8s_conn, spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
+    s, snap = spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
     with _dag(version=image, strategy="rolling") as dag:
         plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="rolling")
         update = RollingUpdateOperator(task_id="update", spec=s)
@@ -198,7 +198,7 @@ def test_blue_green_operators(k8s_conn):
 
 
 def test_migration_operator_and_irreversible_rollback(k8s_conn):
-    sim, snap = k8s_conn, Snap(k8s_conn)
+    snap = Snap(k8s_conn)
     s = spec_to_dict(parse_spec({**SPEC, "migration": {"command": ["migrate"], "reversible": False}}))
     with _dag(version="2") as dag:
         plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="rolling")
