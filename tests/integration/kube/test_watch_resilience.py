@@ -1,0 +1,59 @@
+"""The rollout wait survives dropped watch streams (resume from the last resourceVersion) and 410 Gone
+(relist), with a bounded number of requests; RolloutSensor fails with the stuck reason."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk import DAG
+from airlock.kube import rolling
+from airlock.kube.api import Kube
+from airlock.kube.wait import wait_for_rollout
+from sensors.rollout import RolloutSensor
+
+from kubesim.faults import fault_from_dict
+from tests.integration.calendar.dag_runner import run_dag
+from tests.integration.kube.conftest import IMG, NS
+
+pytestmark = pytest.mark.integration
+
+
+def test_dropped_watch_is_resumed(sim):
+    kube = sim.kube()
+    rolling.set_image(kube, NS, "web", "app", f"{IMG}:slow-2", "c")
+    sim.world.faults.add(fault_from_dict({"drop_watch": True, "path": "/apis/apps/v1/namespaces/*/deployments"}))
+    res = wait_for_rollout(kube, NS, "web", 30)
+    assert res.done, res.message
+    assert res.requests == 3, "list + dropped watch + resumed watch (no relist)"
+
+
+def test_expired_resource_version_relists(sim):
+    class CompactingKube(Kube):
+        compacted = False
+
+        def list(self, *args, **kwargs):
+            out = super().list(*args, **kwargs)
+            if not self.compacted and kwargs.get("field_selector"):
+                self.compacted = True
+                sim.kube().create("configmaps", NS, {"metadata": {"name": "bump"}, "data": {}})
+                sim.world.store.compact()  # the list's resourceVersion is now too old to watch from
+            return out
+
+    kube = CompactingKube(sim.api_client())
+    rolling.set_image(kube, NS, "web", "app", f"{IMG}:slow-2", "c")
+    res = wait_for_rollout(kube, NS, "web", 30)
+    assert res.done, res.message
+    assert res.requests == 4, "list + watch answered 410 + relist + watch"
+
+
+def test_rollout_sensor_fails_with_stuck_reason(sim, airflow_db, airflow_connections, capsys, caplog):
+    airflow_connections("kubernetes_default", {"conn_type": "kubernetes",
+                                               "extra": {"kube_config_path": str(sim.kubeconfig)}})
+    rolling.set_image(sim.kube(), NS, "web", "app", f"{IMG}:bad-pull", "c")
+    with DAG("rollout_sensor_stuck", schedule=None) as dag:
+        RolloutSensor(task_id="wait", namespace=NS, deployment="web", timeout=4)
+    dr = run_dag(dag)
+    ti = dr.get_task_instance("wait")
+    assert str(ti.state) == "failed"
+    out = capsys.readouterr().out + caplog.text
+    assert "running trigger in line" in out, "the sensor deferred to RolloutTrigger"
+    assert "timed out after 4s" in out and "cannot pull image reg.example/web:bad-pull" in out
