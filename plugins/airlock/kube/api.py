@@ -11,6 +11,7 @@ and nothing is sent. Reads always go to the server, so a dry run shows real "cur
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 from collections.abc import Iterator
@@ -148,7 +149,7 @@ class Kube:
             query.append(("fieldSelector", field_selector))
         return self.request("GET", path(resource, namespace), query=query)  # type: ignore[no-any-return]
 
-    def items(self, resource: str, namespace: str | None, **kw: Any) -> list[Obj]:
+    def items(self, resource: str, namespace: str | None, **kw: Any) -> builtins.list[Obj]:
         return list(self.list(resource, namespace, **kw).get("items") or [])
 
     def watch(
@@ -181,7 +182,7 @@ class Kube:
             resp.release_conn()
 
     def logs(self, namespace: str, pod: str, *, container: str | None = None, tail_lines: int = 20,
-             previous: bool = False) -> list[str]:
+             previous: bool = False) -> builtins.list[str]:
         """Last log lines of a pod's container ([] when there are none or they cannot be read)."""
         query: list[tuple[str, Any]] = [("tailLines", tail_lines)]
         if container:

@@ -89,10 +89,11 @@ def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: 
                 kube.create("leases", namespace, body, what=f"(acquire deploy lock for {holder})")
             else:
                 old = lease.get("spec") or {}
-                body = {**lease, "spec": {**old, **spec}}
+                new_spec: Obj = {**old, **spec}
                 if old.get("holderIdentity") != holder:
-                    body["spec"]["acquireTime"] = _micro(now)
-                    body["spec"]["leaseTransitions"] = int(old.get("leaseTransitions") or 0) + 1
+                    new_spec["acquireTime"] = _micro(now)
+                    new_spec["leaseTransitions"] = int(old.get("leaseTransitions") or 0) + 1
+                body = {**lease, "spec": new_spec}
                 kube.replace("leases", namespace, name, body, what=f"(acquire/renew deploy lock for {holder})")
         except KubeError as exc:
             if exc.status == 409:
