@@ -21,13 +21,13 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "plugins"), str(Path(__file__).resolve().parent.parent)]
 
+from kubernetes import config as k8s_config  # noqa: E402
+
 from airlock.kube import rolling  # noqa: E402
 from airlock.kube.api import Kube  # noqa: E402
 from airlock.kube.async_watch import watch_object  # noqa: E402
 from airlock.kube.status import rollout_status  # noqa: E402
 from airlock.kube.wait import wait_for_rollout  # noqa: E402
-from kubernetes import config as k8s_config  # noqa: E402
-
 from kubesim.server import serve, shutdown  # noqa: E402
 from kubesim.world import World  # noqa: E402
 

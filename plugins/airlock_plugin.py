@@ -8,6 +8,7 @@ classes are the same objects the DAGs use (plugins/ is on sys.path in every Airf
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
+
 from operators.links import DashboardLink
 from timetables.release_train import ReleaseTrainTimetable
 

@@ -29,7 +29,6 @@ pytest_plugins = [
 ]
 
 
-
 def pytest_runtest_makereport(item, call):
     """In CI (AIRLOCK_REQUIRE_TOOLS=1) a skipped test is a failure: tools must be there, not skipped.
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from airlock.durations import format_duration, parse_duration
 
@@ -41,7 +49,6 @@ def check_canary_steps(steps: list[int]) -> None:
         raise ValueError(f"canary steps {steps} must strictly increase, e.g. [10, 25, 50, 100]")
     if steps[-1] != 100:
         raise ValueError(f"canary steps {steps} must end at 100 (the promotion step)")
-
 
 
 class _Model(BaseModel):

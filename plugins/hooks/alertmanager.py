@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from airlock.checks import incidents
 from airlock.checks.result import CheckResult
-
 from hooks.app_http import AppHttpHook
 
 

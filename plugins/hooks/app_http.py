@@ -14,9 +14,10 @@ from typing import Any
 
 import requests
 from airflow.sdk import BaseHook
-from airlock.checks.preflight import HttpEndpoint
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from airlock.checks.preflight import HttpEndpoint
 
 
 def connection_base_url(conn: Any) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from airlock.checks import ci
 from airlock.checks.result import CheckResult
-
 from hooks.app_http import AppHttpHook
 
 GITHUB_API = "https://api.github.com"

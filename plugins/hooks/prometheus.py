@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+
 from airlock.analysis.plan import PlannedQuery
 from airlock.analysis.prometheus import PrometheusError, parse_query_response, query_params, query_url
-
 from hooks.app_http import AppHttpHook
 
 QUERY_TIMEOUT_S = 10.0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from airlock.checks import registry
 from airlock.checks.result import CheckResult
-
 from hooks.app_http import connection_base_url, new_session
 
 

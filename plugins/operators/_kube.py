@@ -12,6 +12,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
+
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.spec import ServiceSpec, spec_from

@@ -7,12 +7,12 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
+
 from airlock.checks.endpoints import TARGETS, target_url
 from airlock.checks.health import check_health
 from airlock.checks.smoke import run_smoke_tests, smoke_table, smoke_verdict
 from airlock.spec import ServiceSpec, spec_from
 from hooks.app_http import AppHttpHook
-
 from operators.links import DashboardLinkMixin
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import Context
-from airlock.kube import blue_green, rolling
 
+from airlock.kube import blue_green, rolling
 from operators._kube import KubeOperator
 
 

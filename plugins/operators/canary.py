@@ -6,8 +6,8 @@ from typing import Any
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowSkipException
-from airlock.kube import canary, rolling
 
+from airlock.kube import canary, rolling
 from operators._kube import KubeOperator
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
-from airlock.kube import lock
 
+from airlock.kube import lock
 from operators._kube import KubeOperator
 
 

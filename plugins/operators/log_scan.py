@@ -7,10 +7,10 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
+
 from airlock.checks.kube_read import label_selector
 from airlock.checks.log_scan import scan_pods, signatures_table
 from airlock.spec import spec_from
-
 from operators.links import DashboardLinkMixin
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
+
 from airlock.kube import migration
 from airlock.kube.plan import migration_job_name
-from triggers.job import JobTrigger
-
 from operators._kube import KubeOperator
+from triggers.job import JobTrigger
 
 
 class MigrationOperator(KubeOperator):

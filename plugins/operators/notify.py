@@ -12,9 +12,9 @@ from typing import Any
 
 from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 from airflow.sdk import BaseOperator, Context, TriggerRule
+
 from airlock import notify
 from airlock.spec import ServiceSpec, spec_from
-
 from operators.links import DashboardLinkMixin
 
 KINDS = ("start", "success", "rollback", "outcome")

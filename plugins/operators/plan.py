@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Context
-from airlock.kube.plan import describe_plan, record_plan
 
+from airlock.kube.plan import describe_plan, record_plan
 from operators._kube import KubeOperator
 
 

@@ -11,12 +11,12 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
+from kubernetes import client
+
 from airlock.checks.http import HttpSession
 from airlock.checks.preflight import HttpEndpoint, run_preflight
 from airlock.spec import ServiceSpec, spec_from
 from hooks.app_http import AppHttpHook, new_session
-from kubernetes import client
-
 from operators.links import DashboardLinkMixin
 
 

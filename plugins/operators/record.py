@@ -24,9 +24,9 @@ from urllib.parse import quote
 
 import requests
 from airflow.sdk import BaseHook, BaseOperator, Context, TriggerRule
+
 from airlock import record as records
 from airlock.spec import spec_from
-
 from operators.links import DashboardLinkMixin
 
 FAILURE_REASON_KEY = "failure_reason"  # operators push their failure sentence under this key

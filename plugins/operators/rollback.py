@@ -12,11 +12,11 @@ from typing import Any
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
 from airlock.kube import rollback
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import collect_evidence
 from airlock.kube.status import rollout_status
-
 from operators._kube import KubeOperator, api_client
 
 FAILURE_REASON_KEY = "failure_reason"

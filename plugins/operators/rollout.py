@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Context
-from airlock.kube import rolling
 
+from airlock.kube import rolling
 from operators._kube import KubeOperator
 
 

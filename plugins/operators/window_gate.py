@@ -18,10 +18,10 @@ from typing import Any
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
+
 from airlock import windows
 from airlock.durations import format_duration
 from airlock.spec import ServiceSpec, spec_from
-
 from operators.links import DashboardLinkMixin
 
 WINDOW_MODES = ("now", "next_window")

@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
+
 from airlock.analysis.gate import GateState
 from airlock.analysis.plan import GatePlan
 from airlock.analysis.prometheus import PrometheusError

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
+
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.kube.status import rollout_status

@@ -12,9 +12,10 @@ from typing import Any
 
 import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
+from pendulum import DateTime
+
 from airlock import timetable_logic
 from airlock.timetable_logic import TrainCalendar
-from pendulum import DateTime
 
 
 def _pendulum(when: datetime) -> DateTime:

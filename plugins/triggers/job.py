@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
 from airlock.kube.async_watch import watch_object
 from airlock.kube.migration import job_state
 

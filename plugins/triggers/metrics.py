@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
 from airlock.analysis.gate import GateState
 from airlock.analysis.plan import GatePlan, PlannedQuery
 from airlock.analysis.prometheus import PrometheusError, parse_query_response, query_params, query_url

@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
 from airlock.kube.api import match_labels_selector, path
 from airlock.kube.async_watch import watch_object
 from airlock.kube.status import controlled_by, new_replicaset, pod_reason, rollout_status, stuck_reason

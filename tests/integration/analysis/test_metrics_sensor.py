@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+
 from airlock.spec import parse_spec, spec_to_dict
 from sensors.metrics import MetricsSensor
-
+from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.integration.analysis.conftest import canary_scenario
-from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 from airflow.timetables.base import DataInterval, TimeRestriction
+
 from airlock.spec import parse_spec
 from timetables.release_train import ReleaseTrainTimetable
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+
 from airlock.spec import parse_spec, spec_to_dict
 from operators import window_gate
 from operators.window_gate import WindowGateOperator
-
-from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
+from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
 

@@ -3,11 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import requests
+
 from airlock.checks.backups import check_backup
 from airlock.checks.ci import check_ci
 from airlock.checks.registry import check_images
 from airlock.checks.result import run_guarded
-
 from tests.fixtures.fake_apis import FakeRegistry
 
 REPO = "payments/payment-service"

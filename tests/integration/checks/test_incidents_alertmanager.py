@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+
 from airlock.checks.incidents import check_incidents
 from airlock.checks.preflight import HttpEndpoint, run_preflight
 from airlock.spec import parse_spec

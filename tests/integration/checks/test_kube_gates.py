@@ -1,12 +1,12 @@
 """Staging, cluster and log-scan checks through the real kubernetes client against a fake API server."""
 
 import pytest
+from kubernetes import client
+
 from airlock.checks.cluster import check_cluster
 from airlock.checks.log_scan import scan_pods
 from airlock.checks.preflight import current_image
 from airlock.checks.staging import check_staging
-from kubernetes import client
-
 from tests.integration.checks.fake_kube import FakeKubeApi
 
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from kubernetes import client
+
 from airlock.checks.cluster import check_cluster
 from airlock.checks.log_scan import scan_pods
 from airlock.checks.staging import check_staging
 from airlock.spec import parse_spec, spec_to_dict
-from kubernetes import client
-
+from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.kubesim import make_deployment, make_service
-from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
 

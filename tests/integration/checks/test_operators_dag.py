@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airlock.spec import parse_spec, spec_to_dict
 
+from airlock.spec import parse_spec, spec_to_dict
+from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.fake_apis import Reply
-from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
 from tests.integration.checks.fake_kube import FakeApp, FakeKubeApi
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airlock.kube.api import Kube
-from airlock.spec import parse_spec
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from airlock.kube.api import Kube
+from airlock.spec import parse_spec
 from kubesim.server import serve, shutdown
 from kubesim.world import World
 

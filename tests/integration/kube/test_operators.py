@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG, TriggerRule, task
+
 from airlock.spec import parse_spec, spec_to_dict
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
 from operators.canary import CanaryPromoteOperator, CanaryStepOperator
@@ -22,8 +23,7 @@ from operators.plan import RecordRollbackPlanOperator
 from operators.rollback import RollbackOperator
 from operators.rollout import RollingUpdateOperator
 from sensors.rollout import RolloutSensor
-
-from tests.integration.calendar.dag_runner import run_dag
+from tests.fixtures.dag_runner import run_dag
 from tests.integration.kube.conftest import IMG, NS, SPEC
 
 pytestmark = pytest.mark.integration

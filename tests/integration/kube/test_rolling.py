@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from airlock.kube import rollback, rolling
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.kube.plan import deployment_state, record_plan
 from airlock.kube.wait import wait_for_rollout
-
 from tests.integration.kube.conftest import IMG, NS
 
 pytestmark = pytest.mark.integration

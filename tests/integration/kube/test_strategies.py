@@ -6,11 +6,11 @@ import shutil
 import subprocess
 
 import pytest
+
 from airlock.kube import blue_green, canary, lock, migration, rollback, rolling
 from airlock.kube.plan import deployment_state, record_plan
 from airlock.kube.wait import wait_for_rollout
 from airlock.spec import parse_spec
-
 from tests.integration.kube.conftest import IMG, NS, SPEC
 
 pytestmark = pytest.mark.integration

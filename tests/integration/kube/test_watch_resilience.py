@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from airflow.sdk import DAG
+
 from airlock.kube import rolling
 from airlock.kube.api import Kube
 from airlock.kube.wait import wait_for_rollout
-from sensors.rollout import RolloutSensor
-
 from kubesim.faults import fault_from_dict
-from tests.integration.calendar.dag_runner import run_dag
+from sensors.rollout import RolloutSensor
+from tests.fixtures.dag_runner import run_dag
 from tests.integration.kube.conftest import IMG, NS
 
 pytestmark = pytest.mark.integration

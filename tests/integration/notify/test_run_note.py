@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import requests
 from airflow.sdk import DAG, Param, task
+
 from airlock.spec import parse_spec, spec_to_dict
 from operators.record import RecordDeploymentOperator
-
-from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
+from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
 

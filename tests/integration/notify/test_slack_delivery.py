@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, Param, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
+
 from airlock.analysis.verdict import MetricResult, Verdict
 from airlock.spec import parse_spec, spec_to_dict
 from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.record import RecordDeploymentOperator
-
-from tests.integration.calendar.dag_runner import run_dag, task_state, xcom_value
+from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from airlock.analysis.gate import GateState
 from airlock.analysis.judge import JudgeConfig, Samples, TrackSample, judge
 from airlock.analysis.verdict import Verdict, format_verdict_table

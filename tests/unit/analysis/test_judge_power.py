@@ -5,8 +5,8 @@ fails, breaks one of the two). Uses the benchmark's simulator and the shipped ju
 from __future__ import annotations
 
 import numpy as np
-from airlock.analysis.judge import JudgeConfig
 
+from airlock.analysis.judge import JudgeConfig
 from bench.judge import SCENARIOS, airlock_detection, simulate
 
 SEEDS = 200

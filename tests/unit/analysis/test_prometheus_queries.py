@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from airlock.analysis import queries
 from airlock.analysis.plan import GatePlan
 from airlock.analysis.prometheus import PrometheusError, parse_query_response, query_params

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from airlock.timetable_logic import (
     TrainCalendar,
     departures,

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from airlock.checks.backups import judge_backup, parse_timestamp
 from airlock.checks.ci import judge_ci_runs, render_ref, workflow_matches
 from airlock.checks.incidents import judge_alerts, split_matchers

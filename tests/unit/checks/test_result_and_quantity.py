@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from airlock.checks.quantity import format_bytes, format_cpu, parse_quantity
 from airlock.checks.result import CheckResult, failing, format_table, results_table, run_guarded
 

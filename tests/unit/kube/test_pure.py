@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from airlock.kube.canary import canary_replicas, effective_percent
 from airlock.kube.lock import lease_holder
 from airlock.kube.migration import job_state

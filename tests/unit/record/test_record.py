@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from airlock.analysis.verdict import MetricResult, Verdict
 from airlock.checks.result import CheckResult
 from airlock.record import (
