@@ -20,9 +20,11 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
+from airlock import windows
 from airlock.durations import format_duration, parse_duration
 
 Strategy = Literal["canary", "blue_green", "rolling"]
@@ -249,13 +251,33 @@ class Windows(_Model):
     release_train: str | None = None  # "Tue,Thu 02:00": scheduled runs by timetable
     max_wait: Duration = timedelta(days=7)  # a manual run waits at most this long for its window
 
-    @model_validator(mode="after")
-    def _parse(self) -> Windows:
-        # imported here to keep spec.py the single entry point while windows.py owns the grammar
-        from airlock import windows
+    # Field validators (not one model validator) so an error names e.g. 'windows.off_peak.0'.
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        windows.zone(value)
+        return value
 
-        windows.validate_windows(self)
-        return self
+    @field_validator("off_peak")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for text in value:
+            windows.parse_window(text)
+        return value
+
+    @field_validator("freezes")
+    @classmethod
+    def _freezes(cls, value: list[str]) -> list[str]:
+        for text in value:
+            windows.parse_freeze(text)
+        return value
+
+    @field_validator("release_train")
+    @classmethod
+    def _train(cls, value: str | None) -> str | None:
+        if value:
+            windows.parse_release_train(value)
+        return value
 
 
 class Notify(_Model):

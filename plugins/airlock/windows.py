@@ -50,8 +50,8 @@ class Freeze:
 
 
 def parse_days(text: str) -> frozenset[int]:
-    text = text.strip().lower()
-    if text in ("daily", "every", "*"):
+    text = text.strip()
+    if text.lower() in ("daily", "every", "*"):
         return frozenset(range(7))
     days: set[int] = set()
     for part in text.split(","):

@@ -84,7 +84,7 @@ def _doc(spec: ServiceSpec, source: Path) -> str:
 
 def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
     s = spec_to_dict(spec)
-    schedule = ReleaseTrainTimetable.from_spec(spec) if spec.windows.release_train else None
+    schedule = ReleaseTrainTimetable.from_spec_windows(s["windows"]) if spec.windows.release_train else None
     dag = DAG(
         dag_id=spec.dag_id,
         description=f"Safe production deployment of {spec.service}",

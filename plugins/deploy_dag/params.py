@@ -13,10 +13,29 @@ STRATEGY_LABELS = {
 }
 
 
+def release_train_variable(spec: ServiceSpec) -> str:
+    return f"airlock_release_train_{spec.service}"
+
+
 def deploy_params(spec: ServiceSpec) -> dict[str, Param]:
     steps = ",".join(str(s) for s in spec.strategy.canary.steps)
-    return {
-        "version": Param(
+    if spec.windows.release_train:
+        # Scheduled trains carry no conf: the version comes from the release-train queue (a Variable
+        # CI sets), so the param may be empty - Airflow refuses a schedule with a required param.
+        version = Param(
+            None,
+            type=["null", "string"],
+            title="Version",
+            description=(
+                f"Image tag to deploy ({spec.image}:<version>). Empty on scheduled release-train runs: "
+                f"they deploy the version queued in the Airflow Variable {release_train_variable(spec)}."
+            ),
+            pattern=spec.version_pattern,
+            examples=["v1.2.3"],
+            section="Release",
+        )
+    else:
+        version = Param(
             # no default: a run without a version must not start
             type="string",
             title="Version",
@@ -24,7 +43,9 @@ def deploy_params(spec: ServiceSpec) -> dict[str, Param]:
             pattern=spec.version_pattern,
             examples=["v1.2.3"],
             section="Release",
-        ),
+        )
+    return {
+        "version": version,
         "strategy": Param(
             spec.strategy.default,
             type="string",

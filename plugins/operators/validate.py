@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseOperator, Context, Variable
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airlock.request import canary_steps, validate_request
 from airlock.spec import SpecError, spec_from
+from deploy_dag.params import release_train_variable
 
 
 class ValidateRequestOperator(BaseOperator):
@@ -27,7 +28,9 @@ class ValidateRequestOperator(BaseOperator):
         dag_run = context["dag_run"]
         # params = declared keys with defaults (already form-validated); conf may add undeclared keys.
         conf = {**dict(context["params"]), **dict(dag_run.conf or {})}
-        conf = {k: v for k, v in conf.items() if not (k == "canary_steps" and v in (None, ""))}
+        conf = {k: v for k, v in conf.items() if not (k in ("canary_steps", "version") and v in (None, ""))}
+        if "version" not in conf and spec.windows.release_train:
+            conf["version"] = self._queued_version(spec)
         self.log.info("Validating run parameters for %s against its service spec: %s", spec.service, conf)
         try:
             request = validate_request(conf, spec)
@@ -45,3 +48,14 @@ class ValidateRequestOperator(BaseOperator):
             " - DRY RUN, nothing will be written" if request.dry_run else "",
         )
         return result
+
+    def _queued_version(self, spec: Any) -> str:
+        """A release-train run deploys what CI queued; with nothing queued the train leaves empty."""
+        key = release_train_variable(spec)
+        version = Variable.get(key, default=None)
+        if not version:
+            raise AirflowSkipException(
+                f"release train for {spec.service}: no version queued in Variable {key}; nothing to deploy"
+            )
+        self.log.info("Release train: deploying the queued version %s (Variable %s).", version, key)
+        return str(version)
