@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airlock.spec import ServiceSpec, spec_to_dict
 from deploy_dag.guards import VALIDATE_TASK_ID, skip_for_hotfix_or_dry_run, skip_in_dry_run
@@ -254,9 +254,28 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             task_id="release_lock", spec=s, action="release", holder="{{ run_id }}"
         ).as_teardown(setups=lock)
         record >> announce >> release
+        run_outcome(record.output)
 
         validate >> lock >> announce_start >> preflight
     return dag
+
+
+def run_outcome(record: Any) -> Any:
+    """The run's final state. Airflow judges a run by its leaf tasks, and every other leaf runs whatever
+    happened (record and announcement are all_done, the lock release is a teardown), so without this a
+    rolled-back deployment would show as a successful run. Fails unless the record says it went live."""
+
+    @task(task_id="outcome", trigger_rule=TriggerRule.ALL_DONE)
+    def _outcome(record: dict[str, Any] | None) -> str:
+        if not isinstance(record, dict) or "outcome" not in record:
+            raise AirflowFailException("no deployment record was written (see the record task); the run failed")
+        if record["outcome"] in ("succeeded", "dry_run"):
+            return str(record["outcome"])
+        raise AirflowFailException(
+            f"deployment of {record.get('service')} {record.get('version')} {record['outcome']}: {record.get('reason')}"
+        )
+
+    return _outcome(record)
 
 
 def mark_deployed(spec: ServiceSpec) -> Any:
