@@ -64,7 +64,9 @@ class HealthCheckOperator(_AppCheck):
         )
         self.log.info("Health %s: %s", result.status.upper(), result.reason)
         if result.failed:
-            raise AirflowException(f"health check failed at {self.target}: {result.reason}")
+            message = f"health check failed at {self.target}: {result.reason}"
+            context["ti"].xcom_push(key="failure_reason", value=message)  # for the rollback, record and Slack
+            raise AirflowException(message)
         return result.to_dict()
 
 
@@ -95,5 +97,7 @@ class SmokeTestOperator(_AppCheck):
         out = [r.to_dict() for r in results]
         context["ti"].xcom_push(key="smoke", value=out)
         if verdict.failed:
-            raise AirflowException(f"smoke tests failed at {self.target}: {verdict.reason}")
+            message = f"smoke tests failed at {self.target}: {verdict.reason}"
+            context["ti"].xcom_push(key="failure_reason", value=message)  # for the rollback, record and Slack
+            raise AirflowException(message)
         return out

@@ -38,6 +38,7 @@ class DeployLockOperator(KubeOperator):
         try:
             result = lock.acquire(kube, self.namespace, spec.service, str(self.holder), self.ttl_seconds)
         except lock.LockHeld as exc:
+            context["ti"].xcom_push(key="failure_reason", value=str(exc))  # the record and Slack name the holder
             raise AirflowFailException(str(exc)) from None
         self.log.info("deploy lock %s held by %s until %s", result["lease"], result["holder"], result["expires"])
         return result

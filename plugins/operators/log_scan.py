@@ -62,5 +62,6 @@ class LogScanOperator(DashboardLinkMixin, BaseOperator):
         self.log.info("Log scan %s: %s", result.status.upper(), result.reason)
         if result.failed:
             context["ti"].xcom_push(key="log_scan", value=result.to_dict())
+            context["ti"].xcom_push(key="failure_reason", value=f"log scan failed: {result.reason}")
             raise AirflowException(f"log scan failed: {result.reason}")
         return result.to_dict()

@@ -81,6 +81,7 @@ class PreflightOperator(DashboardLinkMixin, BaseOperator):
                 "; ".join(f"{r.name}: {r.reason}" for r in warnings),
             )
         if report.failed:
+            context["ti"].xcom_push(key="failure_reason", value=report.failure_message())
             raise AirflowException(report.failure_message())
         passed = sum(1 for r in report.results if r.passed)
         self.log.info(

@@ -130,22 +130,26 @@ class MetricsSensor(DashboardLinkMixin, BaseSensorOperator):
             except PrometheusError as exc:
                 verdict = state.observe_error(str(exc), now - plan.started_at)
             if verdict.final:
-                return self.finish(verdict)
+                return self.finish(verdict, context)
             self.log.info("%s", format_verdict_table(verdict))
             time.sleep(next_poll_delay(plan, time.time()))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         if not event or "verdict" not in event:
             raise AirflowFailException(f"metrics gate ended without a verdict: {event!r}")
-        return self.finish(Verdict.from_dict(event["verdict"]))
+        return self.finish(Verdict.from_dict(event["verdict"]), context)
 
-    def finish(self, verdict: Verdict) -> dict[str, Any]:
+    def finish(self, verdict: Verdict, context: Context | None = None) -> dict[str, Any]:
         spec = spec_from(self.spec)
         self.log.info("Final verdict:\n%s", format_verdict_table(verdict))
         if verdict.failed:
-            raise AirflowFailException(
-                f"{verdict.phase} gate failed for {spec.service} {self.version}: {verdict.reason}"
-            )
+            message = f"{verdict.phase} gate failed for {spec.service} {self.version}: {verdict.reason}"
+            if context is not None:
+                # a failed task returns nothing: push the verdict and the sentence ourselves, so the rollback,
+                # the deployment record and Slack show the failing metric with its numbers
+                context["ti"].xcom_push(key="return_value", value=verdict.to_dict())
+                context["ti"].xcom_push(key="failure_reason", value=message)
+            raise AirflowFailException(message)
         self.log.info(
             "%s gate passed for %s %s: %s", verdict.phase, spec.service, self.version, verdict.reason
         )
