@@ -1,4 +1,7 @@
-"""DAG factory: one `deploy_<service>` DAG per dags/services/<service>.yaml.
+"""Airflow DAG factory: one `deploy_<service>` DAG per dags/services/<service>.yaml.
+
+(The words "airflow" and "dag" in this file matter: Airflow's safe-mode discovery skips .py files
+that contain neither.)
 
 Parsing is cheap and offline: it reads YAML and builds tasks, no network or cluster call. An invalid
 service file does not stop the others: its errors (file, field, value, what is allowed) surface as

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -84,6 +85,7 @@ class Stack:
         self.alertmanager_url = ""
         self.airflow_home = workdir / "airflow"
         self.api: AirflowAPI | None = None
+        self.password = secrets.token_urlsafe(12)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> Stack:
@@ -108,10 +110,17 @@ class Stack:
         self._start_airflow()
 
     def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
-            _stop_group(proc)
-            self.say(f"stopped {name} (pid {proc.pid})")
-        self.procs.clear()
+        # A terminal's ^C reaches make, uv and python at once: a second SIGINT must not cut the
+        # cleanup short and orphan the remaining process groups.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for name, proc in reversed(list(self.procs.items())):
+                _stop_group(proc)
+                self.say(f"stopped {name} (pid {proc.pid})")
+            self.procs.clear()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         for handle in self._logs:
             handle.close()
         self._logs.clear()
@@ -217,6 +226,10 @@ class Stack:
             "AIRFLOW__API__PORT": str(self.airflow_port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.airflow_port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.airflow_port}/execution/",
+            # a real scheduler races stale executor events (see triggers/stale_event_guard.py)
+            "AIRLOCK_TRIGGER_MIN_DEFERRAL_SECONDS": "12",
+            # LocalExecutor forks `parallelism` workers up front; 32 idle workers on a laptop is waste
+            "AIRFLOW__CORE__PARALLELISM": "6",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
@@ -225,12 +238,22 @@ class Stack:
             "AIRFLOW_CONN_ALERTMANAGER_DEFAULT": json.dumps(_http_conn(self.alertmanager_url)),
             "AIRFLOW_CONN_AIRLOCK_APP_HTTP": json.dumps(_http_conn(self.kubesim_url)),
             "AIRFLOW_CONN_SLACK_DEPLOYMENTS": json.dumps(slack),
+            # the record task writes the DAG run note through the public REST API with this login
+            "AIRFLOW_CONN_AIRLOCK_API": json.dumps({
+                "conn_type": "http", "host": f"http://127.0.0.1:{self.airflow_port}",
+                "login": "admin", "password": self.password,
+            }),
         }
 
     def _start_airflow(self) -> None:
         env = self.airflow_env()
         airflow = str(Path(sys.executable).parent / "airflow")
         self.airflow_home.mkdir(parents=True, exist_ok=True)
+        # Pre-seed the simple auth manager's password file: standalone keeps an existing one, so the
+        # demo knows the login (for the REST API and the run-note connection) before Airflow starts.
+        (self.airflow_home / "simple_auth_manager_passwords.json.generated").write_text(
+            json.dumps({"admin": self.password})
+        )
         self.say("Preparing Airflow (metadata DB migration and DAG serialization; ~30 s the first time) ...")
         for args in (["db", "migrate"], ["dags", "reserialize"]):
             result = subprocess.run([airflow, *args], env=env, cwd=REPO, capture_output=True, text=True)
@@ -239,10 +262,9 @@ class Stack:
         self._spawn("airflow", [airflow, "standalone"], env=env)
         url = f"http://127.0.0.1:{self.airflow_port}"
         self._wait_for("airflow", lambda: requests.get(f"{url}/api/v2/monitor/health", timeout=3).ok, 180)
-        password = self.admin_password()
-        self.api = AirflowAPI(url, "admin", password)
+        self.api = AirflowAPI(url, "admin", self.password)
         self._wait_for("airflow", self._components_healthy, 120)
-        self.say(f"Airflow standalone on {url} (login admin / {password})")
+        self.say(f"Airflow standalone on {url} (login admin / {self.password})")
 
     def _components_healthy(self) -> bool:
         assert self.api is not None
@@ -250,13 +272,6 @@ class Stack:
         return all(
             (health.get(part) or {}).get("status") == "healthy" for part in ("scheduler", "triggerer", "dag_processor")
         )
-
-    def admin_password(self) -> str:
-        path = self.airflow_home / "simple_auth_manager_passwords.json.generated"
-        deadline = time.monotonic() + 60
-        while not path.exists() and time.monotonic() < deadline:
-            time.sleep(0.3)
-        return str(json.loads(path.read_text())["admin"])
 
 
 def _http_conn(url: str) -> dict[str, Any]:

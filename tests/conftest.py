@@ -18,6 +18,8 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME}/airflow.db"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# dag.test() runs triggers inline (no scheduler, so no stale-event race to guard against)
+os.environ.setdefault("AIRLOCK_TRIGGER_MIN_DEFERRAL_SECONDS", "0")
 
 pytest_plugins = [
     "tests.fixtures.airflow",

@@ -108,7 +108,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             window = WindowGateOperator(task_id="window", spec=s)
             checks >> window
 
-        last = preflight
+        last: Any = preflight
         if spec.kubernetes.staging is not None:
             with TaskGroup("staging") as staging:
                 st_deploy = RollingUpdateOperator(
@@ -126,10 +126,15 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
                 )
                 st_deploy >> st_health >> st_smoke >> st_soak
             last >> staging
-            last = staging
+            # production follows every staging task, not only the soak: a hotfix skips the soak (a dry run
+            # also the checks), and a skipped soak must not skip production with it
+            last = [st_deploy, st_health, st_smoke, st_soak]
 
         with TaskGroup("production") as production:
-            plan = RecordRollbackPlanOperator(task_id="record_rollback_plan", spec=s, strategy=STRATEGY)
+            plan = RecordRollbackPlanOperator(
+                task_id="record_rollback_plan", spec=s, strategy=STRATEGY,
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # see `last` above
+            )
             head = plan
             if spec.migration is not None:
                 migrate = MigrationOperator(
@@ -177,6 +182,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             if "canary" in spec.strategy.allowed:
                 with TaskGroup("canary"):
                     previous: Any = None
+                    previous_step: Any = None
                     first: Any = None
                     for slot in range(len(spec.strategy.canary.steps) - 1):
                         step = CanaryStepOperator(
@@ -191,8 +197,10 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
                         )
                         if previous is not None:
                             previous >> step
+                            # in a dry run the analyses skip; the next step still logs its plan
+                            previous_step >> step
                         step >> analysis
-                        previous, first = analysis, first or step
+                        previous, previous_step, first = analysis, step, first or step
                     # none_failed + a strategy guard: a run whose steps are just [100] promotes directly
                     promote = CanaryPromoteOperator(
                         task_id="promote", spec=s, version=VERSION, dry_run=DRY_RUN,

@@ -19,6 +19,7 @@ from airlock.spec import ServiceSpec, spec_from
 from triggers.rollout import RolloutTrigger
 
 DEFAULT_DRY_RUN = "{{ params.dry_run | default(False) }}"
+SYNC_WAIT_SECONDS = 20.0  # a rollout wait longer than this defers to the triggerer
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off", "", "none"}
@@ -94,7 +95,19 @@ class KubeOperator(BaseOperator):
                      kwargs: dict[str, Any] | None = None) -> Any:
         """Defer to RolloutTrigger (or block, if deferrable=False), then call `method_name`."""
         timeout = self.rollout_timeout
+        from airlock.kube.wait import wait_for_rollout
+
         if self.deferrable:
+            # Most rollouts finish in seconds: watch briefly in the worker first and defer only a
+            # genuinely long wait (which also keeps clear of the scheduler's stale-event race, see
+            # triggers/stale_event_guard.py).
+            first = wait_for_rollout(self.kube(), self.namespace, deployment, min(SYNC_WAIT_SECONDS, timeout),
+                                     log=self.log)
+            if not first.timed_out:
+                event = {"status": "success" if first.done else "failed", "message": first.message,
+                         "deployment": deployment, "requests": first.requests, "extra": kwargs or {}}
+                return getattr(self, method_name)(context, event=event, **(kwargs or {}))
+            timeout = max(timeout - SYNC_WAIT_SECONDS, 1.0)
             self.log.info('waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out',
                           int(timeout), deployment, self.namespace)
             self.defer(
@@ -105,8 +118,6 @@ class KubeOperator(BaseOperator):
                 kwargs=kwargs or {},
                 timeout=timedelta(seconds=timeout + 120),
             )
-        from airlock.kube.wait import wait_for_rollout
-
         result = wait_for_rollout(self.kube(), self.namespace, deployment, timeout, log=self.log)
         event = {"status": "success" if result.done else ("timeout" if result.timed_out else "failed"),
                  "message": result.message, "deployment": deployment, "requests": result.requests}

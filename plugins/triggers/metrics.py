@@ -20,6 +20,7 @@ from airlock.analysis.prometheus import PrometheusError, parse_query_response, q
 from airlock.analysis.verdict import Verdict, format_verdict_table
 from hooks.app_http import connection_base_url
 from hooks.prometheus import QUERY_TIMEOUT_S
+from triggers.stale_event_guard import hold_until_settled
 
 
 async def fetch(session: aiohttp.ClientSession, base_url: str, q: PlannedQuery) -> float | None:
@@ -54,6 +55,7 @@ class MetricsTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        started = time.monotonic()
         plan = GatePlan.from_dict(self.plan)
         conn = await BaseHook.aget_connection(plan.connection)
         base_url = connection_base_url(conn)
@@ -69,6 +71,7 @@ class MetricsTrigger(BaseTrigger):
                 verdict = await self.poll(session, base_url, plan, state)
                 self.log.info("%s", format_verdict_table(verdict))
                 if verdict.final:
+                    await hold_until_settled(started)
                     yield TriggerEvent({"verdict": verdict.to_dict()})
                     return
                 await asyncio.sleep(next_poll_delay(plan, time.time()))

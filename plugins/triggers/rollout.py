@@ -12,6 +12,7 @@ replaces a deferral's kwargs with the event, the triggerer merges them; the echo
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airlock.kube.api import match_labels_selector, path
 from airlock.kube.async_watch import watch_object
 from airlock.kube.status import controlled_by, new_replicaset, pod_reason, rollout_status, stuck_reason
+from triggers.stale_event_guard import hold_until_settled
 
 
 def judge_rollout(deployment: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -86,6 +88,7 @@ class RolloutTrigger(BaseTrigger):
                  "timeout": self.timeout, "extra": self.extra})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        started = time.monotonic()
         hook = AsyncKubernetesHook(conn_id=self.conn_id)
         async with hook.get_conn() as api_client:
             result = await watch_object(api_client, "deployments", self.namespace, self.deployment, judge_rollout,
@@ -104,4 +107,5 @@ class RolloutTrigger(BaseTrigger):
                 event["status"] = "failed"
             if event["status"] != "success":
                 event["stuck_reason"] = await async_stuck_reason(api_client, self.namespace, self.deployment)
+            await hold_until_settled(started)
             yield TriggerEvent(event)

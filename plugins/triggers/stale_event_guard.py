@@ -1,0 +1,24 @@
+"""Work around an Airflow 3.3 scheduler race (apache/airflow#71580, #72716; fix PRs #71579/#72767 open).
+
+When a task defers, its worker process exits and the executor reports SUCCESS for that try a few
+seconds later. If the trigger fires so fast that the resumed attempt is already RUNNING when the
+scheduler drains that stale event, the scheduler sees "executor says success, TI says running" and
+marks the task FAILED. Holding every trigger event until the deferral is at least this old gives the
+scheduler time to drain the stale event while the task is still DEFERRED (where it is ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+# `dag.test()` runs triggers inline, with no scheduler and so no race: tests may set it to 0.
+MIN_DEFERRAL_SECONDS = float(os.environ.get("AIRLOCK_TRIGGER_MIN_DEFERRAL_SECONDS", "12"))
+
+
+async def hold_until_settled(started_at: float, minimum: float | None = None) -> None:
+    minimum = MIN_DEFERRAL_SECONDS if minimum is None else minimum
+    remaining = minimum - (time.monotonic() - started_at)
+    if remaining > 0:
+        await asyncio.sleep(remaining)

@@ -1,0 +1,251 @@
+"""Issue 6's acceptance: `deploy_demo-api`, built by the factory's graph from a spec, run under dag.test()
+against a kubesim world scraped by a real Prometheus, with a real Alertmanager behind the incident gate
+and a local Slack webhook receiver.
+
+The spec is dags/services/demo-api.yaml with second-long durations (see conftest). Production rollbacks
+(bad canary, stuck rolling update, failed blue-green validation) use the spec without staging: with
+staging, these versions are stopped there (the soak or the staging rollout) and production is never
+touched - which is the point of staging, but not what these tests are about.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import ParamValidationError
+from kubernetes import client as k8s
+
+from tests.fixtures.dag_runner import run_dag, xcom_value
+from tests.integration.dag.conftest import IMAGE, NS, build_dag, dump, test_spec
+
+pytestmark = pytest.mark.integration
+
+NO_STAGING = {"kubernetes": {"staging": None}}
+
+
+def deploy(spec: Any = None, **conf: Any) -> Any:
+    return run_dag(build_dag(spec), run_conf={"window": "now", **conf})
+
+
+def states(dr: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+
+
+def lease_holder(world: Any) -> str | None:
+    lease = world.get("leases", "airlock-demo-api")
+    assert lease is not None, "the deploy lock (Lease airlock-demo-api) was created by the run"
+    return (lease.get("spec") or {}).get("holderIdentity")
+
+
+def test_healthy_canary_is_promoted(world: Any) -> None:
+    dr = deploy(version="v2.0.0", strategy="canary", change_summary="healthy canary")
+
+    st = states(dr)
+    assert str(dr.state) == "success", dump(st)
+    for task in ("production.canary.step_1", "production.canary.analysis_1", "production.canary.step_2",
+                 "production.canary.analysis_2", "production.canary.promote", "validation.metrics",
+                 "validation.log_scan", "complete.mark_deployed"):
+        assert st[task] == "success", (task, dump(st))
+    assert st["rollback"] == "skipped" and st["complete.retire_old_colour"] == "skipped", dump(st)
+    assert [xcom_value(dr, f"production.canary.step_{n}")["replicas"] for n in (1, 2)] == [2, 6]
+    for n in (1, 2):
+        verdict = xcom_value(dr, f"production.canary.analysis_{n}")
+        assert verdict["decision"] == "pass", verdict["reason"]
+
+    stable = world.get("deployments", "demo-api")
+    assert world.image() == f"{IMAGE}:v2.0.0" and stable["spec"]["replicas"] == 6
+    assert world.get("deployments", "demo-api-canary") is None, "the canary is removed after promotion"
+    assert lease_holder(world) is None, "the deploy lock is released"
+
+    record = xcom_value(dr, "record")
+    assert record["outcome"] == "succeeded" and record["previous_version"] == "v1", dump(record)
+    start, outcome = world.slack.texts()
+    assert start.startswith("Deploying demo-api v2.0.0 (canary 25%/50%/100%)") and "healthy canary" in start
+    assert outcome.startswith("✅ demo-api v2.0.0 deployed (canary)"), outcome
+
+
+def test_canary_with_8_percent_errors_is_rolled_back(world: Any) -> None:
+    dr = deploy(test_spec(**NO_STAGING), version="v3.0.0", strategy="canary")
+
+    st = states(dr)
+    assert str(dr.state) == "failed", dump(st)
+    assert st["production.canary.step_1"] == "success"
+    assert st["production.canary.analysis_1"] == "failed", dump(st)
+    assert st["production.canary.promote"] in ("upstream_failed", "skipped"), dump(st)
+    assert st["rollback"] == "success" and st["release_lock"] == "success", dump(st)
+
+    verdict = xcom_value(dr, "record")["checks"]["metrics"]["production.canary.analysis_1"]
+    assert verdict is None or verdict["decision"] == "fail"
+    rollback = xcom_value(dr, "rollback")
+    assert rollback["healthy"] is True and rollback["noop"] is False, dump(rollback)
+    assert "production.canary.analysis_1" in rollback["reason"], rollback["reason"]
+
+    # stable untouched (same image, replicas and template generation), canary gone
+    stable = world.get("deployments", "demo-api")
+    assert world.image() == f"{IMAGE}:v1" and stable["spec"]["replicas"] == 6
+    assert world.get("deployments", "demo-api-canary") is None
+    stable_writes = [w for w in world.writes() if w["path"].endswith("/deployments/demo-api")]
+    assert all(w["method"] == "PATCH" for w in stable_writes), dump(stable_writes)  # plan annotation only
+    assert lease_holder(world) is None, "the lock is released after a failed run"
+
+    start, outcome = world.slack.texts()
+    assert "v3.0.0" in start
+    assert outcome.startswith("⏪ demo-api v3.0.0 rolled back to v1"), outcome
+    assert re.search(r"error rate \d+\.\d %", outcome), outcome
+
+
+def test_rolling_update_stuck_on_image_pull_is_undone(world: Any) -> None:
+    dr = deploy(test_spec(**NO_STAGING), version="v4.0.0", strategy="rolling")
+
+    st = states(dr)
+    assert str(dr.state) == "failed", dump(st)
+    assert st["production.rolling.update"] == "failed" and st["rollback"] == "success", dump(st)
+    rollback = xcom_value(dr, "rollback")
+    assert rollback["healthy"] is True, dump(rollback)
+    assert "production.rolling.update" in rollback["reason"], rollback["reason"]
+    assert "pull" in rollback["reason"].lower() and "v4.0.0" in rollback["reason"], rollback["reason"]
+    assert world.image() == f"{IMAGE}:v1", "production is back on the previous image"
+    dep = world.get("deployments", "demo-api")
+    assert dep["status"].get("readyReplicas") == 6 and dep["status"].get("updatedReplicas") == 6, dump(dep["status"])
+    assert lease_holder(world) is None
+
+    outcome = world.slack.texts()[-1]
+    assert outcome.startswith("⏪ demo-api v4.0.0 rolled back to v1") and "pull" in outcome.lower(), outcome
+
+
+def test_blue_green_switches_and_retires_the_old_colour(world: Any) -> None:
+    dr = deploy(version="v2.0.0", strategy="blue_green")
+
+    st = states(dr)
+    assert str(dr.state) == "success", dump(st)
+    for task in ("production.blue_green.deploy_green", "production.blue_green.verify_green_health",
+                 "production.blue_green.verify_green_smoke", "production.blue_green.switch",
+                 "complete.retire_old_colour"):
+        assert st[task] == "success", (task, dump(st))
+    service = world.get("services", "demo-api")
+    assert service["spec"]["selector"] == {"app": "demo-api", "track": "green"}
+    assert world.image("demo-api-green") == f"{IMAGE}:v2.0.0"
+    assert world.get("deployments", "demo-api-green")["spec"]["replicas"] == 6
+    assert world.get("deployments", "demo-api")["spec"]["replicas"] == 0, "old colour scaled to 0"
+    assert world.get("services", "demo-api-preview") is None
+    assert xcom_value(dr, "complete.retire_old_colour")["retired"] == "demo-api"
+    assert world.slack.texts()[-1].startswith("✅ demo-api v2.0.0 deployed (blue_green)")
+
+
+def test_blue_green_failing_after_the_switch_is_switched_back(world: Any) -> None:
+    # v5 is healthy on /health (the pre-switch check) but fails every real request: the smoke test after
+    # the switch catches it
+    spec = test_spec(**NO_STAGING, strategy={"blue_green": {"pre_switch_checks": ["health"]}})
+    dr = deploy(spec, version="v5.0.0", strategy="blue_green")
+
+    st = states(dr)
+    assert str(dr.state) == "failed", dump(st)
+    assert st["production.blue_green.switch"] == "success" and st["validation.health"] == "success", dump(st)
+    assert st["validation.smoke"] == "failed" and st["rollback"] == "success", dump(st)
+    plan = xcom_value(dr, "production.record_rollback_plan")
+    switch = xcom_value(dr, "production.blue_green.switch")
+    assert switch["selector"] == {"app": "demo-api", "track": "green"}, "traffic did go to green"
+
+    service = world.get("services", "demo-api")
+    assert service["spec"]["selector"] == plan["service_selector"], "the recorded selector is restored"
+    assert world.get("deployments", "demo-api-green")["spec"]["replicas"] == 0
+    blue = world.get("deployments", "demo-api")
+    assert world.image() == f"{IMAGE}:v1" and blue["spec"]["replicas"] == 6
+    rollback = xcom_value(dr, "rollback")
+    assert rollback["healthy"] is True and "validation.smoke" in rollback["reason"], dump(rollback)
+    outcome = world.slack.texts()[-1]
+    assert outcome.startswith("⏪ demo-api v5.0.0 rolled back to v1") and "smoke" in outcome, outcome
+
+
+def test_hotfix_skips_the_soak_but_not_preflight(world: Any) -> None:
+    dr = deploy(version="v2.0.0", strategy="rolling", risk="hotfix", change_summary="fix login")
+
+    st = states(dr)
+    assert str(dr.state) == "success", dump(st)
+    assert st["preflight.checks"] == "success" and st["preflight.window"] == "success", dump(st)
+    assert st["staging.deploy"] == "success" and st["staging.smoke"] == "success", dump(st)
+    assert st["staging.soak"] == "skipped", dump(st)
+    checks = {c["name"]: c["status"] for c in xcom_value(dr, "preflight.checks")}
+    assert checks["incidents"] == "pass" and checks["cluster_healthy"] == "pass", checks
+    record = xcom_value(dr, "record")
+    assert record["risk"] == "hotfix" and record["hotfix"] is True, dump(record)
+    assert record["tasks"]["staging.soak"] == "skipped"
+    assert world.image() == f"{IMAGE}:v2.0.0" and world.image(namespace="staging") == f"{IMAGE}:v2.0.0"
+    assert "HOTFIX" in world.slack.texts()[0]
+
+
+def test_dry_run_writes_nothing(world: Any) -> None:
+    dr = deploy(version="v2.0.0", strategy="canary", dry_run=True)
+
+    st = states(dr)
+    assert str(dr.state) == "success", dump(st)
+    assert world.sim.audit() == [], dump(world.sim.audit())
+    steps = [xcom_value(dr, f"production.canary.step_{n}") for n in (1, 2)]
+    assert [(s["status"], s["replicas"]) for s in steps] == [("dry_run", 2), ("dry_run", 6)], dump(steps)
+    assert xcom_value(dr, "production.canary.promote")["status"] == "dry_run"
+    assert xcom_value(dr, "staging.deploy")["status"] == "dry_run"
+    assert st["validation.metrics"] == "skipped" and st["staging.soak"] == "skipped", dump(st)
+    assert world.image() == f"{IMAGE}:v1" and world.get("deployments", "demo-api-canary") is None
+    assert world.get("leases", "airlock-demo-api") is None
+    assert xcom_value(dr, "record")["outcome"] == "dry_run"
+    assert all(t.startswith("[DRY RUN]") for t in world.slack.texts()), world.slack.texts()
+
+
+@pytest.mark.parametrize("conf, field", [
+    ({"version": "latest"}, "version"),
+    ({"version": "v2.0.0", "strategy": "yolo"}, "strategy"),
+    ({"version": "v2.0.0", "canary_steps": "10;50;100"}, "canary_steps"),
+    ({"strategy": "canary"}, "version"),
+])
+def test_invalid_declared_params_are_refused_before_the_run(world: Any, conf: dict[str, Any], field: str) -> None:
+    with pytest.raises(ParamValidationError, match=f"param {field}"):
+        deploy(**conf)
+    assert world.sim.audit() == []
+
+
+def test_strategy_not_allowed_by_the_spec_is_refused(world: Any) -> None:
+    spec = test_spec(strategy={"allowed": ["canary", "rolling"]})
+    with pytest.raises(ParamValidationError, match="param strategy"):
+        deploy(spec, version="v2.0.0", strategy="blue_green")
+    assert world.sim.audit() == []
+
+
+def test_invalid_conf_fails_in_validate_before_any_write(world: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    # passes the form's per-param checks, but not the request's: undeclared key, steps not increasing
+    dr = deploy(version="v2.0.0", strategy="canary", canary_steps="50,25,100", force=True)
+
+    st = states(dr)
+    assert str(dr.state) == "failed" and st["validate"] == "failed", dump(st)
+    assert st["acquire_lock"] == "upstream_failed", dump(st)
+    assert world.sim.audit() == [], dump(world.sim.audit())
+    out = "".join(capfd.readouterr())
+    assert "run parameters for deploy_demo-api: 2 problem(s), nothing was changed" in out, out[-3000:]
+    assert "unknown parameter(s) ['force']" in out and "[50, 25, 100]" in out
+
+
+def test_a_run_while_another_holds_the_lock_fails_naming_the_holder(world: Any) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "airlock-demo-api", "namespace": NS},
+             "spec": {"holderIdentity": "manual__other-deployment", "leaseDurationSeconds": 600,
+                      "acquireTime": now, "renewTime": now}}
+    api = world.sim.api_client()
+    try:
+        k8s.CoordinationV1Api(api).create_namespaced_lease(NS, lease)
+    finally:
+        api.close()
+    world.sim.clear_audit()
+
+    dr = deploy(version="v2.0.0", strategy="canary")
+
+    st = states(dr)
+    assert str(dr.state) == "failed" and st["acquire_lock"] == "failed", dump(st)
+    assert st["preflight.checks"] == "upstream_failed", dump(st)
+    assert world.sim.audit() == [], "nothing written: not the lock, not production"
+    assert lease_holder(world) == "manual__other-deployment", "the other run's lock is left alone"
+    record = xcom_value(dr, "record")
+    assert "manual__other-deployment" in str(record["reason"]), dump(record)
+    assert "manual__other-deployment" in world.slack.texts()[-1], world.slack.texts()
