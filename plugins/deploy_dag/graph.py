@@ -31,7 +31,7 @@ from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.plan import RecordRollbackPlanOperator
 from operators.preflight import PreflightOperator
 from operators.record import RecordDeploymentOperator
-from operators.rollback import RollbackOperator
+from operators.rollback import RollbackOperator, failure_reason
 from operators.rollout import RollingUpdateOperator
 from operators.validate import ValidateRequestOperator
 from operators.window_gate import WindowGateOperator
@@ -274,9 +274,11 @@ def run_outcome(record: Any) -> Any:
     rolled-back deployment would show as a successful run. Fails unless the record says it went live."""
 
     @task(task_id="outcome", trigger_rule=TriggerRule.ALL_DONE)
-    def _outcome(record: dict[str, Any] | None) -> str:
+    def _outcome(record: dict[str, Any] | None, **context: Any) -> str:
         if not isinstance(record, dict) or "outcome" not in record:
-            raise AirflowFailException("no deployment record was written (see the record task); the run failed")
+            # the record is inside the lock's setup/teardown scope: it does not run when validation or the
+            # lock failed (nothing was deployed, nothing announced), so say here what failed and why
+            raise AirflowFailException(f"the deployment did not start: {failure_reason(context)}")
         if record["outcome"] in ("succeeded", "dry_run"):
             return str(record["outcome"])
         raise AirflowFailException(

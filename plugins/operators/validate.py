@@ -35,6 +35,7 @@ class ValidateRequestOperator(BaseOperator):
         try:
             request = validate_request(conf, spec)
         except SpecError as exc:
+            context["ti"].xcom_push(key="failure_reason", value=str(exc))  # named by the run's outcome task
             raise AirflowFailException(str(exc)) from None
         result = request.model_dump()
         result["canary_steps"] = canary_steps(request, spec) if request.strategy == "canary" else []
