@@ -9,14 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.spec import ServiceSpec, spec_from
-from triggers.rollout import RolloutTrigger
 
 DEFAULT_DRY_RUN = "{{ params.dry_run | default(False) }}"
 SYNC_WAIT_SECONDS = 20.0  # a rollout wait longer than this defers to the triggerer
@@ -40,6 +38,10 @@ def parse_bool(value: Any, name: str = "dry_run") -> bool:
 
 
 def api_client(spec: ServiceSpec, environment: str) -> Any:
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import (
+        KubernetesHook,  # lazy: keeps DAG parsing free of the kubernetes clients
+    )
+
     return KubernetesHook(conn_id=spec.connection_for(environment)).get_conn()
 
 
@@ -108,6 +110,8 @@ class KubeOperator(BaseOperator):
                          "deployment": deployment, "requests": first.requests, "extra": kwargs or {}}
                 return getattr(self, method_name)(context, event=event, **(kwargs or {}))
             timeout = max(timeout - SYNC_WAIT_SECONDS, 1.0)
+            from triggers.rollout import RolloutTrigger
+
             self.log.info('waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out',
                           int(timeout), deployment, self.namespace)
             self.defer(

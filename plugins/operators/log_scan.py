@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
@@ -45,6 +44,10 @@ class LogScanOperator(DashboardLinkMixin, BaseOperator):
             logs.max_new_signatures,
             logs.max_increase_ratio,
         )
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import (
+            KubernetesHook,  # lazy: keeps DAG parsing free of the kubernetes clients
+        )
+
         api = KubernetesHook(conn_id=spec.connection_for(self.environment)).get_conn()
         result = scan_pods(
             api,

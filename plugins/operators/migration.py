@@ -11,7 +11,6 @@ from airflow.sdk.exceptions import AirflowException
 from airlock.kube import migration
 from airlock.kube.plan import migration_job_name
 from operators._kube import KubeOperator
-from triggers.job import JobTrigger
 
 
 class MigrationOperator(KubeOperator):
@@ -34,6 +33,8 @@ class MigrationOperator(KubeOperator):
             return self.execute_complete(context, event={"job": result["job"], "state": result["status"],
                                                          "message": result["message"]})
         timeout = spec.migration.timeout.total_seconds()
+        from triggers.job import JobTrigger  # lazy: keeps DAG parsing free of the kubernetes clients
+
         self.defer(trigger=JobTrigger(conn_id=spec.connection_for(self.environment), namespace=self.namespace,
                                       job=result["job"], timeout=timeout),
                    method_name="execute_complete", timeout=timedelta(seconds=timeout + 120))

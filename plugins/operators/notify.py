@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 from airflow.sdk import BaseOperator, Context, TriggerRule
 
 from airlock import notify
@@ -28,6 +27,10 @@ def send_slack(spec: ServiceSpec, message: dict[str, Any], log: Any) -> bool:
         log.info("Slack notifications are off for %s (notify.slack_connection is not set).", spec.service)
         return False
     try:
+        from airflow.providers.slack.hooks.slack_webhook import (
+            SlackWebhookHook,  # lazy: slack_sdk at send time
+        )
+
         SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=SEND_TIMEOUT_S).send_dict(message)
     except Exception as exc:
         log.warning("Slack notification via %r failed; the deployment goes on regardless: %s", conn_id, exc)

@@ -6,18 +6,19 @@ into the I/O they need (KubernetesHook ApiClients, HTTP sessions with base URLs)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
-from kubernetes import client
 
 from airlock.checks.http import HttpSession
 from airlock.checks.preflight import HttpEndpoint, run_preflight
 from airlock.spec import ServiceSpec, spec_from
 from hooks.app_http import AppHttpHook, new_session
 from operators.links import DashboardLinkMixin
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 
 class AirflowPreflightIO:
@@ -30,6 +31,10 @@ class AirflowPreflightIO:
 
     def kube(self, environment: str) -> client.ApiClient:
         if environment not in self._kube:
+            from airflow.providers.cncf.kubernetes.hooks.kubernetes import (
+                KubernetesHook,  # lazy: keeps DAG parsing free of the kubernetes clients
+            )
+
             self._kube[environment] = KubernetesHook(conn_id=self.spec.connection_for(environment)).get_conn()
         return self._kube[environment]
 

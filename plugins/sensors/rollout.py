@@ -11,7 +11,6 @@ from airflow.sdk.exceptions import AirflowException
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.kube.status import rollout_status
-from triggers.rollout import RolloutTrigger
 
 
 class RolloutSensor(BaseSensorOperator):
@@ -43,6 +42,8 @@ class RolloutSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        from triggers.rollout import RolloutTrigger  # lazy: keeps DAG parsing free of the kubernetes clients
+
         self.defer(trigger=RolloutTrigger(conn_id=self.kubernetes_conn_id, namespace=self.namespace,
                                           deployment=self.deployment, timeout=float(self.timeout)),
                    method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout) + 60))

@@ -8,9 +8,10 @@ kubernetes-client/python#2596).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes import client
+if TYPE_CHECKING:
+    from kubernetes import client
 
 
 def _body(response: Any) -> Any:
@@ -19,6 +20,7 @@ def _body(response: Any) -> Any:
 
 
 def list_deployments(api: client.ApiClient, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
+    from kubernetes import client  # lazy: heavy to import, and loaded anyway once an ApiClient exists
     resp = client.AppsV1Api(api).list_namespaced_deployment(
         namespace, label_selector=label_selector, _preload_content=False
     )
@@ -27,6 +29,7 @@ def list_deployments(api: client.ApiClient, namespace: str, label_selector: str 
 
 def read_deployment(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     """The Deployment, or None when it does not exist (404)."""
+    from kubernetes import client  # lazy: heavy to import, and loaded anyway once an ApiClient exists
     try:
         resp = client.AppsV1Api(api).read_namespaced_deployment(name, namespace, _preload_content=False)
     except client.ApiException as exc:
@@ -38,6 +41,7 @@ def read_deployment(api: client.ApiClient, namespace: str, name: str) -> dict[st
 
 
 def list_pods(api: client.ApiClient, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
+    from kubernetes import client  # lazy: heavy to import, and loaded anyway once an ApiClient exists
     resp = client.CoreV1Api(api).list_namespaced_pod(
         namespace, label_selector=label_selector, _preload_content=False
     )
@@ -45,11 +49,13 @@ def list_pods(api: client.ApiClient, namespace: str, label_selector: str = "") -
 
 
 def list_nodes(api: client.ApiClient) -> list[dict[str, Any]]:
+    from kubernetes import client  # lazy: heavy to import, and loaded anyway once an ApiClient exists
     return list(_body(client.CoreV1Api(api).list_node(_preload_content=False)).get("items") or [])
 
 
 def list_node_metrics(api: client.ApiClient) -> list[dict[str, Any]] | None:
     """metrics.k8s.io/v1beta1 NodeMetrics items, or None when the metrics API is not served (404/503)."""
+    from kubernetes import client  # lazy: heavy to import, and loaded anyway once an ApiClient exists
     try:
         resp = client.CustomObjectsApi(api).list_cluster_custom_object(
             "metrics.k8s.io", "v1beta1", "nodes", _preload_content=False
@@ -68,6 +74,7 @@ def read_pod_log(
     container: str | None = None,
     tail_lines: int | None = None,
 ) -> str:
+    from kubernetes import client  # lazy: heavy to import, and loaded anyway once an ApiClient exists
     kwargs: dict[str, Any] = {"_preload_content": False}
     if container:
         kwargs["container"] = container

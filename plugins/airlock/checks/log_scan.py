@@ -16,12 +16,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from kubernetes import client
+from typing import TYPE_CHECKING, Any
 
 from airlock.checks import kube_read
 from airlock.checks.result import FAIL, PASS, WARN, CheckResult, format_table
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 NAME = "log_scan"
 
@@ -213,9 +214,11 @@ def scan_pods(
             continue
         sample = new if image_tag(kube_read.container_image(pod, container)) == version else stable
         name = meta["name"]
+        from kubernetes.client.exceptions import ApiException
+
         try:
             text = kube_read.read_pod_log(api, namespace, name, container, tail_lines)
-        except client.ApiException as exc:  # e.g. container not started yet: note it, scan the others
+        except ApiException as exc:  # e.g. container not started yet: note it, scan the others
             unreadable.append(f"{name}: HTTP {exc.status} {exc.reason}")
             continue
         sample.pods.append(name)

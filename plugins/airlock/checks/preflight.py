@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from kubernetes import client
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airlock.checks import backups, ci, cluster, incidents, kube_read, registry, staging
 from airlock.checks.http import HttpSession, join_url
 from airlock.checks.result import CheckResult, failing, results_table, run_guarded
+
+if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
+    from kubernetes import client
 
 
 @dataclass(frozen=True)

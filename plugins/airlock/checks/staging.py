@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kubernetes import client
+from typing import TYPE_CHECKING, Any
 
 from airlock.checks import kube_read
 from airlock.checks.result import FAIL, PASS, CheckResult
+
+if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
+    from kubernetes import client
 
 NAME = "staging_healthy"
 

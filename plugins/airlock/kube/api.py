@@ -15,10 +15,11 @@ import builtins
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
+if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
+    from kubernetes.client import ApiClient
+    from kubernetes.client.exceptions import ApiException
 
 Obj = dict[str, Any]
 
@@ -97,6 +98,9 @@ class Kube:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
+        # imported here, not at module level: by now an ApiClient exists, so kubernetes is loaded
+        from kubernetes.client.exceptions import ApiException
+
         try:
             resp = self.api_client.call_api(
                 url,
