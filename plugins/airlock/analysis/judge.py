@@ -15,7 +15,7 @@ Rules (each one a row of the verdict):
   decide. Optional metrics without data are skipped, saying so.
 
 Low traffic: the point-estimate rules (absolute, increase, latency) wait for ``min_requests`` per track,
-and a tail quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 500 requests), so
+and a tail quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000 requests), so
 that one slow or failed request among a handful cannot fail a canary. The sequential test is valid at
 any sample size (see its module), so clear evidence stops early. Until the step duration is over an
 undecided gate says ``continue``; at the end, a gate that never saw ``min_requests`` per track is
@@ -35,7 +35,9 @@ from airlock.analysis import sequential
 from airlock.analysis.verdict import Decision, MetricResult, MetricStatus, Verdict
 from airlock.durations import format_duration
 
-MIN_TAIL_REQUESTS = 5  # requests expected beyond a quantile before it is compared (p99 -> 500 requests)
+# Requests expected beyond a quantile before it is compared (p95 -> 200, p99 -> 1000 requests): with
+# fewer, a quantile read off a histogram is dominated by interpolation noise, not by the version.
+MIN_TAIL_REQUESTS = 10
 QUANTILES = {"latency_p95": 0.95, "latency_p99": 0.99}
 INCONCLUSIVE_ACTIONS = {
     "rollback": "rolling back",

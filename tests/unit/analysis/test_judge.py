@@ -90,7 +90,7 @@ def test_latency_above_ratio_of_baseline_fails(quantile):
 def test_p99_needs_tail_samples_before_judging():
     v = run(t(300, 1, p99=0.8), t(2700, 10, p99=0.4))
     assert v.metric("latency_p99").status == "pending"
-    assert "canary 300 < 500 requests" in v.metric("latency_p99").reason
+    assert "canary 300 < 1000 requests" in v.metric("latency_p99").reason
     assert v.decision == "continue"
 
 
