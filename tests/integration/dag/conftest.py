@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from kubernetes import client as k8s
 
 from airlock.spec import ServiceSpec, parse_spec
 from deploy_dag.graph import build_deploy_dag
@@ -54,7 +53,7 @@ IMAGES: dict[str, Any] = {
 }
 
 
-def test_spec_dict(**overrides: Any) -> dict[str, Any]:
+def demo_spec_dict(**overrides: Any) -> dict[str, Any]:
     """dags/services/demo-api.yaml with durations short enough for a test (and `overrides` merged in)."""
     spec = yaml.safe_load(SPEC_FILE.read_text())
     spec["strategy"]["canary"] = {"steps": [25, 50, 100], "step_duration": "6s"}
@@ -79,16 +78,12 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
             base[key] = value
 
 
-def test_spec(**overrides: Any) -> ServiceSpec:
-    return parse_spec(test_spec_dict(**overrides))
+def demo_spec(**overrides: Any) -> ServiceSpec:
+    return parse_spec(demo_spec_dict(**overrides))
 
 
 def build_dag(spec: ServiceSpec | None = None) -> Any:
-    return build_deploy_dag(spec or test_spec(), source=SPEC_FILE)
-
-
-test_spec_dict.__test__ = False  # type: ignore[attr-defined]
-test_spec.__test__ = False  # type: ignore[attr-defined]
+    return build_deploy_dag(spec or demo_spec(), source=SPEC_FILE)
 
 
 def _deployment(namespace: str, replicas: int, version: str = "v1") -> dict[str, Any]:
@@ -185,27 +180,13 @@ _seeds = itertools.count(101)
 
 @dataclass
 class World:
-    """One test's world: kubesim (+ its API clients), the Slack receiver, and the shared Prometheus."""
+    """One test's world: its kubesim and Slack receiver, and the module's Prometheus and Alertmanager."""
 
     sim: Sim
     slack: SlackReceiver
     prometheus: str
     alertmanager: Any
     seed: int
-    _clients: list[Any] = field(default_factory=list)
-
-    @property
-    def apps(self) -> k8s.AppsV1Api:
-        return k8s.AppsV1Api(self._client())
-
-    @property
-    def core(self) -> k8s.CoreV1Api:
-        return k8s.CoreV1Api(self._client())
-
-    def _client(self) -> Any:
-        api = self.sim.api_client()
-        self._clients.append(api)
-        return api
 
     def get(self, kind: str, name: str, namespace: str = NS) -> dict[str, Any] | None:
         """The object as the API returns it (plain JSON), or None when it does not exist."""
@@ -225,10 +206,6 @@ class World:
         """Kubernetes API writes (not kubesim's own /_sim endpoints) recorded by kubesim's audit log."""
         return [e for e in self.sim.audit() if e["method"] in ("POST", "PUT", "PATCH", "DELETE")
                 and not str(e["path"]).startswith("/_sim")]
-
-    def close(self) -> None:
-        for api in self._clients:
-            api.close()
 
 
 @contextmanager
@@ -250,7 +227,6 @@ def start_world(obs: Observability, set_conn: Any) -> Generator[World, None, Non
             yield world
         finally:
             obs.relay.target = None
-            world.close()
             slack.stop()
 
 

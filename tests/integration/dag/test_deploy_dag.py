@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import ParamValidationError
 from kubernetes import client as k8s
 
 from tests.fixtures.dag_runner import run_dag, xcom_value
-from tests.integration.dag.conftest import IMAGE, NS, build_dag, dump, test_spec
+from tests.integration.dag.conftest import IMAGE, NS, build_dag, demo_spec, dump
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_healthy_canary_is_promoted(world: Any) -> None:
 
 
 def test_canary_with_8_percent_errors_is_rolled_back(world: Any) -> None:
-    dr = deploy(test_spec(**NO_STAGING), version="v3.0.0", strategy="canary")
+    dr = deploy(demo_spec(**NO_STAGING), version="v3.0.0", strategy="canary")
 
     st = states(dr)
     assert str(dr.state) == "failed", dump(st)
@@ -104,7 +104,7 @@ def test_canary_with_8_percent_errors_is_rolled_back(world: Any) -> None:
 
 
 def test_rolling_update_stuck_on_image_pull_is_undone(world: Any) -> None:
-    dr = deploy(test_spec(**NO_STAGING), version="v4.0.0", strategy="rolling")
+    dr = deploy(demo_spec(**NO_STAGING), version="v4.0.0", strategy="rolling")
 
     st = states(dr)
     assert str(dr.state) == "failed", dump(st)
@@ -147,7 +147,7 @@ def test_blue_green_switches_and_retires_the_old_colour(world: Any) -> None:
 def test_blue_green_failing_after_the_switch_is_switched_back(world: Any) -> None:
     # v5 is healthy on /health (the pre-switch check) but fails every real request: the smoke test after
     # the switch catches it
-    spec = test_spec(**NO_STAGING, strategy={"blue_green": {"pre_switch_checks": ["health"]}})
+    spec = demo_spec(**NO_STAGING, strategy={"blue_green": {"pre_switch_checks": ["health"]}})
     dr = deploy(spec, version="v5.0.0", strategy="blue_green")
 
     st = states(dr)
@@ -223,7 +223,7 @@ def test_invalid_declared_params_are_refused_before_the_run(world: Any, conf: di
 
 
 def test_strategy_not_allowed_by_the_spec_is_refused(world: Any) -> None:
-    spec = test_spec(strategy={"allowed": ["canary", "rolling"]})
+    spec = demo_spec(strategy={"allowed": ["canary", "rolling"]})
     with pytest.raises(ParamValidationError, match="param strategy"):
         deploy(spec, version="v2.0.0", strategy="blue_green")
     assert world.sim.audit() == []
