@@ -85,6 +85,10 @@ class RunWatcher:
                 self.say(f"           reason: {reason}")
 
     def _failure_reason(self, ti: dict[str, Any]) -> str:
+        # Airlock's gates push the sentence they fail with; fall back to the task log otherwise
+        pushed = self.api.xcom(self.dag_id, self.run_id, ti["task_id"], key="failure_reason")
+        if pushed:
+            return str(pushed)[:400]
         try:
             log = self.api.task_log(self.dag_id, self.run_id, ti["task_id"], max(1, int(ti.get("try_number") or 1)))
         except requests.RequestException:

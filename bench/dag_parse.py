@@ -1,0 +1,85 @@
+"""DagBag parse time of the factory with many services (target: 500 services in <= 2 s).
+
+Generates N service specs (variations of the shipped examples) into a temporary dags folder next to
+a copy of dags/deploy_services.py, then parses it the way the dag-processor does (a DagBag with
+safe mode) and reports the total, the per-service cost and the per-DAG cost. One service is also
+parsed alone, side by side, so the fixed import cost and the marginal cost per service are visible.
+
+    uv run --frozen python bench/dag_parse.py [--services 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = ["user-api", "payment-service", "recommendation-engine", "demo-api"]
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys, time
+    t0 = time.perf_counter()
+    from airflow.dag_processing.dagbag import DagBag
+    t1 = time.perf_counter()
+    bag = DagBag(dag_folder=sys.argv[1])
+    t2 = time.perf_counter()
+    print(json.dumps({"import_s": t1 - t0, "parse_s": t2 - t1, "dags": len(bag.dag_ids),
+                      "errors": len(bag.import_errors)}))
+    """
+)
+
+
+def make_folder(root: Path, services: int) -> Path:
+    dags = root / "dags"
+    (dags / "services").mkdir(parents=True)
+    shutil.copy(REPO / "dags" / "deploy_services.py", dags / "deploy_services.py")
+    templates = [yaml.safe_load((REPO / "dags" / "services" / f"{name}.yaml").read_text()) for name in EXAMPLES]
+    for i in range(services):
+        spec = dict(templates[i % len(templates)])
+        spec["service"] = f"svc-{i:04d}"
+        (dags / "services" / f"svc-{i:04d}.yaml").write_text(yaml.safe_dump(spec))
+    return dags
+
+
+def parse(dags: Path) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
+    out = subprocess.run([sys.executable, "-c", PROBE, str(dags)], env=env, capture_output=True, text=True,
+                         check=True)
+    import json
+
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--services", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="airlock-parse-") as tmp:
+        one = parse(make_folder(Path(tmp) / "one", 1))
+        many = parse(make_folder(Path(tmp) / "many", args.services))
+    if many["errors"] or one["errors"]:
+        print(f"import errors: {many['errors']} (N services), {one['errors']} (1 service)")
+        return 1
+    marginal = (many["parse_s"] - one["parse_s"]) / max(args.services - 1, 1)
+    print(f"{'':28} {'1 service':>12} {args.services:>9} services")
+    print(f"{'DAGs bagged':28} {one['dags']:12.0f} {many['dags']:12.0f}")
+    print(f"{'DagBag parse time':28} {one['parse_s']:11.2f}s {many['parse_s']:11.2f}s   (target <= 2 s)")
+    print(f"{'airflow import (excluded)':28} {one['import_s']:11.2f}s {many['import_s']:11.2f}s")
+    print(f"marginal cost per service: {marginal * 1000:.1f} ms "
+          f"({marginal * 1000 / 2:.1f} ms per DAG: deploy_<service> + followup_<service>)")
+    print(f"per DAG over the whole parse: {many['parse_s'] / many['dags'] * 1000:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
