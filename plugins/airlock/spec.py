@@ -39,6 +39,9 @@ Duration = Annotated[
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class SpecError(ValueError):
     """A service spec (or run request) is invalid; the message is meant for a human as-is."""
 
@@ -383,7 +386,8 @@ def parse_spec(data: Any, source: str = "<spec>") -> ServiceSpec:
 def load_spec(path: str | Path) -> ServiceSpec:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's C loader when present: 5-10x faster, and the DAG factory parses every spec file
+        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     return parse_spec(data, str(path))

@@ -36,7 +36,7 @@ def build_followup_dag(spec: ServiceSpec) -> DAG:
     )
     with dag:
 
-        @task(task_id="what_to_follow_up")
+        @task(task_id="what_to_follow_up", multiple_outputs=False)  # explicit: skips type-hint evaluation at parse
         def what_to_follow_up(**context: Any) -> dict[str, Any]:
             events = [e for evs in context["triggering_asset_events"].values() for e in evs]
             if not events:

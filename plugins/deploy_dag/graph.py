@@ -93,7 +93,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,  # one deployment per service at a time (plus the cluster-side lease)
-        params=deploy_params(spec),
+        # params are attached after the tasks exist (share_params): see there why
         tags=["airlock", "deploy", spec.service],
         owner_links={},
         default_args={"owner": ", ".join(spec.owners) or "airlock", "retries": 0},
@@ -143,7 +143,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
                 plan >> migrate
                 head = migrate
 
-            @task.branch(task_id="choose_strategy")
+            @task.branch(task_id="choose_strategy", multiple_outputs=False)
             def choose_strategy(request: dict[str, Any]) -> str:
                 return f"production.{request['strategy']}.{_FIRST_TASK[request['strategy']]}"
 
@@ -265,6 +265,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         run_outcome(record.output)
 
         validate >> lock >> announce_start >> preflight
+    share_params(dag, deploy_params(spec))
     return dag
 
 
@@ -273,7 +274,7 @@ def run_outcome(record: Any) -> Any:
     happened (record and announcement are all_done, the lock release is a teardown), so without this a
     rolled-back deployment would show as a successful run. Fails unless the record says it went live."""
 
-    @task(task_id="outcome", trigger_rule=TriggerRule.ALL_DONE)
+    @task(task_id="outcome", trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def _outcome(record: dict[str, Any] | None, **context: Any) -> str:
         if not isinstance(record, dict) or "outcome" not in record:
             # the record is inside the lock's setup/teardown scope: it does not run when validation or the
@@ -292,7 +293,7 @@ def mark_deployed(spec: ServiceSpec) -> Any:
     """Emit the service's production Asset event; its extra tells the follow-up DAG what to check."""
     asset = production_asset(spec)
 
-    @task(task_id="mark_deployed", outlets=[asset], pre_execute=skip_in_dry_run,
+    @task(task_id="mark_deployed", outlets=[asset], pre_execute=skip_in_dry_run, multiple_outputs=False,
           trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def _mark(**context: Any) -> dict[str, Any]:
         request = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)
@@ -307,6 +308,21 @@ def mark_deployed(spec: ServiceSpec) -> Any:
         return extra
 
     return _mark()
+
+
+def share_params(dag: DAG, params: dict[str, Any]) -> None:
+    """Give the DAG its params and every task the *same* ParamsDict.
+
+    Created inside a DAG that already has params, each operator deep-copies them (Airflow's
+    get_merged_defaults): with ~40 tasks and 7 schema-rich params that copying was over half of the
+    parse time of a service. Nothing mutates params after parsing, so one shared, equal dict gives
+    every task exactly what the copies held.
+    """
+    dag.params = params  # type: ignore[assignment]  # the attrs converter builds the ParamsDict
+    shared = dag.params
+    shared._fill_missing_param_source("dag")
+    for op in dag.tasks:
+        op.params = shared
 
 
 _FIRST_TASK = {"rolling": "update", "blue_green": "deploy_green", "canary": "step_1"}
