@@ -35,10 +35,7 @@ SPEC_FILE = REPO / "dags" / "services" / "demo-api.yaml"
 IMAGE = "registry.example/demo-api"
 NS = "production"
 
-# p95 and p99 well inside one histogram bucket (0.1-0.25 s): near a bucket edge, histogram_quantile's
-# estimate of the same distribution jumps by 50 % between two tracks of a few hundred requests, and the
-# latency rule (limit 150 % of baseline) would fail healthy versions at random.
-LATENCY = {"p50": 60, "p95": 150, "p99": 200}
+LATENCY = {"p50": 40, "p95": 120, "p99": 200}  # as demo/scenario.yaml; every version answers equally fast
 # Image profiles: v2 healthy, v3 answers 8 % of requests with 5xx (the canary must be stopped), v4 cannot
 # be pulled, v5 is healthy on /health but answers every other request with 500 (smoke and metrics fail).
 IMAGES: dict[str, Any] = {

@@ -291,3 +291,13 @@ def test_a_run_while_another_holds_the_lock_fails_naming_the_holder(
     assert re.search(r'AirflowFailException: the deployment did not start: task acquire_lock failed: deploy lock '
                      r'production/airlock-demo-api is held by "manual__other-deployment"', out), out[-3000:]
     assert world.slack.texts() == [], "nothing started, nothing announced"
+
+
+def test_release_train_with_nothing_queued_deploys_nothing_and_does_not_fail(world: Any) -> None:
+    spec = demo_spec(windows={"release_train": "Tue,Thu 02:00"})
+    dr = run_dag(build_dag(spec), run_conf={})
+
+    st = states(dr)
+    assert st["validate"] == "skipped", dump(st)
+    assert str(dr.state) == "success", dump(st)
+    assert world.sim.audit() == [] and world.slack.texts() == [], dump(st)
