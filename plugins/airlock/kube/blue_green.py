@@ -31,6 +31,7 @@ from typing import Any
 
 from airlock.kube.api import Kube
 from airlock.kube.rolling import CHANGE_CAUSE, image_of
+from airlock.kube.track_deployment import track_deployment_body
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -117,37 +118,10 @@ def pin_service_to_blue(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
 
 def green_body(spec: ServiceSpec, blue: Obj, image: str, replicas: int, cause: str) -> Obj:
     """A new green Deployment built from blue's spec: same pod template, colour label, new image."""
-    track = spec.kubernetes.track_label
-    name = deployment_for(spec, GREEN)
-    template = copy.deepcopy((blue.get("spec") or {}).get("template") or {})
-    labels = dict((template.get("metadata") or {}).get("labels") or {})
-    labels.pop("pod-template-hash", None)
-    labels.update(spec.app_labels)
-    labels[track] = GREEN
-    template.setdefault("metadata", {})["labels"] = labels
-    template["metadata"].pop("creationTimestamp", None)
-    for c in template.get("spec", {}).get("containers") or []:
-        if c.get("name") == spec.container:
-            c["image"] = image
-    src_spec = blue.get("spec") or {}
-    body: Obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "labels": {**spec.app_labels, track: GREEN, "app.kubernetes.io/managed-by": "airlock"},
-            "annotations": {CHANGE_CAUSE: cause},
-        },
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {**spec.app_labels, track: GREEN}},
-            "template": template,
-        },
-    }
-    for key in ("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"):
-        if key in src_spec:
-            body["spec"][key] = copy.deepcopy(src_spec[key])
-    return body
+    return track_deployment_body(
+        spec, blue, name=deployment_for(spec, GREEN), track=GREEN, image=image, replicas=replicas, cause=cause,
+        copy_spec_keys=("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"),
+    )
 
 
 def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str, cause: str) -> Obj:

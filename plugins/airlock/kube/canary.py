@@ -10,12 +10,12 @@ promotion: the stable Deployment is rolled to the new version, then the canary i
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
 from airlock.kube.api import Kube
 from airlock.kube.rolling import CHANGE_CAUSE, image_of
+from airlock.kube.track_deployment import track_deployment_body
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -39,36 +39,10 @@ def effective_percent(stable: int, canary: int) -> float:
 
 
 def canary_body(spec: ServiceSpec, stable: Obj, image: str, replicas: int, cause: str) -> Obj:
-    track = spec.kubernetes.track_label
-    template = copy.deepcopy((stable.get("spec") or {}).get("template") or {})
-    labels = dict((template.get("metadata") or {}).get("labels") or {})
-    labels.pop("pod-template-hash", None)
-    labels.update(spec.app_labels)
-    labels[track] = CANARY
-    template.setdefault("metadata", {})["labels"] = labels
-    template["metadata"].pop("creationTimestamp", None)
-    for c in template.get("spec", {}).get("containers") or []:
-        if c.get("name") == spec.container:
-            c["image"] = image
-    src = stable.get("spec") or {}
-    body: Obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": canary_name(spec),
-            "labels": {**spec.app_labels, track: CANARY, "app.kubernetes.io/managed-by": "airlock"},
-            "annotations": {CHANGE_CAUSE: cause},
-        },
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {**spec.app_labels, track: CANARY}},
-            "template": template,
-        },
-    }
-    for key in ("minReadySeconds", "progressDeadlineSeconds"):
-        if key in src:
-            body["spec"][key] = src[key]
-    return body
+    return track_deployment_body(
+        spec, stable, name=canary_name(spec), track=CANARY, image=image, replicas=replicas, cause=cause,
+        copy_spec_keys=("minReadySeconds", "progressDeadlineSeconds"),
+    )
 
 
 def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, weight: float, cause: str) -> Obj:
