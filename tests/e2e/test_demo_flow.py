@@ -68,7 +68,10 @@ def test_demo_flow_through_real_airflow(tmp_path: Path) -> None:
         assert result.state == "failed", "\n".join(lines[-60:])
         tis = {ti["task_id"]: ti for ti in api.task_instances(DAG_ID, bad["dag_run_id"])}
         assert tis["staging.soak"]["state"] == "skipped"  # hotfix, recorded as such
-        assert tis["production.canary.analysis_1"]["state"] == "failed"
+        # a 25 % canary at ~20 req/s sees ~150 requests per step: usually step 1 catches 6 % errors,
+        # otherwise step 2 (50 %); either way before promotion
+        failed = [t for t, ti in tis.items() if ti["state"] == "failed" and t != "outcome"]
+        assert failed in (["production.canary.analysis_1"], ["production.canary.analysis_2"]), failed
         assert tis["rollback"]["state"] == "success"
         assert tis["production.canary.promote"]["state"] in ("upstream_failed", "skipped")
         deployments = _deployments(stack.kubesim_url)
