@@ -348,7 +348,15 @@ def judge(
             f"{format_duration(round(elapsed_s))}; on_inconclusive={action}: {then}"
         )
         return done("inconclusive", reason, action=action)
-    return done("pass", f"canary healthy for {format_duration(round(elapsed_s))}: {_summary(ctx)}")
+    # Passing at the bound means "no rule failed and no significant regression", not "proven
+    # healthy": say so, with the test's evidence, so a reader can tell a clean canary from a close call.
+    test = next((r for r in results if r.name == "error_rate_test"), None)
+    evidence = f" (error-rate test: {test.reason})" if test is not None and test.reason else ""
+    return done(
+        "pass",
+        f"no rule failed and no significant regression after {format_duration(round(elapsed_s))}"
+        f"{evidence}: {_summary(ctx)}",
+    )
 
 
 def _summary(ctx: _Context) -> str:

@@ -77,4 +77,4 @@ def test_healthy_canary_passes_with_its_numbers_as_xcom(
     assert rows["error_rate"]["status"] == "pass" and rows["error_rate_test"]["status"] == "pass"
     assert rows["latency_p95"]["canary"] is not None  # histogram_quantile over kubesim's buckets
     assert rows["cpu"]["status"] == "skipped"  # no cAdvisor metrics in kubesim: skipped, saying so
-    assert verdict["reason"].startswith("canary healthy for 2")
+    assert verdict["reason"].startswith("no rule failed and no significant regression after 2")

@@ -128,7 +128,7 @@ def test_on_inconclusive_promote_does_not_fail():
 def test_healthy_canary_passes_at_the_end():
     v = run(t(1500, 6, p99=0.41), t(13500, 54, p99=0.40), elapsed=STEP)
     assert v.decision == "pass" and not v.early_stop
-    assert v.reason.startswith("canary healthy for 15m")
+    assert v.reason.startswith("no rule failed and no significant regression after 15m")
 
 
 def test_clear_evidence_of_health_stops_early():
