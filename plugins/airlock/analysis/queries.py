@@ -16,11 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# Counts over the window as "now minus then", per series: `increase()` silently drops the first value
+# of a series born inside the window - and a canary pod's 5xx counter is born with its first error, so
+# increase() under-counts exactly the errors a canary judge is looking for. Series that did not exist
+# at the window's start count from zero (`unless`); a counter reset counts as no increase (clamp_min).
+_COUNT = (
+    "(sum(M unless M offset {window}) or vector(0))"
+    " + (sum(clamp_min(M - M offset {window}, 0)) or vector(0))"
+)
 _QUANTILE = "histogram_quantile(Q, sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{window}])))"
 
 DEFAULT_QUERIES: dict[str, str] = {
-    "requests": "sum(increase(http_requests_total{{selector}}[{window}]))",
-    "errors": 'sum(increase(http_requests_total{{selector},code=~"5.."}[{window}]))',
+    "requests": _COUNT.replace("M", "http_requests_total{{selector}}"),
+    "errors": _COUNT.replace("M", 'http_requests_total{{selector},code=~"5.."}'),
     "p50": _QUANTILE.replace("Q", "0.5"),
     "p95": _QUANTILE.replace("Q", "0.95"),
     "p99": _QUANTILE.replace("Q", "0.99"),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.kubesim import make_container, make_deployment, make_service
-from tests.fixtures.prometheus import find_prometheus, start_prometheus
+from tests.fixtures.prometheus import find_prometheus, start_prometheus, wait_for_scrapes
 
 IMAGE = "registry.local/payment-service"
 APP = "payment-service"
@@ -55,6 +55,10 @@ def scraped_kubesim(tmp_path: Any) -> Generator[Callable[[dict[str, Any]], str],
 
         def start(scenario: dict[str, Any]) -> str:
             sim = stack.enter_context(run_kubesim(scenario))
-            return stack.enter_context(start_prometheus([sim.url + "/metrics"], tmp_path))
+            url = stack.enter_context(start_prometheus([sim.url + "/metrics"], tmp_path))
+            # The pods here predate Prometheus (a real canary's pods are created when its step starts):
+            # let Prometheus know every series before a gate counts "now minus step start".
+            wait_for_scrapes(url, count=3)
+            return url
 
         yield start

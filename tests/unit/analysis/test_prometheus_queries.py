@@ -50,9 +50,11 @@ def test_canary_plan_selects_tracks_and_counts_since_the_step_started():
     plan = GatePlan.from_spec(SPEC, version="1.4.0", phase="canary", started_at=1000.0, weight=10)
     assert plan.duration_s == 900 and plan.interval_s == 60 and plan.connection == "prometheus_default"
     by_key = {(q.track, q.metric): q for q in plan.queries_at(1300.0)}
+    errors = 'http_requests_total{namespace="production",service="payment-service",track="canary",code=~"5.."}'
+    # now minus the step start, per series; series born in the step (a pod's first 5xx) count from zero
     assert by_key["canary", "errors"].promql == (
-        'sum(increase(http_requests_total{namespace="production",service="payment-service",'
-        'track="canary",code=~"5.."}[300s]))'
+        f"(sum({errors} unless {errors} offset 300s) or vector(0))"
+        f" + (sum(clamp_min({errors} - {errors} offset 300s, 0)) or vector(0))"
     )
     assert 'track!="canary"' in by_key["baseline", "requests"].promql
     assert by_key["baseline", "p99"].promql.startswith("histogram_quantile(0.99, sum by (le) (increase(")
@@ -69,10 +71,10 @@ def test_validation_plan_compares_with_the_previous_version_before_the_deploy():
         baseline_end=4000.0,
     )
     by_key = {(q.track, q.metric): q for q in plan.queries_at(5120.0)}
-    assert by_key["canary", "requests"].promql.endswith('version="1.4.0"}[120s]))')
+    assert by_key["canary", "requests"].promql.endswith('version="1.4.0"} offset 120s, 0)) or vector(0))')
     assert by_key["canary", "requests"].at is None
     base = by_key["baseline", "requests"]
-    assert base.promql.endswith('version="1.3.2"}[900s]))')  # an equally long window (validation_window)
+    assert base.promql.endswith('version="1.3.2"} offset 900s, 0)) or vector(0))')  # equally long window
     assert base.at == 4000.0  # ... ending when the deployment started
 
 
