@@ -284,9 +284,11 @@ def run_outcome(record: Any) -> Any:
             raise AirflowFailException(f"the deployment did not start: {failure_reason(context)}")
         if record["outcome"] in ("succeeded", "dry_run"):
             return str(record["outcome"])
-        raise AirflowFailException(
+        message = (
             f"deployment of {record.get('service')} {record.get('version')} {record['outcome']}: {record.get('reason')}"
         )
+        context["ti"].xcom_push(key="failure_reason", value=message)
+        raise AirflowFailException(message)
 
     return _outcome(record)
 
