@@ -26,7 +26,7 @@ import yaml
 from airlock.spec import ServiceSpec, parse_spec
 from deploy_dag.graph import build_deploy_dag
 from kubesim.testing import Sim, run_kubesim
-from tests.fixtures.alertmanager import alertmanager_server, find_binary
+from tests.fixtures.alertmanager import alertmanager_server, find_alertmanager
 from tests.fixtures.prometheus import find_prometheus, start_prometheus, wait_for_series
 from tests.fixtures.slack_receiver import SlackReceiver
 
@@ -162,7 +162,7 @@ class Observability:
 def observability(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observability]:
     if find_prometheus() is None:
         pytest.skip("prometheus is not installed (apt-get install prometheus)")
-    if find_binary() is None:
+    if find_alertmanager() is None:
         pytest.skip("prometheus-alertmanager is not installed")
     relay = MetricsRelay()
     try:
