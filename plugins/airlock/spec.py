@@ -217,6 +217,7 @@ class SmokeTest(_Model):
     body: Any = Field(default=None, alias="json")
     expect: SmokeExpect = SmokeExpect()
     critical: bool = True  # a failing critical flow is a rollback trigger
+    attempts: Annotated[int, Field(ge=1, le=10)] = 1  # broken = every attempt failed (rates: metrics gate)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from airlock.checks.http import DEFAULT_TIMEOUT, HttpSession, join_url
@@ -44,6 +45,29 @@ def judge_smoke(test: Any, status_code: int, body: Any) -> list[str]:
 
 
 def run_smoke_test(session: HttpSession, base_url: str, test: Any) -> CheckResult:
+    """Run one flow up to `test.attempts` times; it is broken only when every attempt fails.
+
+    A smoke test answers "does this flow work?", not "how often does it fail?" (that is the metrics
+    gate's question, with the statistics to answer it): one 5xx from a service with a 0.2 % error
+    rate must not roll a release back, while a flow that is really broken fails every attempt.
+    """
+    attempts = max(int(getattr(test, "attempts", 1)), 1)
+    failures: list[str] = []
+    result = _attempt(session, base_url, test)
+    while result.status != PASS and len(failures) + 1 < attempts:
+        failures.append(result.reason)
+        result = _attempt(session, base_url, test)
+    if not failures:
+        return result
+    if result.status == PASS:
+        note = f" (attempt {len(failures) + 1} of {attempts}; before: {failures[-1]})"
+    else:
+        note = f" ({attempts} of {attempts} attempts failed)"
+    evidence = {**result.evidence, "earlier_attempts": failures}
+    return replace(result, reason=result.reason + note, evidence=evidence)
+
+
+def _attempt(session: HttpSession, base_url: str, test: Any) -> CheckResult:
     url = join_url(base_url, test.path)
     evidence: dict[str, Any] = {
         "method": test.method,
