@@ -30,8 +30,8 @@ import copy
 from typing import Any
 
 from airlock.kube.api import Kube
-from airlock.kube.rolling import CHANGE_CAUSE, image_of
-from airlock.kube.track_deployment import track_deployment_body
+from airlock.kube.rolling import image_of
+from airlock.kube.track_deployment import template_labels, track_deployment_body, track_deployment_patch
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -56,10 +56,6 @@ def active_colour(service: Obj | None, track_label: str) -> str:
     selector = ((service or {}).get("spec") or {}).get("selector") or {}
     colour = selector.get(track_label, BLUE)
     return colour if colour in COLOURS else BLUE
-
-
-def template_labels(deployment: Obj) -> dict[str, str]:
-    return dict((((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
 
 
 def colour_state(kube: Kube, spec: ServiceSpec, namespace: str) -> Obj:
@@ -142,7 +138,6 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
                 "replicas": int((active.get("spec") or {}).get("replicas", 1)), "already_active": True,
                 "active": state["active"], "active_deployment": state["active_deployment"]}
     replicas = int((active.get("spec") or {}).get("replicas", 1)) or 1
-    track = spec.kubernetes.track_label
     current = kube.get("deployments", namespace, new_name)
     changed = False
     if current is None:
@@ -151,14 +146,7 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
                     what=f"(new colour {new})")
         changed = True
     else:
-        patch: Obj = {}
-        if image_of(current, spec.container) != image:
-            patch["spec"] = {"template": {"spec": {"containers": [{"name": spec.container, "image": image}]}}}
-            patch["metadata"] = {"annotations": {CHANGE_CAUSE: cause}}
-        if template_labels(current).get(track) != new:
-            patch.setdefault("spec", {}).setdefault("template", {})["metadata"] = {"labels": {track: new}}
-        if (current.get("spec") or {}).get("replicas", 1) != replicas:
-            patch.setdefault("spec", {})["replicas"] = replicas
+        patch = track_deployment_patch(spec, current, track=new, image=image, replicas=replicas, cause=cause)
         if patch:
             kube.log.info('updating %s deployment "%s": image %s, %d replicas', new, new_name, image, replicas)
             kube.patch("deployments", namespace, new_name, patch, what=f"(new colour {new})")

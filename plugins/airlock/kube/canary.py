@@ -14,8 +14,7 @@ import math
 from typing import Any
 
 from airlock.kube.api import Kube
-from airlock.kube.rolling import CHANGE_CAUSE, image_of
-from airlock.kube.track_deployment import track_deployment_body
+from airlock.kube.track_deployment import track_deployment_body, track_deployment_patch
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -63,12 +62,7 @@ def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, wei
                     what=f"(canary {weight:g} %)")
         changed = True
     else:
-        patch: Obj = {}
-        if image_of(current, spec.container) != image:
-            patch["spec"] = {"template": {"spec": {"containers": [{"name": spec.container, "image": image}]}}}
-            patch["metadata"] = {"annotations": {CHANGE_CAUSE: cause}}
-        if (current.get("spec") or {}).get("replicas", 1) != replicas:
-            patch.setdefault("spec", {})["replicas"] = replicas
+        patch = track_deployment_patch(spec, current, track=CANARY, image=image, replicas=replicas, cause=cause)
         if patch:
             kube.patch("deployments", namespace, name, patch, what=f"(canary {weight:g} %)")
             changed = True

@@ -10,10 +10,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from airlock.kube.rolling import CHANGE_CAUSE
+from airlock.kube.rolling import CHANGE_CAUSE, image_of
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
+
+
+def template_labels(deployment: Obj) -> dict[str, str]:
+    return dict((((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
 
 
 def track_deployment_body(
@@ -57,3 +61,21 @@ def track_deployment_body(
         if key in source_spec:
             body["spec"][key] = copy.deepcopy(source_spec[key])
     return body
+
+
+def track_deployment_patch(spec: ServiceSpec, current: Obj, *, track: str, image: str, replicas: int,
+                           cause: str) -> Obj:
+    """The strategic-merge patch that brings an existing track Deployment to image/label/replicas.
+
+    Empty when it already matches: that is what makes a retried step write nothing.
+    """
+    label = spec.kubernetes.track_label
+    patch: Obj = {}
+    if image_of(current, spec.container) != image:
+        patch["spec"] = {"template": {"spec": {"containers": [{"name": spec.container, "image": image}]}}}
+        patch["metadata"] = {"annotations": {CHANGE_CAUSE: cause}}
+    if template_labels(current).get(label) != track:
+        patch.setdefault("spec", {}).setdefault("template", {})["metadata"] = {"labels": {label: track}}
+    if (current.get("spec") or {}).get("replicas", 1) != replicas:
+        patch.setdefault("spec", {})["replicas"] = replicas
+    return patch
