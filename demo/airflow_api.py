@@ -15,11 +15,13 @@ class AirflowAPI:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self._username, self._password = username, password
-        self._token_at = 0.0
+        # None = no token yet. Never a 0.0 sentinel: time.monotonic() counts from boot, so on a machine
+        # booted less than the refresh age ago "0.0" would read as "a fresh token" and never authenticate.
+        self._token_at: float | None = None
 
-    def _auth(self) -> None:
+    def _auth(self, force: bool = False) -> None:
         # JWTs from /auth/token expire (24 h default); refresh well before that
-        if time.monotonic() - self._token_at < 1800:
+        if not force and self._token_at is not None and time.monotonic() - self._token_at < 1800:
             return
         response = requests.post(
             f"{self.base_url}/auth/token",
@@ -34,6 +36,10 @@ class AirflowAPI:
         self._auth()
         kwargs.setdefault("timeout", 30)
         response = self.session.request(method, f"{self.base_url}/api/v2{path}", **kwargs)
+        if response.status_code == 401:
+            # the token expired or the server restarted with a new signing key: authenticate once more
+            self._auth(force=True)
+            response = self.session.request(method, f"{self.base_url}/api/v2{path}", **kwargs)
         if response.status_code >= 400:
             raise requests.HTTPError(
                 f"{method} {path} -> {response.status_code}: {response.text[:500]}", response=response
