@@ -14,12 +14,14 @@ from typing import Any
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import DAG, task
 
+from airlock.run_request import RunRequest
 from airlock.spec import ServiceSpec, spec_to_dict
 from deploy_dag.graph import production_asset
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 from operators.log_scan import LogScanOperator
 
-FOLLOWED_VERSION = "{{ ti.xcom_pull(task_ids='what_to_follow_up')['version'] }}"
+FOLLOW_UP_TASK_ID = "what_to_follow_up"  # returns the followed deployment's RunRequest
+DUE_KEY = "due"
 
 
 def build_followup_dag(spec: ServiceSpec) -> DAG:
@@ -36,27 +38,30 @@ def build_followup_dag(spec: ServiceSpec) -> DAG:
     )
     with dag:
 
-        @task(task_id="what_to_follow_up", multiple_outputs=False)  # explicit: skips type-hint evaluation at parse
+        # explicit multiple_outputs: skips type-hint evaluation at parse
+        @task(task_id=FOLLOW_UP_TASK_ID, multiple_outputs=False)
         def what_to_follow_up(**context: Any) -> dict[str, Any]:
             events = [e for evs in context["triggering_asset_events"].values() for e in evs]
             if not events:
                 raise ValueError(f"no {asset.uri} event triggered this run: nothing to follow up")
             event = events[-1]
             extra = dict(event.extra or {})
+            request = RunRequest.from_dict(extra["request"])  # the deployment's own validated request
             due = event.timestamp + timedelta(seconds=float(extra.get("follow_up_after_seconds", 86400)))
-            print(f"Following up {spec.service} {extra.get('version')} (run {extra.get('run_id')}) at {due}")
-            return {**extra, "due": due.isoformat()}
+            print(f"Following up {spec.service} {request.version} (run {request.run_id}) at {due}")
+            context["ti"].xcom_push(key=DUE_KEY, value=due.isoformat())
+            return request.to_dict()
 
         target = what_to_follow_up()
         wait = DateTimeSensorAsync(
             task_id="wait_until_due",
-            target_time="{{ ti.xcom_pull(task_ids='what_to_follow_up')['due'] }}",
+            target_time=f"{{{{ ti.xcom_pull(task_ids='{FOLLOW_UP_TASK_ID}', key='{DUE_KEY}') }}}}",
         )
-        health = HealthCheckOperator(task_id="health", spec=s, version=FOLLOWED_VERSION, target="production")
-        checks: list[Any] = [health]
+        followed = {"spec": s, "request_from": FOLLOW_UP_TASK_ID}
+        checks: list[Any] = [HealthCheckOperator(task_id="health", target="production", **followed)]
         if spec.smoke:
-            checks.append(SmokeTestOperator(task_id="smoke", spec=s, version=FOLLOWED_VERSION, target="production"))
-        checks.append(LogScanOperator(task_id="log_scan", spec=s, version=FOLLOWED_VERSION, environment="production"))
+            checks.append(SmokeTestOperator(task_id="smoke", target="production", **followed))
+        checks.append(LogScanOperator(task_id="log_scan", environment="production", **followed))
         target >> wait >> checks[0]
         for a, b in zip(checks, checks[1:], strict=False):
             a >> b

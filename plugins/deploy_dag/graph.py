@@ -1,25 +1,31 @@
-"""The task graph of `deploy_<service>`: the seed workflow as dependencies.
+"""The task graph of `deploy_<service>`: the seed workflow as dependencies, one small builder per phase.
 
 validate -> lock -> pre-flight -> window gate -> staging (deploy, health, smoke, soak)
   -> production (rollback plan, migration, branch: rolling | blue-green | canary steps + analysis)
   -> validation (health with version, smoke, metrics window, log scan)
-  -> complete (old colour cleanup, announce, record)
+  -> complete (old colour cleanup, mark deployed) -> record -> announce -> release lock; outcome
 A rollback task (trigger rule one_failed) watches every production and validation task; the lock is
 released by a teardown whatever happens.
+
+Each phase builder returns a `Phase`: the tasks the previous phase leads into (`entry`), the tasks the
+next phase follows (`exits`) and the deployment-record fields its tasks fill (`record`, field -> task
+ids). Task ids are written once, where the task is created; everything else refers to the task.
+Every task acts on the run's RunRequest (the validate task's XCom), never on `params`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, task
+from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, cross_downstream, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airlock.run_outcome import decide_run_outcome
 from airlock.spec import ServiceSpec, spec_to_dict
-from deploy_dag.guards import VALIDATE_TASK_ID, skip_for_hotfix_or_dry_run, skip_in_dry_run
+from deploy_dag.guards import only_for_strategy, skip_for_hotfix_or_dry_run, skip_in_dry_run
 from deploy_dag.params import deploy_params
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
@@ -31,45 +37,40 @@ from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.plan import RecordRollbackPlanOperator
 from operators.preflight import PreflightOperator
 from operators.record import RecordDeploymentOperator
+from operators.request_bound import pull_request
 from operators.rollback import RollbackOperator, failure_reason
 from operators.rollout import RollingUpdateOperator
 from operators.validate import ValidateRequestOperator
 from operators.window_gate import WindowGateOperator
+from operators.xcom_keys import FAILURE_REASON_KEY, VALIDATE_TASK_ID
 from sensors.metrics import MetricsSensor
 from timetables.release_train import ReleaseTrainTimetable
 
-VERSION = "{{ params.version }}"
-DRY_RUN = "{{ ti.xcom_pull(task_ids='validate')['dry_run'] }}"
-STRATEGY = "{{ ti.xcom_pull(task_ids='validate')['strategy'] }}"
+RecordSources = dict[str, list[str]]
+
+
+@dataclass
+class Phase:
+    entry: list[Any]
+    exits: list[Any]
+    record: RecordSources = field(default_factory=dict)
+    group: Any = None  # the phase's TaskGroup, when a rollback must watch it
 
 
 def production_asset(spec: ServiceSpec) -> Asset:
     return Asset(name=f"airlock_{spec.service}_production", uri=f"airlock://{spec.service}/production")
 
 
-def canary_weight(slot: int) -> str:
-    """Template for the weight of canary slot `slot`: the run's effective step, or '' (slot unused)."""
-    steps = f"ti.xcom_pull(task_ids='{VALIDATE_TASK_ID}')['canary_steps']"
-    return f"{{{{ ({steps}[:-1])[{slot}] if ({steps}[:-1]) | length > {slot} else '' }}}}"
+def _ids(*tasks: Any) -> list[str]:
+    return [t.task_id for t in tasks]
 
 
-def skip_unused_slot(slot: int) -> Callable[[Any], None]:
-    def guard(context: Any) -> None:
-        steps = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)["canary_steps"][:-1]
-        if slot >= len(steps):
-            raise AirflowSkipException(f"canary step slot {slot + 1} is not used by this run (steps {steps})")
-        skip_in_dry_run(context)
-
-    return guard
-
-
-def only_for_strategy(strategy: str) -> Callable[[Any], None]:
-    def guard(context: Any) -> None:
-        chosen = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)["strategy"]
-        if chosen != strategy:
-            raise AirflowSkipException(f"only runs for strategy {strategy}; this run uses {chosen}")
-
-    return guard
+def _merge(*sources: RecordSources) -> RecordSources:
+    merged: RecordSources = {}
+    for source in sources:
+        for name, ids in source.items():
+            merged.setdefault(name, []).extend(ids)
+    return merged
 
 
 def _doc(spec: ServiceSpec, source: Path) -> str:
@@ -80,6 +81,159 @@ def _doc(spec: ServiceSpec, source: Path) -> str:
         f"* owners: {', '.join(spec.owners) or '-'}\n* spec file: `{source.name}`\n"
         f"* dashboard: {spec.metrics.dashboard or '-'}\n"
     )
+
+
+# -- phases -------------------------------------------------------------------------------------------
+
+
+def build_preflight(s: dict[str, Any]) -> Phase:
+    with TaskGroup("preflight"):
+        checks = PreflightOperator(task_id="checks", spec=s)
+        window = WindowGateOperator(task_id="window", spec=s)
+        checks >> window
+    return Phase([checks], [window], {"preflight": _ids(checks), "window": _ids(window)})
+
+
+def build_staging(s: dict[str, Any]) -> Phase:
+    with TaskGroup("staging"):
+        deploy = RollingUpdateOperator(task_id="deploy", spec=s, environment="staging")
+        health = HealthCheckOperator(task_id="health", spec=s, target="staging", pre_execute=skip_in_dry_run)
+        smoke = SmokeTestOperator(task_id="smoke", spec=s, target="staging", pre_execute=skip_in_dry_run)
+        soak = MetricsSensor(
+            task_id="soak", spec=s, phase="staging", environment="staging", pre_execute=skip_for_hotfix_or_dry_run
+        )
+        deploy >> health >> smoke >> soak
+    # production follows every staging task, not only the soak: a hotfix skips the soak (a dry run also
+    # the checks), and a skipped soak must not skip production with it
+    return Phase(
+        [deploy], [deploy, health, smoke, soak],
+        {"metrics": _ids(soak), "health": _ids(health), "smoke": _ids(smoke)},
+    )
+
+
+def _build_rolling(s: dict[str, Any]) -> Phase:
+    with TaskGroup("rolling"):
+        update = RollingUpdateOperator(task_id="update", spec=s)
+    return Phase([update], [update])
+
+
+def _build_blue_green(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
+    record: RecordSources = {}
+    with TaskGroup("blue_green"):
+        green = BlueGreenDeployOperator(task_id="deploy_green", spec=s)
+        chain: list[Any] = [green]
+        if "health" in spec.strategy.blue_green.pre_switch_checks:
+            health = HealthCheckOperator(
+                task_id="verify_green_health", spec=s, target="preview", pre_execute=skip_in_dry_run
+            )
+            chain.append(health)
+            record["health"] = _ids(health)
+        if "smoke" in spec.strategy.blue_green.pre_switch_checks and spec.smoke:
+            smoke = SmokeTestOperator(task_id="verify_green_smoke", spec=s, target="preview", pre_execute=skip_in_dry_run)
+            chain.append(smoke)
+            record["smoke"] = _ids(smoke)
+        chain.append(BlueGreenSwitchOperator(task_id="switch", spec=s))
+        for a, b in zip(chain, chain[1:], strict=False):
+            a >> b
+    return Phase([green], [chain[-1]], record)
+
+
+def _build_canary(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
+    """One step + analysis pair per step slot of the spec (a run may use fewer: the rest skip), then promote."""
+    analyses: list[Any] = []
+    with TaskGroup("canary"):
+        previous: Any = None
+        previous_step: Any = None
+        first: Any = None
+        for slot in range(len(spec.strategy.canary.steps) - 1):
+            step = CanaryStepOperator(
+                task_id=f"step_{slot + 1}", spec=s, slot=slot,
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if slot else TriggerRule.ALL_SUCCESS,
+            )
+            analysis = MetricsSensor(
+                task_id=f"analysis_{slot + 1}", spec=s, phase="canary", slot=slot, pre_execute=skip_in_dry_run,
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            )
+            if previous is not None:
+                previous >> step
+                previous_step >> step  # in a dry run the analyses skip; the next step still logs its plan
+            step >> analysis
+            analyses.append(analysis)
+            previous, previous_step, first = analysis, step, first or step
+        # none_failed + a strategy guard: a run whose steps are just [100] promotes directly
+        promote = CanaryPromoteOperator(
+            task_id="promote", spec=s, trigger_rule=TriggerRule.NONE_FAILED, pre_execute=only_for_strategy("canary")
+        )
+        if previous is not None:
+            previous >> promote
+    return Phase([first or promote], [promote], {"metrics": _ids(*analyses)})
+
+
+def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tuple[Phase, Any]:
+    """Returns the phase and its rollback-plan task (the rollback and the old-colour cleanup read it)."""
+    with TaskGroup("production") as group:
+        plan = RecordRollbackPlanOperator(
+            task_id="record_rollback_plan", spec=s,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after staging's skipped soak, see there
+        )
+        head: Any = plan
+        record: RecordSources = {"plan": _ids(plan)}
+        if spec.migration is not None:
+            migrate = MigrationOperator(task_id="migrate", spec=s)
+            plan >> migrate
+            head = migrate
+            record["migration"] = _ids(migrate)
+
+        builders = {
+            "rolling": lambda: _build_rolling(s),
+            "blue_green": lambda: _build_blue_green(spec, s),
+            "canary": lambda: _build_canary(spec, s),
+        }
+        strategies = {name: builders[name]() for name in spec.strategy.allowed}
+        first_task = {name: phase.entry[0].task_id for name, phase in strategies.items()}
+
+        @task.branch(task_id="choose_strategy", multiple_outputs=False)
+        def choose_strategy(**context: Any) -> str:
+            return first_task[pull_request(context).strategy]
+
+        branch = choose_strategy()
+        validate >> branch
+        head >> branch
+        for phase in strategies.values():
+            branch >> phase.entry
+    exits = [t for phase in strategies.values() for t in phase.exits]
+    return Phase([plan], exits, _merge(record, *(p.record for p in strategies.values())), group), plan
+
+
+def build_validation(s: dict[str, Any]) -> Phase:
+    with TaskGroup("validation") as group:
+        health = HealthCheckOperator(
+            task_id="health", spec=s, target="production", pre_execute=skip_in_dry_run,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        )
+        smoke = SmokeTestOperator(task_id="smoke", spec=s, target="production", pre_execute=skip_in_dry_run)
+        metrics = MetricsSensor(task_id="metrics", spec=s, phase="validation", pre_execute=skip_in_dry_run)
+        logs = LogScanOperator(task_id="log_scan", spec=s, environment="production", pre_execute=skip_in_dry_run)
+        health >> smoke >> metrics >> logs
+    return Phase(
+        [health], [logs],
+        {"health": _ids(health), "smoke": _ids(smoke), "metrics": _ids(metrics), "log_scan": _ids(logs)},
+        group,
+    )
+
+
+def build_complete(spec: ServiceSpec, s: dict[str, Any], plan: Any) -> Phase:
+    with TaskGroup("complete"):
+        finalize = BlueGreenFinalizeOperator(
+            task_id="retire_old_colour", spec=s, plan=plan.output, pre_execute=only_for_strategy("blue_green")
+        )
+        deployed = mark_deployed(spec)
+        finalize >> deployed
+    # mark_deployed follows the validation directly too: `finalize` is skipped unless blue-green
+    return Phase([finalize, deployed], [deployed])
+
+
+# -- the DAG --------------------------------------------------------------------------------------------
 
 
 def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
@@ -102,193 +256,74 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         validate = ValidateRequestOperator(task_id=VALIDATE_TASK_ID, spec=s)
         lock = DeployLockOperator(task_id="acquire_lock", spec=s, action="acquire", holder="{{ run_id }}")
         announce_start = SlackNotifyOperator(task_id="announce_start", spec=s, kind="start")
+        validate >> lock >> announce_start
 
-        with TaskGroup("preflight") as preflight:
-            checks = PreflightOperator(task_id="checks", spec=s, version=VERSION)
-            window = WindowGateOperator(task_id="window", spec=s)
-            checks >> window
-
-        last: Any = preflight
+        phases = [build_preflight(s)]
         if spec.kubernetes.staging is not None:
-            with TaskGroup("staging") as staging:
-                st_deploy = RollingUpdateOperator(
-                    task_id="deploy", spec=s, version=VERSION, environment="staging", dry_run=DRY_RUN
-                )
-                st_health = HealthCheckOperator(
-                    task_id="health", spec=s, version=VERSION, target="staging", pre_execute=skip_in_dry_run
-                )
-                st_smoke = SmokeTestOperator(
-                    task_id="smoke", spec=s, version=VERSION, target="staging", pre_execute=skip_in_dry_run
-                )
-                st_soak = MetricsSensor(
-                    task_id="soak", spec=s, version=VERSION, phase="staging", environment="staging",
-                    pre_execute=skip_for_hotfix_or_dry_run,
-                )
-                st_deploy >> st_health >> st_smoke >> st_soak
-            last >> staging
-            # production follows every staging task, not only the soak: a hotfix skips the soak (a dry run
-            # also the checks), and a skipped soak must not skip production with it
-            last = [st_deploy, st_health, st_smoke, st_soak]
-
-        with TaskGroup("production") as production:
-            plan = RecordRollbackPlanOperator(
-                task_id="record_rollback_plan", spec=s, strategy=STRATEGY,
-                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # see `last` above
-            )
-            head = plan
-            if spec.migration is not None:
-                migrate = MigrationOperator(
-                    task_id="migrate", spec=s, version=VERSION, environment="production", dry_run=DRY_RUN
-                )
-                plan >> migrate
-                head = migrate
-
-            @task.branch(task_id="choose_strategy", multiple_outputs=False)
-            def choose_strategy(request: dict[str, Any]) -> str:
-                return f"production.{request['strategy']}.{_FIRST_TASK[request['strategy']]}"
-
-            branch = choose_strategy(validate.output)
-            head >> branch
-            strategy_ends: list[Any] = []
-
-            if "rolling" in spec.strategy.allowed:
-                with TaskGroup("rolling"):
-                    update = RollingUpdateOperator(
-                        task_id="update", spec=s, version=VERSION, environment="production", dry_run=DRY_RUN
-                    )
-                branch >> update
-                strategy_ends.append(update)
-
-            if "blue_green" in spec.strategy.allowed:
-                with TaskGroup("blue_green"):
-                    green = BlueGreenDeployOperator(task_id="deploy_green", spec=s, version=VERSION, dry_run=DRY_RUN)
-                    chain = [green]
-                    if "health" in spec.strategy.blue_green.pre_switch_checks:
-                        chain.append(HealthCheckOperator(
-                            task_id="verify_green_health", spec=s, version=VERSION, target="preview",
-                            pre_execute=skip_in_dry_run,
-                        ))
-                    if "smoke" in spec.strategy.blue_green.pre_switch_checks and spec.smoke:
-                        chain.append(SmokeTestOperator(
-                            task_id="verify_green_smoke", spec=s, version=VERSION, target="preview",
-                            pre_execute=skip_in_dry_run,
-                        ))
-                    chain.append(BlueGreenSwitchOperator(task_id="switch", spec=s, version=VERSION, dry_run=DRY_RUN))
-                    for a, b in zip(chain, chain[1:], strict=False):
-                        a >> b
-                branch >> green
-                strategy_ends.append(chain[-1])
-
-            if "canary" in spec.strategy.allowed:
-                with TaskGroup("canary"):
-                    previous: Any = None
-                    previous_step: Any = None
-                    first: Any = None
-                    for slot in range(len(spec.strategy.canary.steps) - 1):
-                        step = CanaryStepOperator(
-                            task_id=f"step_{slot + 1}", spec=s, version=VERSION, weight=canary_weight(slot),
-                            dry_run=DRY_RUN, pre_execute=skip_unused_slot_allow_dry(slot),
-                            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if slot else TriggerRule.ALL_SUCCESS,
-                        )
-                        analysis = MetricsSensor(
-                            task_id=f"analysis_{slot + 1}", spec=s, version=VERSION, phase="canary",
-                            weight=canary_weight(slot), pre_execute=skip_unused_slot(slot),
-                            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-                        )
-                        if previous is not None:
-                            previous >> step
-                            # in a dry run the analyses skip; the next step still logs its plan
-                            previous_step >> step
-                        step >> analysis
-                        previous, previous_step, first = analysis, step, first or step
-                    # none_failed + a strategy guard: a run whose steps are just [100] promotes directly
-                    promote = CanaryPromoteOperator(
-                        task_id="promote", spec=s, version=VERSION, dry_run=DRY_RUN,
-                        trigger_rule=TriggerRule.NONE_FAILED, pre_execute=only_for_strategy("canary"),
-                    )
-                    if previous is not None:
-                        previous >> promote
-                branch >> (first or promote)
-                strategy_ends.append(promote)
-
-        last >> plan
-
-        with TaskGroup("validation") as validation:
-            v_health = HealthCheckOperator(
-                task_id="health", spec=s, version=VERSION, target="production", pre_execute=skip_in_dry_run,
-                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-            )
-            v_smoke = SmokeTestOperator(
-                task_id="smoke", spec=s, version=VERSION, target="production", pre_execute=skip_in_dry_run
-            )
-            v_metrics = MetricsSensor(
-                task_id="metrics", spec=s, version=VERSION, phase="validation", pre_execute=skip_in_dry_run
-            )
-            v_logs = LogScanOperator(
-                task_id="log_scan", spec=s, version=VERSION, environment="production", pre_execute=skip_in_dry_run
-            )
-            v_health >> v_smoke >> v_metrics >> v_logs
-        strategy_ends >> v_health
+            phases.append(build_staging(s))
+        production, plan = build_production(spec, s, validate)
+        validation = build_validation(s)
+        complete = build_complete(spec, s, plan)
+        phases += [production, validation, complete]
+        announce_start >> phases[0].entry
+        for before, after in zip(phases, phases[1:], strict=False):
+            cross_downstream(before.exits, after.entry)
 
         rollback = RollbackOperator(
-            task_id="rollback", spec=s, plan=plan.output, dry_run=DRY_RUN, trigger_rule=TriggerRule.ONE_FAILED,
+            task_id="rollback", spec=s, plan=plan.output, trigger_rule=TriggerRule.ONE_FAILED,
             on_failure_callback=slack_failure_callback(s),  # a failed rollback needs a human, now
         )
-        [production, validation] >> rollback
+        [production.group, validation.group] >> rollback
 
-        with TaskGroup("complete") as complete:
-            finalize = BlueGreenFinalizeOperator(
-                task_id="retire_old_colour", spec=s, version=VERSION, plan=plan.output, dry_run=DRY_RUN,
-                pre_execute=only_for_strategy("blue_green"),
-            )
-            deployed = mark_deployed(spec)
-            # mark_deployed follows the validation directly too: `finalize` is skipped unless blue-green
-            v_logs >> finalize >> deployed
-            v_logs >> deployed
-
+        sources = _merge(*(p.record for p in phases), {"rollback": _ids(rollback)})
         record = RecordDeploymentOperator(
-            task_id="record",
-            spec=s,
-            sources=_record_sources(spec),
-            trigger_rule=TriggerRule.ALL_DONE,
+            task_id="record", spec=s, sources=_record_sources(sources), trigger_rule=TriggerRule.ALL_DONE
         )
-        [complete, rollback] >> record
+        complete.exits >> record
+        rollback >> record
         # success or rollback (with the reason and evidence), whichever the record says happened
         announce = SlackNotifyOperator(
-            task_id="announce_outcome", spec=s, kind="outcome", record=record.output,
-            trigger_rule=TriggerRule.ALL_DONE,
+            task_id="announce_outcome", spec=s, kind="outcome", record=record.output, trigger_rule=TriggerRule.ALL_DONE
         )
         release = DeployLockOperator(
             task_id="release_lock", spec=s, action="release", holder="{{ run_id }}"
         ).as_teardown(setups=lock)
         record >> announce >> release
         run_outcome(record.output)
-
-        validate >> lock >> announce_start >> preflight
     share_params(dag, deploy_params(spec))
     return dag
 
 
+# Record fields gathered from one task are that task's value; the check fields (and any field fed by
+# several tasks) are {task_id: value}, in graph order.
+_MULTI_SOURCE_FIELDS = ("metrics", "health", "smoke")
+
+
+def _record_sources(sources: RecordSources) -> dict[str, str | list[str]]:
+    """Record field -> task id(s): the record operator reads these XComs without knowing the graph."""
+    out: dict[str, str | list[str]] = {"request": VALIDATE_TASK_ID}
+    for name, ids in sources.items():
+        out[name] = ids if (name in _MULTI_SOURCE_FIELDS or len(ids) > 1) else ids[0]
+    return out
+
+
 def run_outcome(record: Any) -> Any:
-    """The run's final state. Airflow judges a run by its leaf tasks, and every other leaf runs whatever
-    happened (record and announcement are all_done, the lock release is a teardown), so without this a
-    rolled-back deployment would show as a successful run. Fails unless the record says it went live."""
+    """The run's final state (airlock.run_outcome): fails unless the record says it went live."""
 
     @task(task_id="outcome", trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def _outcome(record: dict[str, Any] | None, **context: Any) -> str:
-        if not isinstance(record, dict) or "outcome" not in record:
-            # the record is inside the lock's setup/teardown scope: it does not run when validation or the
-            # lock failed (nothing was deployed, nothing announced), so say here what failed and why
-            if not _any_task_failed(context):  # e.g. a release train with no version queued: all skipped
-                raise AirflowSkipException("nothing was deployed and nothing failed; see the validate task")
-            raise AirflowFailException(f"the deployment did not start: {failure_reason(context)}")
-        if record["outcome"] in ("succeeded", "dry_run"):
-            return str(record["outcome"])
-        message = (
-            f"deployment of {record.get('service')} {record.get('version')} {record['outcome']}: {record.get('reason')}"
+        has_record = isinstance(record, dict) and "outcome" in record
+        failed = False if has_record else _any_task_failed(context)
+        decision = decide_run_outcome(
+            record, any_task_failed=failed, failure=failure_reason(context) if failed else ""
         )
-        context["ti"].xcom_push(key="failure_reason", value=message)
-        raise AirflowFailException(message)
+        if decision.state == "skipped":
+            raise AirflowSkipException(decision.message)
+        if decision.state == "failed":
+            if decision.outcome is not None:
+                context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=decision.message)
+            raise AirflowFailException(decision.message)
+        return str(decision.outcome)
 
     return _outcome(record)
 
@@ -306,13 +341,14 @@ def mark_deployed(spec: ServiceSpec) -> Any:
     @task(task_id="mark_deployed", outlets=[asset], pre_execute=skip_in_dry_run, multiple_outputs=False,
           trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def _mark(**context: Any) -> dict[str, Any]:
-        request = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)
+        request = pull_request(context)
         extra = {
             "service": spec.service,
-            "version": request["version"],
-            "strategy": request["strategy"],
+            "version": request.version,
+            "strategy": request.strategy,
             "run_id": context["run_id"],
             "follow_up_after_seconds": spec.notify.follow_up_after.total_seconds(),
+            "request": request.to_dict(),  # the follow-up DAG checks exactly what was deployed
         }
         context["outlet_events"][asset].extra = extra
         return extra
@@ -326,57 +362,11 @@ def share_params(dag: DAG, params: dict[str, Any]) -> None:
     Created inside a DAG that already has params, each operator deep-copies them (Airflow's
     get_merged_defaults): with ~40 tasks and 7 schema-rich params that copying was over half of the
     parse time of a service. Nothing mutates params after parsing, so one shared, equal dict gives
-    every task exactly what the copies held.
+    every task exactly what the copies held. (Tasks never read params: the validate task turns them
+    into the RunRequest.)
     """
     dag.params = params  # type: ignore[assignment]  # the attrs converter builds the ParamsDict
     shared = dag.params
     shared._fill_missing_param_source("dag")
     for op in dag.tasks:
         op.params = shared
-
-
-_FIRST_TASK = {"rolling": "update", "blue_green": "deploy_green", "canary": "step_1"}
-
-
-def skip_unused_slot_allow_dry(slot: int) -> Callable[[Any], None]:
-    """Canary step tasks run in a dry run (they log their plan), but unused slots always skip."""
-
-    def guard(context: Any) -> None:
-        steps = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)["canary_steps"][:-1]
-        if slot >= len(steps):
-            raise AirflowSkipException(f"canary step slot {slot + 1} is not used by this run (steps {steps})")
-
-    return guard
-
-
-def _record_sources(spec: ServiceSpec) -> dict[str, str | list[str]]:
-    """Record field -> task id(s): the record operator reads these XComs without knowing the graph."""
-    metrics = ["validation.metrics"]
-    health = ["validation.health"]
-    smoke = ["validation.smoke"]
-    if spec.kubernetes.staging is not None:
-        metrics.insert(0, "staging.soak")
-        health.insert(0, "staging.health")
-        smoke.insert(0, "staging.smoke")
-    if "canary" in spec.strategy.allowed:
-        slots = range(1, len(spec.strategy.canary.steps))
-        metrics[-1:-1] = [f"production.canary.analysis_{slot}" for slot in slots]
-    if "blue_green" in spec.strategy.allowed:
-        if "health" in spec.strategy.blue_green.pre_switch_checks:
-            health.insert(-1, "production.blue_green.verify_green_health")
-        if "smoke" in spec.strategy.blue_green.pre_switch_checks and spec.smoke:
-            smoke.insert(-1, "production.blue_green.verify_green_smoke")
-    sources: dict[str, str | list[str]] = {
-        "request": VALIDATE_TASK_ID,
-        "window": "preflight.window",
-        "preflight": "preflight.checks",
-        "plan": "production.record_rollback_plan",
-        "metrics": metrics,
-        "health": health,
-        "smoke": smoke,
-        "log_scan": "validation.log_scan",
-        "rollback": "rollback",
-    }
-    if spec.migration is not None:
-        sources["migration"] = "production.migrate"
-    return sources

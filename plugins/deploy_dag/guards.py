@@ -1,33 +1,35 @@
-"""pre_execute guards: skip a task for a dry run or a hotfix, decided from the validated request.
+"""pre_execute guards: skip a task for a dry run, a hotfix or another strategy, decided from the RunRequest.
 
 They read the `validate` task's XCom (the request as checked against the spec), never raw conf.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-VALIDATE_TASK_ID = "validate"
-
-
-def _request(context: Any) -> dict[str, Any]:
-    request = context["ti"].xcom_pull(task_ids=VALIDATE_TASK_ID)
-    if not isinstance(request, dict):
-        raise RuntimeError(f"task {VALIDATE_TASK_ID!r} returned no request; cannot decide what to run")
-    return request
+from operators.request_bound import pull_request
 
 
 def skip_in_dry_run(context: Any) -> None:
     """For waits and checks that only make sense after a real change (sensors, smoke, scans)."""
-    if _request(context).get("dry_run"):
+    if pull_request(context).dry_run:
         raise AirflowSkipException("dry run: nothing was changed, so there is nothing to wait for or verify")
 
 
 def skip_for_hotfix_or_dry_run(context: Any) -> None:
     """The staging soak: a hotfix skips it (recorded by the validate task); pre-flight is never skipped."""
-    request = _request(context)
-    if request.get("risk") == "hotfix":
+    if pull_request(context).is_hotfix:
         raise AirflowSkipException("hotfix run: staging soak skipped (recorded in the deployment record)")
     skip_in_dry_run(context)
+
+
+def only_for_strategy(strategy: str) -> Callable[[Any], None]:
+    def guard(context: Any) -> None:
+        chosen = pull_request(context).strategy
+        if chosen != strategy:
+            raise AirflowSkipException(f"only runs for strategy {strategy}; this run uses {chosen}")
+
+    return guard

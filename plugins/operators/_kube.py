@@ -15,26 +15,10 @@ from airflow.sdk.exceptions import AirflowException
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.spec import ServiceSpec, spec_from
+from operators.xcom_keys import FAILURE_REASON_KEY
+from operators.request_bound import RequestBound
 
-DEFAULT_DRY_RUN = "{{ params.dry_run | default(False) }}"
 SYNC_WAIT_SECONDS = 20.0  # a rollout wait longer than this defers to the triggerer
-
-_TRUE = {"true", "1", "yes", "y", "on"}
-_FALSE = {"false", "0", "no", "n", "off", "", "none"}
-
-
-def parse_bool(value: Any, name: str = "dry_run") -> bool:
-    """A templated boolean: True/False, or the strings Jinja renders ("True", "False", "1", "")."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise AirflowException(f"{name} must be true or false, got {value!r}")
 
 
 def api_client(spec: ServiceSpec, environment: str) -> Any:
@@ -45,20 +29,20 @@ def api_client(spec: ServiceSpec, environment: str) -> Any:
     return KubernetesHook(conn_id=spec.connection_for(environment)).get_conn()
 
 
-class KubeOperator(BaseOperator):
-    """Base for operators that change a Kubernetes namespace of a service (production by default)."""
+class KubeOperator(RequestBound, BaseOperator):
+    """Base for operators that change a Kubernetes namespace of a service (production by default).
 
-    template_fields: tuple[str, ...] = ("version", "dry_run")
+    What to deploy (version, image, dry run) comes from the run's RunRequest (see RequestBound).
+    """
+
+    template_fields: tuple[str, ...] = ()
     ui_color = "#dbeafe"
 
-    def __init__(self, *, spec: dict[str, Any], version: str = "{{ params.version }}",
-                 environment: str = "production", dry_run: Any = DEFAULT_DRY_RUN,
-                 deferrable: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, spec: dict[str, Any], environment: str = "production", deferrable: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
-        self.version = version
         self.environment = environment
-        self.dry_run = dry_run
         self.deferrable = deferrable
 
     # -- helpers -------------------------------------------------------------------------------
@@ -70,10 +54,6 @@ class KubeOperator(BaseOperator):
     def namespace(self) -> str:
         return self.service_spec.environment(self.environment).namespace
 
-    @property
-    def is_dry_run(self) -> bool:
-        return parse_bool(self.dry_run)
-
     def kube(self) -> Kube:
         dry = self.is_dry_run
         if dry:
@@ -81,7 +61,7 @@ class KubeOperator(BaseOperator):
         return Kube(api_client(self.service_spec, self.environment), dry_run=dry, log=self.log)
 
     def image(self) -> str:
-        return self.service_spec.image_ref(str(self.version))
+        return self.run_request.image
 
     def cause(self, context: Context) -> str:
         from airlock.kube.rolling import change_cause
@@ -152,5 +132,5 @@ class KubeOperator(BaseOperator):
         why = reason["message"] if reason else "no pod explains it"
         message = f"rollout of deployment \"{event['deployment']}\" did not complete: {event.get('message')}. Why: {why}"
         if context is not None:
-            context["ti"].xcom_push(key="failure_reason", value=message)
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)
         raise AirflowException(message)

@@ -14,18 +14,18 @@ from airlock.checks.smoke import run_smoke_tests, smoke_table, smoke_verdict
 from airlock.spec import ServiceSpec, spec_from
 from hooks.app_http import AppHttpHook
 from operators.links import DashboardLinkMixin
+from operators.request_bound import RequestBound
+from operators.xcom_keys import FAILURE_REASON_KEY, SMOKE_RESULTS_KEY
 
 
-class _AppCheck(DashboardLinkMixin, BaseOperator):
-    template_fields = ("version", "target")
+class _AppCheck(DashboardLinkMixin, RequestBound, BaseOperator):
     ui_color = "#e8f5e9"
 
-    def __init__(self, *, spec: dict[str, Any], version: str, target: str = "production", **kwargs: Any):
+    def __init__(self, *, spec: dict[str, Any], target: str = "production", **kwargs: Any):
         super().__init__(**kwargs)
-        if target not in TARGETS and "{{" not in target:
+        if target not in TARGETS:
             raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)}")
         self.spec = spec
-        self.version = version
         self.target = target
 
     def app(self, spec: ServiceSpec) -> tuple[AppHttpHook, str]:
@@ -65,7 +65,7 @@ class HealthCheckOperator(_AppCheck):
         self.log.info("Health %s: %s", result.status.upper(), result.reason)
         if result.failed:
             message = f"health check failed at {self.target}: {result.reason}"
-            context["ti"].xcom_push(key="failure_reason", value=message)  # for the rollback, record and Slack
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)  # for the rollback, record and Slack
             raise AirflowException(message)
         return result.to_dict()
 
@@ -95,9 +95,9 @@ class SmokeTestOperator(_AppCheck):
         self.log.info("Smoke tests at %s:\n%s", self.target, smoke_table(results))
         self.log.info("Smoke %s: %s", verdict.status.upper(), verdict.reason)
         out = [r.to_dict() for r in results]
-        context["ti"].xcom_push(key="smoke", value=out)
+        context["ti"].xcom_push(key=SMOKE_RESULTS_KEY, value=out)
         if verdict.failed:
             message = f"smoke tests failed at {self.target}: {verdict.reason}"
-            context["ti"].xcom_push(key="failure_reason", value=message)  # for the rollback, record and Slack
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)  # for the rollback, record and Slack
             raise AirflowException(message)
         return out

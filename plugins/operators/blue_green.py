@@ -89,7 +89,7 @@ class BlueGreenSwitchOperator(KubeOperator):
 class BlueGreenFinalizeOperator(KubeOperator):
     """Keep the old colour for `strategy.blue_green.keep_old_for` (deferred), then scale it to 0."""
 
-    template_fields = ("version", "dry_run", "plan")
+    template_fields = ("plan",)
 
     def __init__(self, *, plan: Any = None, keep_old_for: timedelta | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -12,24 +12,25 @@ from operators._kube import KubeOperator
 
 
 class CanaryStepOperator(KubeOperator):
-    """Size `<deployment>-canary` (new version) so it gets `weight` % of the pods, and wait until ready.
+    """Size `<deployment>-canary` (new version) so it gets this step's weight of the pods, and wait until ready.
 
-    The stable Deployment keeps its full size, so aborting is instant. Returns the step:
+    `slot` is the step's index (0-based) in the run's canary steps (RunRequest.canary_weights); a run with
+    fewer steps than the spec skips the unused slots. The stable Deployment keeps its full size, so
+    aborting is instant. Returns the step:
     {"deployment", "replicas", "stable_replicas", "weight", "effective_percent", "changed", "image"}.
     """
 
-    template_fields = ("version", "dry_run", "weight")
-
-    def __init__(self, *, weight: Any, **kwargs: Any) -> None:
+    def __init__(self, *, slot: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.weight = weight
+        self.slot = slot
 
     def execute(self, context: Context) -> Any:
-        if self.weight in (None, ""):
-            raise AirflowSkipException("no canary weight for this step (unused step slot)")
-        weight = float(self.weight)
-        if weight >= 100:
-            raise AirflowSkipException("100 % is reached by promotion (CanaryPromoteOperator), not by a canary step")
+        request = self.run_request
+        weight = request.canary_weight(self.slot)
+        if weight is None:
+            raise AirflowSkipException(
+                f"canary step slot {self.slot + 1} is not used by this run (steps {list(request.canary_steps)})"
+            )
         kube = self.kube()
         step = canary.ensure_canary(kube, self.service_spec, self.namespace, self.image(), weight, self.cause(context))
         if kube.dry_run:

@@ -8,6 +8,7 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from airlock.kube import lock
+from operators.xcom_keys import FAILURE_REASON_KEY
 from operators._kube import KubeOperator
 
 
@@ -19,7 +20,8 @@ class DeployLockOperator(KubeOperator):
     expires after `ttl_seconds` (default: 3 hours, longer than any sane deployment).
     """
 
-    template_fields = ("version", "dry_run", "holder")
+    template_fields = ("holder",)
+    request_optional = True  # the release is a teardown: it runs even when validate failed
 
     def __init__(self, *, action: str, holder: str = "{{ run_id }}", ttl_seconds: int = 3 * 3600,
                  **kwargs: Any) -> None:
@@ -38,7 +40,7 @@ class DeployLockOperator(KubeOperator):
         try:
             result = lock.acquire(kube, self.namespace, spec.service, str(self.holder), self.ttl_seconds)
         except lock.LockHeld as exc:
-            context["ti"].xcom_push(key="failure_reason", value=str(exc))  # the record and Slack name the holder
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=str(exc))  # the record and Slack name the holder
             raise AirflowFailException(str(exc)) from None
         self.log.info("deploy lock %s held by %s until %s", result["lease"], result["holder"], result["expires"])
         return result

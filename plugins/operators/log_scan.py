@@ -7,31 +7,31 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
-from airlock.checks.kube_read import label_selector
 from airlock.checks.log_scan import scan_pods, signatures_table
+from airlock.kube.api import selector_string
 from airlock.spec import spec_from
 from operators.links import DashboardLinkMixin
+from operators.request_bound import RequestBound
+from operators.xcom_keys import FAILURE_REASON_KEY
 
 
-class LogScanOperator(DashboardLinkMixin, BaseOperator):
+class LogScanOperator(DashboardLinkMixin, RequestBound, BaseOperator):
     """Scan the logs of the pods running `version` (since they started, last spec.logs.tail_lines lines
     per pod) for spec.logs.error_patterns; compare signatures with the other pods of the app. Fails when
     more than spec.logs.max_new_signatures signatures are new or increased. Returns the result, with
     `evidence.signatures` (one row per signature: counts, rates, verdict), as XCom."""
 
-    template_fields = ("version", "environment")
     ui_color = "#fff8e1"
 
-    def __init__(self, *, spec: dict[str, Any], version: str, environment: str = "production", **kwargs: Any):
+    def __init__(self, *, spec: dict[str, Any], environment: str = "production", **kwargs: Any):
         super().__init__(**kwargs)
         self.spec = spec
-        self.version = version
         self.environment = environment
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = spec_from(self.spec)
         namespace = spec.environment(self.environment).namespace
-        selector = label_selector(spec.app_labels)
+        selector = selector_string(spec.app_labels)
         logs = spec.logs
         self.log.info(
             "Scanning logs of %s pods (%s) in %s: version %s vs stable; patterns %s; allowed new signatures %d, "
@@ -65,6 +65,6 @@ class LogScanOperator(DashboardLinkMixin, BaseOperator):
         self.log.info("Log scan %s: %s", result.status.upper(), result.reason)
         if result.failed:
             context["ti"].xcom_push(key="log_scan", value=result.to_dict())
-            context["ti"].xcom_push(key="failure_reason", value=f"log scan failed: {result.reason}")
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=f"log scan failed: {result.reason}")
             raise AirflowException(f"log scan failed: {result.reason}")
         return result.to_dict()

@@ -26,7 +26,7 @@ class MigrationOperator(KubeOperator):
             self.log.info("%s has no migration section; nothing to run", spec.service)
             return {"job": None, "status": "none", "reversible": True}
         kube = self.kube()
-        result = migration.ensure_job(kube, spec, self.namespace, str(self.version))
+        result = migration.ensure_job(kube, spec, self.namespace, self.version)
         if kube.dry_run:
             return {"job": result["job"], "status": "dry_run", "reversible": spec.migration.reversible}
         if result["status"] != "Running":
@@ -42,7 +42,7 @@ class MigrationOperator(KubeOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         spec = self.service_spec
         event = event or {}
-        name = event.get("job") or migration_job_name(spec, str(self.version))
+        name = event.get("job") or migration_job_name(spec, self.version)
         kube = self.kube()
         for pod, lines in migration.job_logs(kube, self.namespace, name).items():
             self.log.info("---- logs of migration pod %s (%d lines) ----", pod, len(lines))

@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator, Context, TriggerRule
 from airlock import notify
 from airlock.spec import ServiceSpec, spec_from
 from operators.links import DashboardLinkMixin
+from operators.request_bound import RequestBound
 
 KINDS = ("start", "success", "rollback", "outcome")
 SEND_TIMEOUT_S = 10
@@ -39,26 +40,17 @@ def send_slack(spec: ServiceSpec, message: dict[str, Any], log: Any) -> bool:
     return True
 
 
-def _steps(value: Any) -> list[int] | None:
-    """The run's canary steps ("10,50,100" from the form, a list from REST); None = the spec's."""
-    if isinstance(value, list):
-        return [int(x) for x in value] or None
-    try:
-        return [int(x) for x in str(value or "").replace(" ", "").split(",") if x] or None
-    except ValueError:
-        return None
-
-
-class SlackNotifyOperator(DashboardLinkMixin, BaseOperator):
+class SlackNotifyOperator(DashboardLinkMixin, RequestBound, BaseOperator):
     """Send one deployment message.
 
-    kind: "start" (from the run params), "success" / "rollback" (from `record`, the
+    kind: "start" (from the run's RunRequest), "success" / "rollback" (from `record`, the
     RecordDeploymentOperator's XCom), or "outcome" (success or rollback, whichever the record's
     outcome calls for). Returns {"kind", "sent": bool, "text"}.
     """
 
-    template_fields = ("version", "strategy", "risk", "change_summary", "canary_steps", "dry_run", "record")
+    template_fields = ("record",)
     ui_color = "#f4e1f7"
+    request_optional = True  # the outcome message is built from the record alone
 
     def __init__(
         self,
@@ -66,12 +58,6 @@ class SlackNotifyOperator(DashboardLinkMixin, BaseOperator):
         spec: dict[str, Any],
         kind: str,
         record: Any = None,
-        version: str = "{{ params.get('version', '') }}",
-        strategy: str = "{{ params.get('strategy', '') }}",
-        risk: str = "{{ params.get('risk', '') }}",
-        change_summary: str = "{{ params.get('change_summary', '') }}",
-        canary_steps: Any = "{{ params.get('canary_steps', '') }}",
-        dry_run: Any = "{{ params.get('dry_run', '') }}",
         trigger_rule: str = TriggerRule.ALL_SUCCESS,
         **kwargs: Any,
     ) -> None:
@@ -81,12 +67,6 @@ class SlackNotifyOperator(DashboardLinkMixin, BaseOperator):
         self.spec = spec
         self.kind = kind
         self.record = record
-        self.version = version
-        self.strategy = strategy
-        self.risk = risk
-        self.change_summary = change_summary
-        self.canary_steps = canary_steps
-        self.dry_run = dry_run
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = spec_from(self.spec)
@@ -103,15 +83,15 @@ class SlackNotifyOperator(DashboardLinkMixin, BaseOperator):
     def _build(self, spec: ServiceSpec, context: Context) -> tuple[str, dict[str, Any] | None]:
         dashboard = spec.metrics.dashboard or ""
         if self.kind == "start":
-            strategy = self.strategy if self.strategy not in (None, "", "None") else spec.strategy.default
+            request = self.run_request
             message = notify.start_message(
                 spec,
-                version=str(self.version),
-                strategy=str(strategy),
-                change_summary=str(self.change_summary or "") if self.change_summary != "None" else "",
-                risk=str(self.risk or "planned"),
-                canary_steps=_steps(self.canary_steps),
-                dry_run=str(self.dry_run).lower() in ("true", "1"),
+                version=request.version,
+                strategy=request.strategy,
+                change_summary=request.change_summary,
+                risk=request.risk,
+                canary_steps=list(request.canary_steps) or None,
+                dry_run=request.dry_run,
                 run_id=context["ti"].run_id,
             )
             return "start", message

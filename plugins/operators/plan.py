@@ -16,18 +16,10 @@ class RecordRollbackPlanOperator(KubeOperator):
     changed re-uses the original plan instead of recording the new state as "previous".
     """
 
-    template_fields = ("version", "dry_run", "strategy")
-
-    def __init__(self, *, strategy: str = "{{ params.strategy }}", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.strategy = strategy
-
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.service_spec
-        strategy = str(self.strategy)
-        if strategy not in spec.strategy.allowed:
-            raise ValueError(f"strategy {strategy!r} is not allowed for {spec.service}: {spec.strategy.allowed}")
-        plan = record_plan(self.kube(), spec, self.namespace, strategy, str(context["run_id"]), str(self.version),
-                           self.image())
+        request = self.run_request
+        plan = record_plan(self.kube(), spec, self.namespace, request.strategy, str(context["run_id"]),
+                           request.version, request.image)
         self.log.info("%s", describe_plan(plan))
         return plan

@@ -16,6 +16,8 @@ from airlock.checks.preflight import HttpEndpoint, run_preflight
 from airlock.spec import ServiceSpec, spec_from
 from hooks.app_http import AppHttpHook, new_session
 from operators.links import DashboardLinkMixin
+from operators.request_bound import RequestBound
+from operators.xcom_keys import FAILURE_REASON_KEY, PREFLIGHT_CHECKS_KEY
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -47,7 +49,7 @@ class AirflowPreflightIO:
         return new_session()
 
 
-class PreflightOperator(DashboardLinkMixin, BaseOperator):
+class PreflightOperator(DashboardLinkMixin, RequestBound, BaseOperator):
     """Pre-flight gates for `version` before `environment` is touched.
 
     Runs CI, staging health, cluster health, incidents, registry images (new + rollback) and backup
@@ -57,13 +59,11 @@ class PreflightOperator(DashboardLinkMixin, BaseOperator):
     "checks" before a failure, so notifications and the record can show the evidence.
     """
 
-    template_fields = ("version", "environment")
     ui_color = "#e3f2fd"
 
-    def __init__(self, *, spec: dict[str, Any], version: str, environment: str = "production", **kwargs: Any):
+    def __init__(self, *, spec: dict[str, Any], environment: str = "production", **kwargs: Any):
         super().__init__(**kwargs)
         self.spec = spec
-        self.version = version
         self.environment = environment
 
     def make_io(self, spec: ServiceSpec) -> Any:
@@ -77,7 +77,7 @@ class PreflightOperator(DashboardLinkMixin, BaseOperator):
         report = run_preflight(spec, self.version, self.environment, self.make_io(spec), log=self.log.info)
         self.log.info("Pre-flight results for %s %s:\n%s", spec.service, self.version, report.table())
         results = [r.to_dict() for r in report.results]
-        context["ti"].xcom_push(key="checks", value=results)
+        context["ti"].xcom_push(key=PREFLIGHT_CHECKS_KEY, value=results)
         warnings = [r for r in report.results if r.status == "warn"]
         if warnings:
             self.log.warning(
@@ -86,7 +86,7 @@ class PreflightOperator(DashboardLinkMixin, BaseOperator):
                 "; ".join(f"{r.name}: {r.reason}" for r in warnings),
             )
         if report.failed:
-            context["ti"].xcom_push(key="failure_reason", value=report.failure_message())
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=report.failure_message())
             raise AirflowException(report.failure_message())
         passed = sum(1 for r in report.results if r.passed)
         self.log.info(

@@ -28,16 +28,14 @@ from airflow.sdk import BaseHook, BaseOperator, Context, TriggerRule
 from airlock import record as records
 from airlock.spec import spec_from
 from operators.links import DashboardLinkMixin
+from operators.request_bound import RequestBound
+from operators.validate import triggered_by
+from operators.xcom_keys import FAILURE_REASON_KEY
 
-FAILURE_REASON_KEY = "failure_reason"  # operators push their failure sentence under this key
 API_CONN_ID = "airlock_api"
 
 
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
-
-
-class RecordDeploymentOperator(DashboardLinkMixin, BaseOperator):
+class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
     """Build, log and return the deployment record (XCom: the record dict, see airlock.record).
 
     :param sources: record field -> "task_id" | "task_id:key" | [those], e.g.
@@ -45,19 +43,14 @@ class RecordDeploymentOperator(DashboardLinkMixin, BaseOperator):
          "metrics": ["canary_10_metrics", "canary_50_metrics"], "rollback": "rollback"}
     """
 
-    template_fields = ("version", "strategy", "risk", "change_summary", "dry_run")
     ui_color = "#e8f0fe"
+    request_optional = True  # a run whose validation failed still gets a record of why
 
     def __init__(
         self,
         *,
         spec: dict[str, Any],
         sources: dict[str, str | list[str]],
-        version: str = "{{ params.get('version', '') }}",
-        strategy: str = "{{ params.get('strategy', '') }}",
-        risk: str = "{{ params.get('risk', '') }}",
-        change_summary: str = "{{ params.get('change_summary', '') }}",
-        dry_run: Any = "{{ params.get('dry_run', '') }}",
         api_conn_id: str = API_CONN_ID,
         trigger_rule: str = TriggerRule.ALL_DONE,
         **kwargs: Any,
@@ -65,11 +58,6 @@ class RecordDeploymentOperator(DashboardLinkMixin, BaseOperator):
         super().__init__(trigger_rule=trigger_rule, **kwargs)
         self.spec = spec
         self.sources = sources
-        self.version = version
-        self.strategy = strategy
-        self.risk = risk
-        self.change_summary = change_summary
-        self.dry_run = dry_run
         self.api_conn_id = api_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -85,17 +73,17 @@ class RecordDeploymentOperator(DashboardLinkMixin, BaseOperator):
                 if reason:
                     failures[task_id] = reason
         values["failure"] = {**failures, **(values.get("failure") or {})}
+        request = self.run_request if self.has_request else None
         run = {
             "service": spec.service,
-            "version": self.version,
-            "strategy": (self.strategy if self.strategy not in (None, "", "None") else spec.strategy.default),
-            "risk": self.risk if self.risk not in (None, "", "None") else "planned",
-            "change_summary": self.change_summary if self.change_summary not in (None, "None") else "",
-            "dry_run": _truthy(self.dry_run),
+            "version": request.version if request else None,
+            "strategy": request.strategy if request else None,
+            "risk": request.risk if request else None,
+            "change_summary": request.change_summary if request else "",
+            "dry_run": request.dry_run if request else False,
             "run_id": ti.run_id,
             "dag_id": ti.dag_id,
-            "triggered_by": getattr(dag_run, "triggering_user_name", None)
-            or str(getattr(dag_run, "run_type", "")),
+            "triggered_by": request.triggered_by if request else triggered_by(dag_run),
             "container": spec.container,
             "start": getattr(dag_run, "start_date", None),
         }

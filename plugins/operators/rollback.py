@@ -19,7 +19,7 @@ from airlock.kube.diagnose import collect_evidence
 from airlock.kube.status import rollout_status
 from operators._kube import KubeOperator, api_client
 
-FAILURE_REASON_KEY = "failure_reason"
+from operators.xcom_keys import FAILURE_REASON_KEY
 
 
 def failure_reason(context: Context) -> str:
@@ -59,7 +59,7 @@ class RollbackOperator(KubeOperator):
     `reason` (templated) is recorded; when empty, the failed tasks of this run are named.
     """
 
-    template_fields = ("version", "dry_run", "plan", "reason")
+    template_fields = ("plan", "reason")
     ui_color = "#fde2e2"
 
     def __init__(self, *, plan: Any = None, reason: str = "", **kwargs: Any) -> None:

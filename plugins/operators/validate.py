@@ -1,7 +1,9 @@
-"""ValidateRequestOperator: the first task of every run re-validates the whole conf.
+"""ValidateRequestOperator: the first task of every run turns the conf into the run's RunRequest.
 
-The form validates declared params, but REST conf may carry undeclared or malformed keys: this task
-checks all of it against the service spec and fails with one clear message before any write.
+The form validates declared params, but REST conf may carry undeclared or malformed keys, and a
+scheduled release-train run carries no version at all: this task checks all of it against the service
+spec (airlock.run_request), resolves the version, and fails with one clear message before any write.
+Its return value is the RunRequest every later task acts on.
 """
 
 from __future__ import annotations
@@ -11,9 +13,19 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airlock.request import canary_steps, validate_request
+from airlock.run_request import NothingQueued, build_run_request
 from airlock.spec import SpecError, spec_from
 from deploy_dag.params import release_train_variable
+from operators.xcom_keys import FAILURE_REASON_KEY
+
+
+def triggered_by(dag_run: Any) -> str:
+    """Who asked for this run: the triggering user, or what scheduled it."""
+    user = getattr(dag_run, "triggering_user_name", None)
+    if user:
+        return str(user)
+    run_type = str(getattr(dag_run, "run_type", "") or "unknown").rsplit(".", 1)[-1].lower()
+    return "release train (scheduled)" if run_type == "scheduled" else run_type
 
 
 class ValidateRequestOperator(BaseOperator):
@@ -28,35 +40,30 @@ class ValidateRequestOperator(BaseOperator):
         dag_run = context["dag_run"]
         # params = declared keys with defaults (already form-validated); conf may add undeclared keys.
         conf = {**dict(context["params"]), **dict(dag_run.conf or {})}
-        conf = {k: v for k, v in conf.items() if not (k in ("canary_steps", "version") and v in (None, ""))}
-        if "version" not in conf and spec.windows.release_train:
-            conf["version"] = self._queued_version(spec)
+        release_train = bool(spec.windows.release_train)
+        queued = self._queued_version(spec) if release_train and conf.get("version") in (None, "") else None
         self.log.info("Validating run parameters for %s against its service spec: %s", spec.service, conf)
         try:
-            request = validate_request(conf, spec)
+            request = build_run_request(
+                conf,
+                spec,
+                run_id=str(context["run_id"]),
+                triggered_by=triggered_by(dag_run),
+                release_train=release_train,
+                queued_version=queued,
+            )
+        except NothingQueued as exc:
+            raise AirflowSkipException(f"{exc} (Variable {release_train_variable(spec)} is empty)") from None
         except SpecError as exc:
-            context["ti"].xcom_push(key="failure_reason", value=str(exc))  # named by the run's outcome task
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=str(exc))  # named by the run's outcome task
             raise AirflowFailException(str(exc)) from None
-        result = request.model_dump()
-        result["canary_steps"] = canary_steps(request, spec) if request.strategy == "canary" else []
-        result["image"] = spec.image_ref(request.version)
-        self.log.info(
-            "Request accepted: deploy %s with strategy %s%s%s%s.",
-            result["image"],
-            request.strategy,
-            f" (steps {result['canary_steps']} %)" if result["canary_steps"] else "",
-            " as a HOTFIX (staging soak skipped, recorded)" if request.is_hotfix else "",
-            " - DRY RUN, nothing will be written" if request.dry_run else "",
-        )
-        return result
+        self.log.info("Request accepted: %s.", request.describe())
+        return request.to_dict()
 
-    def _queued_version(self, spec: Any) -> str:
-        """A release-train run deploys what CI queued; with nothing queued the train leaves empty."""
+    def _queued_version(self, spec: Any) -> str | None:
+        """What CI queued for the release train (Airflow Variable), or None."""
         key = release_train_variable(spec)
         version = Variable.get(key, default=None)
-        if not version:
-            raise AirflowSkipException(
-                f"release train for {spec.service}: no version queued in Variable {key}; nothing to deploy"
-            )
-        self.log.info("Release train: deploying the queued version %s (Variable %s).", version, key)
-        return str(version)
+        if version:
+            self.log.info("Release train: the queued version is %s (Variable %s).", version, key)
+        return str(version) if version else None

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airlock.analysis.gate import GateState
 from airlock.analysis.plan import GatePlan
@@ -24,11 +24,9 @@ from airlock.durations import parse_duration
 from airlock.spec import spec_from
 from hooks.prometheus import PrometheusHook
 from operators.links import DashboardLinkMixin
+from operators.request_bound import RequestBound
+from operators.xcom_keys import FAILURE_REASON_KEY
 from triggers.metrics import MetricsTrigger, next_poll_delay
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value in (None, "", "None") else int(value)
 
 
 def _optional_bool(value: Any) -> bool | None:
@@ -51,28 +49,28 @@ def _optional_time(value: Any) -> float | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-class MetricsSensor(DashboardLinkMixin, BaseSensorOperator):
+class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
     """Judge the new version's metrics for `duration` (default: the phase's time in the spec).
 
     :param phase: canary (canary vs the rest of the service, concurrently), validation or staging (the
         new version against the previous version's metrics before the deployment).
-    :param weight: canary traffic % (for logs).
+    :param slot: canary phase: the step's index in the run's canary steps (its weight is logged); a run
+        with fewer steps skips the slot.
     :param baseline_version / baseline_end: validation/staging: the previous version's `version` label and
         when the deployment started (unix seconds or ISO); default every pod, before this task started.
     :param health_ok / smoke_ok: results of the health check and critical smoke flows, if the DAG has them.
     """
 
-    template_fields = ("version", "weight", "baseline_version", "baseline_end", "health_ok", "smoke_ok")
+    template_fields = ("baseline_version", "baseline_end", "health_ok", "smoke_ok")
     ui_color = "#fff3e0"
 
     def __init__(
         self,
         *,
         spec: dict[str, Any],
-        version: str,
         phase: str = "canary",
         duration: str | int | None = None,
-        weight: int | str | None = None,
+        slot: int | None = None,
         baseline_version: str | None = None,
         baseline_end: Any = None,
         environment: str = "production",
@@ -83,10 +81,9 @@ class MetricsSensor(DashboardLinkMixin, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.spec = spec
-        self.version = version
         self.phase = phase
         self.duration = duration
-        self.weight = weight
+        self.slot = slot
         self.baseline_version = baseline_version
         self.baseline_end = baseline_end
         self.environment = environment
@@ -103,12 +100,17 @@ class MetricsSensor(DashboardLinkMixin, BaseSensorOperator):
             started_at=time.time(),
             environment=self.environment,
             duration_s=duration,
-            weight=_optional_int(self.weight),
+            weight=self.run_request.canary_weight(self.slot) if self.slot is not None else None,
             baseline_version=self.baseline_version or None,
             baseline_end=_optional_time(self.baseline_end),
         )
 
     def execute(self, context: Context) -> Any:
+        if self.slot is not None and self.run_request.canary_weight(self.slot) is None:
+            raise AirflowSkipException(
+                f"canary step slot {self.slot + 1} is not used by this run "
+                f"(steps {list(self.run_request.canary_steps)})"
+            )
         plan = self.plan()
         hook = PrometheusHook(plan.connection)  # fails here, before waiting, if the connection is missing
         self.log.info("Metrics %s via %s (%s)", plan.describe(), plan.connection, hook.base_url)
@@ -148,7 +150,7 @@ class MetricsSensor(DashboardLinkMixin, BaseSensorOperator):
                 # a failed task returns nothing: push the verdict and the sentence ourselves, so the rollback,
                 # the deployment record and Slack show the failing metric with its numbers
                 context["ti"].xcom_push(key="return_value", value=verdict.to_dict())
-                context["ti"].xcom_push(key="failure_reason", value=message)
+                context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)
             raise AirflowFailException(message)
         self.log.info(
             "%s gate passed for %s %s: %s", verdict.phase, spec.service, self.version, verdict.reason

@@ -17,6 +17,7 @@ from airlock.checks.staging import check_staging
 from airlock.spec import parse_spec, spec_to_dict
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.kubesim import make_deployment, make_service
+from tests.fixtures.run_requests import request_for
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +185,7 @@ def test_preflight_operator_on_kubesim(sim_connections, kube_client, capsys):
     deploy(kube_client, "staging", "payment-service", "1.2.3")
     sim_connections.advance(5)
     spec = make_spec()
-    dr = run_dag(dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, version="1.2.3")))
+    dr = run_dag(dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3"))))
     out = capsys.readouterr().out
     assert task_state(dr, "checks") == "success", out[-3000:]
     assert [r["status"] for r in xcom_value(dr, "checks")] == ["pass", "pass"]
@@ -192,7 +193,7 @@ def test_preflight_operator_on_kubesim(sim_connections, kube_client, capsys):
     deploy(kube_client, "staging", "worker", "broken", replicas=1)
     sim_connections.advance(10)
     spec = make_spec(cluster={"max_node_cpu": 0.4, "max_node_memory": 0.9})
-    dr = run_dag(dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, version="1.2.3")))
+    dr = run_dag(dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3"))))
     out = capsys.readouterr().out
     assert task_state(dr, "checks") == "failed"
     assert "2 pre-flight check(s) failed: staging_healthy: staging (staging)" in out
@@ -209,9 +210,9 @@ def test_health_smoke_and_log_scan_operators_on_kubesim(sim_connections, kube_cl
     sim_connections.advance(30)
     spec = make_spec()
     dag = dag_with(
-        lambda: HealthCheckOperator(task_id="health", spec=spec, version="1.2.3", target="production"),
-        lambda: SmokeTestOperator(task_id="smoke", spec=spec, version="1.2.3", target="production"),
-        lambda: LogScanOperator(task_id="log_scan", spec=spec, version="1.2.3"),
+        lambda: HealthCheckOperator(task_id="health", spec=spec, request=request_for(spec, "1.2.3"), target="production"),
+        lambda: SmokeTestOperator(task_id="smoke", spec=spec, request=request_for(spec, "1.2.3"), target="production"),
+        lambda: LogScanOperator(task_id="log_scan", spec=spec, request=request_for(spec, "1.2.3")),
     )
     dr = run_dag(dag)
     out = capsys.readouterr().out
@@ -226,7 +227,7 @@ def test_health_smoke_and_log_scan_operators_on_kubesim(sim_connections, kube_cl
 
     dr = run_dag(
         dag_with(
-            lambda: HealthCheckOperator(task_id="health", spec=spec, version="1.3.0", target="production")
+            lambda: HealthCheckOperator(task_id="health", spec=spec, request=request_for(spec, "1.3.0"), target="production")
         )
     )
     out = capsys.readouterr().out

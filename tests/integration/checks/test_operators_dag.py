@@ -15,6 +15,7 @@ from airlock.spec import parse_spec, spec_to_dict
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.fake_apis import Reply
 from tests.integration.checks.fake_kube import FakeApp, FakeKubeApi
+from tests.fixtures.run_requests import request_for
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +125,7 @@ def preflight_dag(spec: dict[str, Any]) -> DAG:
     from operators.preflight import PreflightOperator
 
     with DAG(f"preflight_test_{next(_counter)}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-        PreflightOperator(task_id="checks", spec=spec, version="1.2.3")
+        PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3"))
     return dag
 
 
@@ -189,8 +190,9 @@ def app_dag(spec: dict[str, Any], version: str = "1.2.3", target: str = "staging
     from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 
     with DAG(f"app_test_{next(_counter)}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-        HealthCheckOperator(task_id="health", spec=spec, version=version, target=target) >> SmokeTestOperator(
-            task_id="smoke", spec=spec, version=version, target=target
+        req = request_for(spec, version)
+        HealthCheckOperator(task_id="health", spec=spec, request=req, target=target) >> SmokeTestOperator(
+            task_id="smoke", spec=spec, request=req, target=target
         )
     return dag
 
@@ -230,7 +232,7 @@ def log_dag(spec: dict[str, Any]) -> DAG:
     from operators.log_scan import LogScanOperator
 
     with DAG(f"logs_test_{next(_counter)}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-        LogScanOperator(task_id="log_scan", spec=spec, version="1.2.3")
+        LogScanOperator(task_id="log_scan", spec=spec, request=request_for(spec, "1.2.3"))
     return dag
 
 

@@ -10,12 +10,14 @@ touched - which is the point of staging, but not what these tests are about.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from airflow.sdk.exceptions import ParamValidationError
 from kubernetes import client as k8s
 
@@ -301,3 +303,30 @@ def test_release_train_with_nothing_queued_deploys_nothing_and_does_not_fail(wor
     assert st["validate"] == "skipped", dump(st)
     assert str(dr.state) == "success", dump(st)
     assert world.sim.audit() == [] and world.slack.texts() == [], dump(st)
+
+
+def _pod_images(world: Any, namespace: str) -> dict[str, str]:
+    pods = requests.get(f"{world.sim.url}/api/v1/namespaces/{namespace}/pods", timeout=10).json()["items"]
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in pods
+            if (p["metadata"].get("labels") or {}).get("app") == "demo-api"
+            and not p["metadata"].get("deletionTimestamp")}
+
+
+def test_release_train_deploys_the_queued_version_to_every_pod(world: Any, monkeypatch: Any) -> None:
+    # A scheduled train carries no conf at all: the version comes from the Variable CI set, and every later
+    # task must act on it (main once rendered {{ params.version }} = None and deployed demo-api:None).
+    monkeypatch.setenv("AIRFLOW_VAR_AIRLOCK_RELEASE_TRAIN_DEMO-API", "v2.0.0")
+    spec = demo_spec(windows={"release_train": "Tue,Thu 02:00"}, strategy={"default": "rolling"})
+    dr = run_dag(build_dag(spec), run_conf={})
+
+    st = states(dr)
+    assert str(dr.state) == "success", dump(st)
+    request = xcom_value(dr, "validate")
+    assert (request["version"], request["source"], request["strategy"]) == ("v2.0.0", "release_train", "rolling")
+    assert world.image() == f"{IMAGE}:v2.0.0"
+    for namespace in (NS, "staging"):
+        images = _pod_images(world, namespace)
+        assert images and set(images.values()) == {f"{IMAGE}:v2.0.0"}, (namespace, images)
+    assert not any(f"{IMAGE}:None" in json.dumps(w.get("body")) for w in world.writes()), "no image :None"
+    record = xcom_value(dr, "record")
+    assert (record["version"], record["outcome"]) == ("v2.0.0", "succeeded"), dump(record)

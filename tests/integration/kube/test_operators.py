@@ -24,6 +24,7 @@ from operators.rollback import RollbackOperator
 from operators.rollout import RollingUpdateOperator
 from sensors.rollout import RolloutSensor
 from tests.fixtures.dag_runner import run_dag
+from tests.fixtures.run_requests import request_for
 from tests.integration.kube.conftest import IMG, NS, SPEC
 
 pytestmark = pytest.mark.integration
@@ -36,9 +37,9 @@ def k8s_conn(sim, airflow_db, airflow_connections):
     return sim
 
 
-def _dag(**params: Any) -> DAG:
-    return DAG(f"kube_ops_{uuid.uuid4().hex[:8]}", schedule=None, params={"dry_run": False, **params},
-               default_args={"retries": 0})
+def _dag() -> DAG:
+    # no params: operators act on the RunRequest they are given (`request=`), as they never read params
+    return DAG(f"kube_ops_{uuid.uuid4().hex[:8]}", schedule=None, default_args={"retries": 0})
 
 
 def _run(dag: DAG) -> Any:
@@ -75,17 +76,18 @@ def _states(dr) -> dict[str, str]:
 
 def test_rolling_plan_lock_sensor_and_retries(k8s_conn):
     sim, s, snap = k8s_conn, spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
-    with _dag(version="2", strategy="rolling") as dag:
-        lock = DeployLockOperator(task_id="lock", spec=s, action="acquire")
-        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="rolling")
-        update = RollingUpdateOperator(task_id="update", spec=s)
+    req = request_for(s, "2", "rolling")
+    with _dag() as dag:
+        lock = DeployLockOperator(task_id="lock", spec=s, action="acquire", request=req)
+        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request=req)
+        update = RollingUpdateOperator(task_id="update", spec=s, request=req)
         sensor = RolloutSensor(task_id="sensor", namespace=NS, deployment="web", timeout=30)
         s1 = snap.task("after_first")
-        lock2 = DeployLockOperator(task_id="lock_retry", spec=s, action="acquire")
-        plan2 = RecordRollbackPlanOperator(task_id="plan_retry", spec=s, strategy="rolling")
-        update2 = RollingUpdateOperator(task_id="update_retry", spec=s)
+        lock2 = DeployLockOperator(task_id="lock_retry", spec=s, action="acquire", request=req)
+        plan2 = RecordRollbackPlanOperator(task_id="plan_retry", spec=s, request=req)
+        update2 = RollingUpdateOperator(task_id="update_retry", spec=s, request=req)
         s2 = snap.task("after_retry")
-        release = DeployLockOperator(task_id="release", spec=s, action="release")
+        release = DeployLockOperator(task_id="release", spec=s, action="release", request=req)
         grab = snap.grab("plan", "plan_retry", "update", "sensor")
         lock >> plan >> update >> sensor >> s1 >> lock2 >> plan2 >> update2 >> s2 >> release >> grab
     dr = _run(dag)
@@ -105,13 +107,15 @@ def test_rolling_plan_lock_sensor_and_retries(k8s_conn):
 @pytest.mark.parametrize("image", ["bad-pull", "crash"])
 def test_failed_rolling_update_is_rolled_back_with_evidence(k8s_conn, image):
     s, snap = spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
-    with _dag(version=image, strategy="rolling") as dag:
-        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="rolling")
-        update = RollingUpdateOperator(task_id="update", spec=s)
-        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, trigger_rule=TriggerRule.ONE_FAILED)
+    req = request_for(s, image, "rolling")
+    with _dag() as dag:
+        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request=req)
+        update = RollingUpdateOperator(task_id="update", spec=s, request=req)
+        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, trigger_rule=TriggerRule.ONE_FAILED,
+                              request=req)
         s1 = snap.task("after_rollback")
         rb2 = RollbackOperator(task_id="rollback_retry", spec=s, plan=plan.output, trigger_rule=TriggerRule.ALL_DONE,
-                               reason="retry")
+                               reason="retry", request=req)
         s2 = snap.task("after_retry")
         grab = snap.grab("rollback", "rollback_retry", "plan")
         plan >> update >> rb >> s1 >> rb2 >> s2 >> grab
@@ -132,12 +136,13 @@ def test_failed_rolling_update_is_rolled_back_with_evidence(k8s_conn, image):
 def test_rollback_without_plan_and_dry_run(k8s_conn):
     sim, s, snap = k8s_conn, spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
     before = len(sim.writes())
-    with _dag(version="2", dry_run=True) as dag:
-        nothing = RollbackOperator(task_id="no_plan", spec=s, plan=None, reason="validation failed")
-        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="canary", dry_run=False)
-        step = CanaryStepOperator(task_id="step", spec=s, weight="25")
-        update = RollingUpdateOperator(task_id="update", spec=s)
-        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output)
+    dry = request_for(s, "2", "canary", canary_steps=[25, 100], dry_run=True)
+    with _dag() as dag:
+        nothing = RollbackOperator(task_id="no_plan", spec=s, plan=None, reason="validation failed", request=dry)
+        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request={**dry, "dry_run": False})
+        step = CanaryStepOperator(task_id="step", spec=s, slot=0, request=dry)
+        update = RollingUpdateOperator(task_id="update", spec=s, request=dry)
+        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, request=dry)
         grab = snap.grab("no_plan", "step", "update", "rollback")
         nothing >> plan >> step >> update >> rb >> grab
     dr = _run(dag)
@@ -151,13 +156,14 @@ def test_rollback_without_plan_and_dry_run(k8s_conn):
 
 def test_canary_operators_step_promote(k8s_conn):
     sim, s, snap = k8s_conn, spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
-    with _dag(version="2") as dag:
-        step1 = CanaryStepOperator(task_id="step_1", spec=s, weight="10")
-        step2 = CanaryStepOperator(task_id="step_2", spec=s, weight="50")
+    req = request_for(s, "2", "canary", canary_steps=[10, 50, 100])
+    with _dag() as dag:
+        step1 = CanaryStepOperator(task_id="step_1", spec=s, slot=0, request=req)
+        step2 = CanaryStepOperator(task_id="step_2", spec=s, slot=1, request=req)
         s1 = snap.task("before_retry")
-        step2b = CanaryStepOperator(task_id="step_2_retry", spec=s, weight="50")
+        step2b = CanaryStepOperator(task_id="step_2_retry", spec=s, slot=1, request=req)
         s2 = snap.task("after_retry")
-        promote = CanaryPromoteOperator(task_id="promote", spec=s)
+        promote = CanaryPromoteOperator(task_id="promote", spec=s, request=req)
         grab = snap.grab("step_1", "step_2", "promote")
         step1 >> step2 >> s1 >> step2b >> s2 >> promote >> grab
     dr = _run(dag)
@@ -172,16 +178,17 @@ def test_canary_operators_step_promote(k8s_conn):
 
 def test_blue_green_operators(k8s_conn):
     sim, s, snap = k8s_conn, spec_to_dict(parse_spec(SPEC)), Snap(k8s_conn)
-    with _dag(version="2") as dag:
-        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="blue_green")
-        deploy = BlueGreenDeployOperator(task_id="deploy_green", spec=s)
-        switch = BlueGreenSwitchOperator(task_id="switch", spec=s)
+    req = request_for(s, "2", "blue_green")
+    with _dag() as dag:
+        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request=req)
+        deploy = BlueGreenDeployOperator(task_id="deploy_green", spec=s, request=req)
+        switch = BlueGreenSwitchOperator(task_id="switch", spec=s, request=req)
         s1 = snap.task("before_retry")
-        switch2 = BlueGreenSwitchOperator(task_id="switch_retry", spec=s)
-        deploy2 = BlueGreenDeployOperator(task_id="deploy_retry", spec=s)
+        switch2 = BlueGreenSwitchOperator(task_id="switch_retry", spec=s, request=req)
+        deploy2 = BlueGreenDeployOperator(task_id="deploy_retry", spec=s, request=req)
         s2 = snap.task("after_retry")
         finalize = BlueGreenFinalizeOperator(task_id="finalize", spec=s, plan=plan.output,
-                                             keep_old_for=timedelta(seconds=1))
+                                             keep_old_for=timedelta(seconds=1), request=req)
         grab = snap.grab("deploy_green", "switch", "finalize")
         plan >> deploy >> switch >> s1 >> switch2 >> deploy2 >> s2 >> finalize >> grab
     dr = _run(dag)
@@ -200,13 +207,14 @@ def test_blue_green_operators(k8s_conn):
 def test_migration_operator_and_irreversible_rollback(k8s_conn):
     snap = Snap(k8s_conn)
     s = spec_to_dict(parse_spec({**SPEC, "migration": {"command": ["migrate"], "reversible": False}}))
-    with _dag(version="2") as dag:
-        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, strategy="rolling")
-        mig = MigrationOperator(task_id="migrate", spec=s)
+    req = request_for(s, "2", "rolling")
+    with _dag() as dag:
+        plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request=req)
+        mig = MigrationOperator(task_id="migrate", spec=s, request=req)
         s1 = snap.task("before_retry")
-        mig2 = MigrationOperator(task_id="migrate_retry", spec=s)
+        mig2 = MigrationOperator(task_id="migrate_retry", spec=s, request=req)
         s2 = snap.task("after_retry")
-        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, reason="smoke failed")
+        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, reason="smoke failed", request=req)
         grab = snap.grab("migrate", "migrate_retry")
         plan >> mig >> s1 >> mig2 >> s2 >> rb >> grab
     dr = _run(dag)

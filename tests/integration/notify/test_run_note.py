@@ -18,6 +18,7 @@ from airflow.sdk import DAG, Param, task
 
 from airlock.spec import parse_spec, spec_to_dict
 from operators.record import RecordDeploymentOperator
+from tests.fixtures.run_requests import request_for
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,6 @@ def test_record_writes_the_run_note_via_rest(api_server: str, airflow_connection
         "record_note",
         schedule=None,
         start_date=datetime(2026, 1, 1, tzinfo=UTC),
-        params={"version": Param("v2.0.0", type="string"), "dry_run": Param(True, type="boolean")},
     ) as dag:
 
         @task
@@ -75,7 +75,8 @@ def test_record_writes_the_run_note_via_rest(api_server: str, airflow_connection
             return {"status": "dry_run"}
 
         deploy() >> RecordDeploymentOperator(
-            task_id="record", spec=spec, sources={"deploy": "deploy"}, strategy="rolling", risk="planned"
+            task_id="record", spec=spec, sources={"deploy": "deploy"},
+            request=request_for(spec, "v2.0.0", "rolling", dry_run=True),
         )
     dr = run_dag(dag)
 

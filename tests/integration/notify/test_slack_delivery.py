@@ -15,6 +15,7 @@ from airlock.analysis.verdict import MetricResult, Verdict
 from airlock.spec import parse_spec, spec_to_dict
 from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.record import RecordDeploymentOperator
+from tests.fixtures.run_requests import request_for
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 
 pytestmark = pytest.mark.integration
@@ -36,16 +37,10 @@ def _spec(slack: str | None = "slack_test") -> dict[str, Any]:
     )
 
 
-def _params() -> dict[str, Param]:
-    return {
-        "version": Param("v1.4.0", type="string"),
-        "strategy": Param("canary", type="string"),
-        "risk": Param("planned", type="string"),
-        "change_summary": Param("Retry payments once on 503", type="string"),
-        "canary_steps": Param("10,50,100", type="string"),
-        "dry_run": Param(False, type="boolean"),
-        "window": Param("now", type="string"),
-    }
+def _request(spec: dict[str, Any]) -> dict[str, Any]:
+    return request_for(
+        spec, "v1.4.0", "canary", canary_steps=[10, 50, 100], change_summary="Retry payments once on 503"
+    )
 
 
 def _verdict(fail: bool) -> dict[str, Any]:
@@ -65,9 +60,9 @@ def _verdict(fail: bool) -> dict[str, Any]:
 
 def _deploy_dag(dag_id: str, spec: dict[str, Any], canary_fails: bool) -> DAG:
     with DAG(
-        dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False, params=_params()
+        dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False
     ) as dag:
-        start = SlackNotifyOperator(task_id="notify_start", spec=spec, kind="start")
+        start = SlackNotifyOperator(task_id="notify_start", spec=spec, kind="start", request=_request(spec))
 
         @task
         def record_plan() -> dict[str, Any]:
@@ -104,6 +99,7 @@ def _deploy_dag(dag_id: str, spec: dict[str, Any], canary_fails: bool) -> DAG:
             task_id="record",
             spec=spec,
             sources={"plan": "record_plan", "metrics": ["canary_10_metrics"], "rollback": "rollback"},
+            request=_request(spec),
         )
         outcome = SlackNotifyOperator(
             task_id="notify_outcome", spec=spec, kind="outcome", record=record.output, trigger_rule="all_done"
@@ -158,9 +154,9 @@ def test_successful_run_announces_success_with_metrics(
 
 def _start_only_dag(dag_id: str, spec: dict[str, Any]) -> DAG:
     with DAG(
-        dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False, params=_params()
+        dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False
     ) as dag:
-        SlackNotifyOperator(task_id="notify_start", spec=spec, kind="start")
+        SlackNotifyOperator(task_id="notify_start", spec=spec, kind="start", request=_request(spec))
     return dag
 
 
