@@ -22,6 +22,7 @@ from typing import Any
 
 from airlock.analysis.verdict import format_value
 from airlock.durations import format_duration
+from airlock.image_ref import parse_image_ref
 
 Record = dict[str, Any]
 OUTCOMES = ("succeeded", "rolled_back", "failed", "dry_run")
@@ -32,11 +33,15 @@ NOTE_LIMIT = 1000  # Airflow's DAG run note column
 
 
 def image_tag(image: str | None) -> str | None:
-    """'registry:5000/app:v1.2.3' -> 'v1.2.3' (a digest or a missing tag gives the reference itself)."""
+    """'registry:5000/app:v1.2.3' -> 'v1.2.3' (a digest, a missing tag or an unparsable reference gives
+    the reference itself)."""
     if not image:
         return None
-    name = image.rsplit("/", 1)[-1]
-    return name.split(":", 1)[1] if ":" in name and "@" not in name else image
+    try:
+        ref = parse_image_ref(image)
+    except ValueError:
+        return image
+    return ref.tag if ref.tag and not ref.digest else image
 
 
 def previous_version(plan: Mapping[str, Any] | None, container: str | None = None) -> str | None:

@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from airlock.image_ref import TAG_RULE, is_valid_tag
 from airlock.spec import STRATEGIES, ServiceSpec, SpecError, check_canary_steps, format_validation_error
 
 KNOWN_KEYS = ("version", "strategy", "change_summary", "risk", "window", "canary_steps", "dry_run")
+MAX_CHANGE_SUMMARY = 2000  # characters; it goes into Slack and the run note
 
 
 class DeployRequest(BaseModel):
@@ -54,27 +56,68 @@ class DeployRequest(BaseModel):
         return self.risk == "hotfix"
 
 
+def _type_problems(conf: dict[str, Any]) -> list[str]:
+    """What pydantic's lax mode would coerce silently: 'no' -> False for dry_run, True -> 1 in steps."""
+    problems = []
+    if "dry_run" in conf and not isinstance(conf["dry_run"], bool):
+        problems.append(
+            f"  - field 'dry_run': value {conf['dry_run']!r}: must be true or false (a JSON boolean)"
+        )
+    steps = conf.get("canary_steps")
+    if isinstance(steps, list) and any(isinstance(s, bool) or not isinstance(s, int) for s in steps):
+        problems.append(
+            f"  - field 'canary_steps': value {steps!r}: must be integers (JSON numbers), e.g. [10, 25, 50, 100]"
+        )
+    for key in ("version", "strategy", "change_summary", "risk", "window"):
+        if key in conf and conf[key] is not None and not isinstance(conf[key], str):
+            problems.append(f"  - field '{key}': value {conf[key]!r}: must be a string")
+    summary = conf.get("change_summary")
+    if isinstance(summary, str) and len(summary) > MAX_CHANGE_SUMMARY:
+        problems.append(
+            f"  - field 'change_summary': value {summary[:40]!r}...: {len(summary)} characters; "
+            f"at most {MAX_CHANGE_SUMMARY}"
+        )
+    return problems
+
+
+def version_problem(version: str, spec: ServiceSpec) -> str | None:
+    """Why `version` cannot be deployed: not an image tag, or not matching version_pattern in full."""
+    if not is_valid_tag(version):
+        shown = repr(version) if len(version) <= 60 else f"{version[:40]!r}... ({len(version)} characters)"
+        return f"  - field 'version': value {shown}: not a valid image tag ({TAG_RULE})"
+    if not re.fullmatch(spec.version_pattern, version):
+        return (
+            f"  - field 'version': value {version!r}: does not match the service's "
+            f"version_pattern {spec.version_pattern} (the whole version must match)"
+        )
+    return None
+
+
 def validate_request(conf: dict[str, Any] | None, spec: ServiceSpec) -> DeployRequest:
     """Validate a run's conf; raise SpecError naming every bad field, its value and what is allowed."""
+    source = f"run parameters for {spec.dag_id}"
+    if conf is not None and not isinstance(conf, dict):
+        raise SpecError(
+            f"{source}: 1 problem(s), nothing was changed\n  - the run conf is a {type(conf).__name__}, "
+            'not a JSON object (e.g. {"version": "v1.2.3"})'
+        )
     conf = dict(conf or {})
     if not conf.get("strategy"):
         conf["strategy"] = spec.strategy.default
-    source = f"run parameters for {spec.dag_id}"
-    unknown = sorted(set(conf) - set(KNOWN_KEYS))
+    unknown = sorted(set(conf) - set(KNOWN_KEYS), key=str)
     problems: list[str] = []
     if unknown:
         problems.append(f"  - unknown parameter(s) {unknown}; allowed: {', '.join(KNOWN_KEYS)}")
+    problems.extend(_type_problems(conf))
     try:
         request = DeployRequest.model_validate({k: v for k, v in conf.items() if k in KNOWN_KEYS})
     except ValidationError as exc:
         problems.extend(format_validation_error(exc, source).splitlines()[1:])
         request = None
     if request is not None:
-        if not re.match(spec.version_pattern, request.version):
-            problems.append(
-                f"  - field 'version': value {request.version!r}: does not match the service's "
-                f"version_pattern {spec.version_pattern}"
-            )
+        problem = version_problem(request.version, spec)
+        if problem:
+            problems.append(problem)
         if request.strategy not in spec.strategy.allowed:
             problems.append(
                 f"  - field 'strategy': value {request.strategy!r}: not allowed for {spec.service}; "
@@ -83,6 +126,12 @@ def validate_request(conf: dict[str, Any] | None, spec: ServiceSpec) -> DeployRe
         if request.canary_steps and request.strategy != "canary":
             problems.append(
                 f"  - field 'canary_steps': value {request.canary_steps}: only valid with strategy 'canary'"
+            )
+        bg = spec.strategy.blue_green
+        if request.strategy == "blue_green" and bg.pre_switch_checks and spec.endpoints.preview is None:
+            problems.append(
+                f"  - field 'strategy': value 'blue_green': {spec.service}'s spec has no endpoints.preview for "
+                f"its pre_switch_checks {bg.pre_switch_checks}; pick another strategy or fix the spec"
             )
         slots = len(spec.strategy.canary.steps)
         if request.canary_steps and len(request.canary_steps) > slots:

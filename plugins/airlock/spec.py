@@ -8,12 +8,14 @@ factory shows it as the DAG's import error, before anything touches a cluster.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,26 +26,195 @@ from pydantic import (
     model_validator,
 )
 
-from airlock import windows
-from airlock.durations import format_duration, parse_duration
+from airlock import image_ref, windows
+from airlock.analysis.queries import DEFAULT_QUERIES
+from airlock.durations import check_bounds, format_duration, parse_duration
+from airlock.regex_safety import check_regex
+from airlock.yaml_safe import SpecYamlError, load_yaml_file
 
 Strategy = Literal["canary", "blue_green", "rolling"]
 STRATEGIES: tuple[str, ...] = ("canary", "blue_green", "rolling")
 
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-]
+# Bounds of every duration: a single step (observation, timeout, delay) is at most a day, a wait
+# (for a window, before a follow-up, before retiring the old colour) at most 30 days; 0 is never
+# valid (a 0s interval is a busy loop on Prometheus).
+MAX_STEP = timedelta(hours=24)
+MAX_WAIT = timedelta(days=30)
+
+
+def _bounded(maximum: timedelta, minimum: timedelta = timedelta(0)) -> Callable[[timedelta], timedelta]:
+    def check(delta: timedelta) -> timedelta:
+        return check_bounds(delta, minimum, maximum, exclusive_min=minimum == timedelta(0))
+
+    return check
+
+
+_Parse = BeforeValidator(parse_duration)
+_AsText = PlainSerializer(format_duration, return_type=str)
+Duration = Annotated[timedelta, _Parse, AfterValidator(_bounded(MAX_STEP)), _AsText]  # a step: > 0, <= 24h
+WaitDuration = Annotated[
+    timedelta, _Parse, AfterValidator(_bounded(MAX_WAIT)), _AsText
+]  # a wait: > 0, <= 30d
+# a polling interval: >= 1s, <= 24h
+Interval = Annotated[timedelta, _Parse, AfterValidator(_bounded(MAX_STEP, timedelta(seconds=1))), _AsText]
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?", re.ASCII)
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", re.ASCII)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)  # RFC 7230 token
+_CONNECTION_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLACEHOLDERS = {"{namespace}": "namespace", "{service}": "service"}
 
 
 class SpecError(ValueError):
     """A service spec (or run request) is invalid; the message is meant for a human as-is."""
+
+
+# -- Kubernetes names, as Kubernetes defines them (apimachinery validation) --------------------------
+
+
+def dns_label(value: str, max_length: int = 63) -> str:
+    """RFC 1123 label: namespaces, container names."""
+    if len(value) > max_length or not _DNS_LABEL.fullmatch(value):
+        raise ValueError(
+            f"not a DNS-1123 label: at most {max_length} characters of a-z, 0-9 and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def dns_1035_label(value: str) -> str:
+    """RFC 1035 label: Service names (must start with a letter)."""
+    if len(value) > 63 or not _DNS_1035_LABEL.fullmatch(value):
+        raise ValueError(
+            "not a DNS-1035 label (a Service name): at most 63 characters of a-z, 0-9 and '-', "
+            "starting with a letter and ending with a letter or digit"
+        )
+    return value
+
+
+def dns_subdomain(value: str, max_length: int = 253) -> str:
+    """RFC 1123 subdomain: Deployment names, label key prefixes."""
+    if len(value) > max_length or not all(_DNS_LABEL.fullmatch(part) for part in value.split(".")):
+        raise ValueError(
+            f"not a DNS-1123 subdomain: at most {max_length} characters, '.'-separated labels of a-z, 0-9 "
+            "and '-', each starting and ending with a letter or digit"
+        )
+    return value
+
+
+_LABEL_NAME_RULE = (
+    "at most 63 characters of A-Z a-z 0-9 '-' '_' '.', starting and ending with a letter or digit"
+)
+
+
+def label_key(key: str) -> str:
+    """A label key: an optional DNS-subdomain prefix and '/', then a name."""
+    prefix, slash, name = key.rpartition("/")
+    if slash:
+        try:
+            dns_subdomain(prefix)
+        except ValueError:
+            raise ValueError(
+                f"label key {key!r}: prefix {prefix!r} is not a DNS-1123 subdomain (lowercase, '.'-separated)"
+            ) from None
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        raise ValueError(f"label key {key!r} is not valid: [prefix/]name, name {_LABEL_NAME_RULE}")
+    return key
+
+
+def label_value(key: str, value: Any) -> str:
+    if not isinstance(value, str) or (value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value))):
+        raise ValueError(f"label {key}={value!r}: a label value is empty or {_LABEL_NAME_RULE}")
+    return value
+
+
+def _connection_id(value: str) -> str:
+    if not _CONNECTION_ID.fullmatch(value):
+        raise ValueError("not an Airflow connection id: 1-250 characters of A-Z a-z 0-9 '_' '.' '-'")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(dns_label)]
+ConnectionId = Annotated[str, AfterValidator(_connection_id)]
+
+
+# -- paths and URLs on the app's HTTP connection -------------------------------------------------------
+
+
+def relative_path(value: str, placeholders: bool = False) -> str:
+    """A path on the configured connection: starts with '/', no scheme, no '//' or '@', no '..' segment,
+    no whitespace or control characters."""
+    text = value
+    if placeholders:
+        for token, sample in _PLACEHOLDERS.items():
+            text = text.replace(token, sample)
+    problems = []
+    if not text.startswith("/"):
+        problems.append("must start with '/'")
+    if "//" in text or "@" in text or "\\" in text:
+        problems.append("must not contain '//', '@' or a backslash")
+    if _CONTROL.search(text) or any(c.isspace() for c in text):
+        problems.append("must not contain whitespace or control characters")
+    if ".." in text.split("?", 1)[0].split("/"):
+        problems.append("must not contain a '..' segment")
+    if "#" in text:
+        problems.append("must not contain a fragment ('#')")
+    if "{" in text or "}" in text:
+        allowed = "{namespace} and {service}" if placeholders else "none"
+        problems.append(f"has an unknown placeholder (allowed: {allowed})")
+    if problems:
+        raise ValueError(
+            "a path on the configured connection, e.g. '/api/v1/items'; it " + ", ".join(problems)
+        )
+    return value
+
+
+def endpoint(value: str) -> str:
+    """'' (the connection's base URL), a path on the connection, or an absolute http(s) URL."""
+    if value == "":
+        return value
+    if not value.lower().startswith(("http://", "https://")):
+        return relative_path(value, placeholders=True)
+    text = value
+    for token, sample in _PLACEHOLDERS.items():
+        text = text.replace(token, sample)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    host = parts.hostname or ""
+    if (
+        _CONTROL.search(text)
+        or any(c.isspace() for c in text)
+        or "@" in parts.netloc
+        or parts.fragment
+        or "\\" in text
+        or "{" in text
+        or "}" in text
+        or not host
+        or (port is not None and not 0 < port < 65536)
+    ):
+        raise ValueError(
+            "an absolute endpoint is http(s)://host[:port][/path] with no user info ('@'), fragment, "
+            "whitespace or unknown placeholder (allowed: {namespace}, {service}); or use a path on the connection"
+        )
+    try:
+        dns_subdomain(host.lower())
+    except ValueError:
+        if not re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", host):
+            raise ValueError(f"host {parts.hostname!r} is not a DNS name or an IP address") from None
+    if parts.path or parts.query:
+        relative_path(parts.path or "/", placeholders=False)
+    return value
+
+
+def _compiled_regex(value: str) -> str:
+    check_regex(value, "regular expression")
+    return value
 
 
 def check_canary_steps(steps: list[int]) -> None:
@@ -62,23 +233,52 @@ class _Model(BaseModel):
 
 
 class Environment(_Model):
-    namespace: Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
-    connection: str | None = None  # overrides kubernetes.connection for this environment
+    namespace: DnsLabel
+    connection: ConnectionId | None = None  # overrides kubernetes.connection for this environment
 
 
 class KubernetesTarget(_Model):
-    connection: str = "kubernetes_default"
+    connection: ConnectionId = "kubernetes_default"
     staging: Environment | None = Environment(namespace="staging")
     production: Environment = Environment(namespace="production")
-    deployment: str | None = None  # default: the service name
-    container: str | None = None  # default: the service name
-    service: str | None = None  # Kubernetes Service receiving traffic; default: the service name
+    # default: the service name; "-canary" / "-blue" / "-green" are appended for the other tracks
+    deployment: Annotated[str, AfterValidator(lambda v: dns_subdomain(v, 240))] | None = None
+    container: DnsLabel | None = None  # default: the service name
+    # Kubernetes Service receiving traffic (default: the service name); "-preview" is appended for blue-green
+    service: Annotated[str, Field(max_length=55), AfterValidator(dns_1035_label)] | None = None
     app_labels: dict[str, str] | None = None  # labels that select the app's pods; default {app: <service>}
-    track_label: str = "track"  # label that tells canary / blue / green pods apart
+    track_label: Annotated[str, AfterValidator(label_key)] = "track"  # tells canary / blue / green pods apart
+
+    @field_validator("app_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        # Selectors (label selectors, PromQL matchers) are only ever built from these validated labels.
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must not be empty (it selects the app's pods); omit it for {app: <service>}")
+        for key, label in value.items():
+            label_key(key)
+            label_value(key, label)
+        return value
+
+    @model_validator(mode="after")
+    def _track_label_is_not_an_app_label(self) -> KubernetesTarget:
+        if self.app_labels and self.track_label in self.app_labels:
+            raise ValueError(
+                f"track_label {self.track_label!r} is also one of app_labels {sorted(self.app_labels)}; "
+                "it must be a label of its own"
+            )
+        return self
 
 
 class CanaryConfig(_Model):
-    steps: list[Annotated[int, Field(ge=1, le=100)]] = [10, 25, 50, 100]
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100, strict=True)]], Field(max_length=20)] = [
+        10,
+        25,
+        50,
+        100,
+    ]
     step_duration: Duration = timedelta(minutes=15)
 
     @model_validator(mode="after")
@@ -89,8 +289,15 @@ class CanaryConfig(_Model):
 
 class BlueGreenConfig(_Model):
     pre_switch_checks: list[Literal["health", "smoke"]] = ["health", "smoke"]
-    keep_old_for: Duration = timedelta(minutes=30)
+    keep_old_for: WaitDuration = timedelta(minutes=30)
     post_switch_duration: Duration = timedelta(minutes=5)
+
+    @field_validator("pre_switch_checks")
+    @classmethod
+    def _unique_checks(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value} lists a check twice; allowed: health, smoke, each at most once")
+        return value
 
 
 class RollingConfig(_Model):
@@ -107,8 +314,12 @@ class StrategyConfig(_Model):
 
     @model_validator(mode="after")
     def _default_allowed(self) -> StrategyConfig:
+        if len(set(self.allowed)) != len(self.allowed):
+            raise ValueError(f"strategy.allowed {self.allowed} lists a strategy twice")
         if not self.allowed:
-            raise ValueError("at least one strategy must be allowed; allowed values: " + ", ".join(STRATEGIES))
+            raise ValueError(
+                "at least one strategy must be allowed; allowed values: " + ", ".join(STRATEGIES)
+            )
         if self.default not in self.allowed:
             raise ValueError(
                 f"default strategy {self.default!r} is not in allowed {self.allowed}; "
@@ -118,22 +329,22 @@ class StrategyConfig(_Model):
 
 
 class CiGate(_Model):
-    connection: str = "github_default"
+    connection: ConnectionId = "github_default"
     repository: Annotated[str, Field(pattern=r"^[\w.-]+/[\w.-]+$")]
     ref: str = "v{version}"  # the commit or tag the version was built from
     workflow: str | None = None  # only runs of this workflow file name count
 
 
 class IncidentsGate(_Model):
-    connection: str = "alertmanager_default"
+    connection: ConnectionId = "alertmanager_default"
     matchers: list[str] = ['severity="critical"']
 
 
 class BackupsGate(_Model):
-    connection: str = "prometheus_default"
+    connection: ConnectionId = "prometheus_default"
     last_success_metric: str | None = None  # PromQL returning a unix timestamp
-    url: str | None = None  # or an HTTP endpoint returning {"last_success": <iso8601 | unix>}
-    max_age: Duration = timedelta(hours=24)
+    url: Annotated[str, AfterValidator(endpoint)] | None = None  # or an HTTP endpoint: {"last_success": ...}
+    max_age: WaitDuration = timedelta(hours=24)
 
     @model_validator(mode="after")
     def _one_source(self) -> BackupsGate:
@@ -148,7 +359,9 @@ class ClusterGate(_Model):
 
 
 class RegistryGate(_Model):
-    connection: str | None = None  # credentials for the registry (login/password); anonymous if unset
+    connection: ConnectionId | None = (
+        None  # credentials for the registry (login/password); anonymous if unset
+    )
     check_rollback_image: bool = True
 
 
@@ -164,42 +377,81 @@ class Gates(_Model):
 class Thresholds(_Model):
     max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05  # critical absolute level (seed: > 5 %)
     max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.05  # points over baseline
-    max_latency_ratio: Annotated[float, Field(gt=1)] = 1.5  # p95/p99 vs baseline (seed: > 50 %)
-    min_requests: Annotated[int, Field(ge=1)] = 200  # per track, before a statistical verdict
+    max_latency_ratio: Annotated[float, Field(gt=1, le=100)] = 1.5  # p95/p99 vs baseline (seed: > 50 %)
+    min_requests: Annotated[int, Field(ge=1, le=100_000_000)] = 200  # per track, before a statistical verdict
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01  # false-failure budget of the statistical test
-    relative_error_increase: Annotated[float, Field(gt=1)] = 2.0  # the regression the test must catch
+    relative_error_increase: Annotated[float, Field(gt=1, le=1000)] = (
+        2.0  # the regression the test must catch
+    )
 
 
 class MetricsConfig(_Model):
-    connection: str = "prometheus_default"
+    connection: ConnectionId = "prometheus_default"
     dashboard: str | None = None
-    interval: Duration = timedelta(minutes=1)  # how often a MetricsSensor samples
+    interval: Interval = timedelta(minutes=1)  # how often a MetricsSensor samples (>= 1s)
     validation_window: Duration = timedelta(minutes=15)  # post-deploy observation
     thresholds: Thresholds = Thresholds()
     queries: dict[str, str] = {}  # overrides of the built-in query templates, by metric name
     on_inconclusive: Literal["rollback", "promote", "fail"] = "rollback"
-    max_consecutive_errors: Annotated[int, Field(ge=1)] = 4
+    max_consecutive_errors: Annotated[int, Field(ge=1, le=1000)] = 4
+
+    @field_validator("queries")
+    @classmethod
+    def _known_queries(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, template in value.items():
+            if name not in DEFAULT_QUERIES:
+                raise ValueError(f"unknown metric name {name!r}; allowed: {', '.join(DEFAULT_QUERIES)}")
+            if not template.strip():
+                raise ValueError(f"query {name!r} is empty; give a PromQL template or remove the entry")
+        return value
+
+    @model_validator(mode="after")
+    def _interval_fits_window(self) -> MetricsConfig:
+        if self.interval > self.validation_window:
+            raise ValueError(
+                f"interval {format_duration(self.interval)} is longer than validation_window "
+                f"{format_duration(self.validation_window)}: the window would never be sampled"
+            )
+        return self
+
+
+EndpointUrl = Annotated[str, AfterValidator(endpoint)]
+RelativePath = Annotated[str, AfterValidator(relative_path)]
 
 
 class Endpoints(_Model):
     """Where the app answers HTTP, per environment.
 
-    Each value is a path appended to the connection's base URL, or a full http(s) URL.
+    Each value is '' (the connection's base URL), a path appended to it ('/apps/{namespace}/{service}'),
+    or an absolute http(s) URL without user info (for environments on different hosts).
     {namespace} and {service} are substituted.
     """
 
-    connection: str = "airlock_app_http"
-    staging: str = ""
-    production: str = ""
-    preview: str | None = None  # the green colour's preview Service, for blue-green pre-switch checks
+    connection: ConnectionId = "airlock_app_http"
+    staging: EndpointUrl = ""
+    production: EndpointUrl = ""
+    preview: EndpointUrl | None = None  # the green colour's preview Service, for blue-green pre-switch checks
 
 
 class HealthCheck(_Model):
-    path: str = "/health"
+    path: RelativePath = "/health"
     expect_status: str = "healthy"
     check_version: bool = True
-    retries: Annotated[int, Field(ge=0)] = 5
+    retries: Annotated[int, Field(ge=0, le=100)] = 5
     retry_delay: Duration = timedelta(seconds=2)
+
+
+def _headers(value: dict[str, str]) -> dict[str, str]:
+    for name, text in value.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(
+                f"header name {name!r} is not an HTTP token (RFC 7230: letters, digits, !#$%&'*+-.^_`|~)"
+            )
+        if _CONTROL.sub("", text.replace("\t", "")) != text.replace("\t", ""):
+            raise ValueError(
+                f"header {name!r}: the value must not contain CR, LF or other control characters"
+            )
+    return value
 
 
 class SmokeExpect(_Model):
@@ -212,8 +464,8 @@ class SmokeExpect(_Model):
 class SmokeTest(_Model):
     name: str
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
-    path: str
-    headers: dict[str, str] = {}
+    path: RelativePath
+    headers: Annotated[dict[str, str], AfterValidator(_headers)] = {}
     body: Any = Field(default=None, alias="json")
     expect: SmokeExpect = SmokeExpect()
     critical: bool = True  # a failing critical flow is a rollback trigger
@@ -223,29 +475,36 @@ class SmokeTest(_Model):
 
 
 class LogScan(_Model):
-    error_patterns: list[str] = [r"(?i)\berror\b", r"Exception", r"(?i)\bpanic\b"]
+    # each must compile and must not backtrack catastrophically (airlock.regex_safety)
+    error_patterns: list[Annotated[str, AfterValidator(_compiled_regex)]] = [
+        r"(?i)\berror\b",
+        r"Exception",
+        r"(?i)\bpanic\b",
+    ]
     max_new_signatures: Annotated[int, Field(ge=0)] = 0
-    max_increase_ratio: Annotated[float, Field(gt=1)] = 3.0  # per signature, canary vs stable rate
-    tail_lines: Annotated[int, Field(ge=10)] = 2000
+    max_increase_ratio: Annotated[float, Field(gt=1, le=1000)] = 3.0  # per signature, canary vs stable rate
+    tail_lines: Annotated[int, Field(ge=10, le=100_000)] = 2000
 
-    @model_validator(mode="after")
-    def _patterns_compile(self) -> LogScan:
-        for pattern in self.error_patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"error pattern {pattern!r} is not a valid regular expression: {exc}") from exc
-        return self
+
+def _full_image(value: str) -> str:
+    ref = image_ref.parse_image_ref(value)
+    if not (ref.tag or ref.digest):
+        raise ValueError(
+            f"image {value!r} needs a tag or a digest (omit it to use the service image at the version)"
+        )
+    return value
 
 
 class Migration(_Model):
-    image: str | None = None  # default: the service image at the new version
+    image: Annotated[str, AfterValidator(_full_image)] | None = (
+        None  # default: the service image at the version
+    )
     command: list[str] = []
     args: list[str] = []
     env: dict[str, str] = {}
     reversible: bool = True  # false: Airlock refuses to roll back past it without a human
     timeout: Duration = timedelta(minutes=30)
-    backoff_limit: Annotated[int, Field(ge=0)] = 0
+    backoff_limit: Annotated[int, Field(ge=0, le=100)] = 0
 
 
 class Windows(_Model):
@@ -253,7 +512,7 @@ class Windows(_Model):
     off_peak: list[str] = []  # "Mon-Fri 01:00-05:00"; empty = always open
     freezes: list[str] = []  # "2026-12-20..2027-01-04" (inclusive dates) or a single date
     release_train: str | None = None  # "Tue,Thu 02:00": scheduled runs by timetable
-    max_wait: Duration = timedelta(days=7)  # a manual run waits at most this long for its window
+    max_wait: WaitDuration = timedelta(days=7)  # a manual run waits at most this long for its window
 
     # Field validators (not one model validator) so an error names e.g. 'windows.off_peak.0'.
     @field_validator("timezone")
@@ -285,20 +544,28 @@ class Windows(_Model):
 
 
 class Notify(_Model):
-    slack_connection: str | None = None
-    follow_up_after: Duration = timedelta(hours=24)
+    slack_connection: ConnectionId | None = None
+    follow_up_after: WaitDuration = timedelta(hours=24)
 
 
 class StagingConfig(_Model):
     soak: Duration = timedelta(minutes=15)  # observation in staging (skipped for hotfixes)
 
 
+def _repository(value: str) -> str:
+    image_ref.parse_repository(value)
+    return value
+
+
 class ServiceSpec(_Model):
     service: Annotated[str, Field(pattern=DNS_LABEL, max_length=53)]
-    image: Annotated[str, Field(pattern=r"^[a-z0-9][\w./:-]*[a-z0-9]$")]  # repository; tag = version
+    image: Annotated[str, AfterValidator(_repository)]  # repository without tag or digest; tag = version
     owners: list[str] = []
     description: str = ""
-    version_pattern: str = r"^v?\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?$"
+    # what a run's version must match (in full); it must compile and not backtrack catastrophically
+    version_pattern: Annotated[str, AfterValidator(_compiled_regex)] = (
+        r"^v?\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?$"
+    )
     kubernetes: KubernetesTarget = KubernetesTarget()
     strategy: StrategyConfig = StrategyConfig()
     staging: StagingConfig = StagingConfig()
@@ -334,7 +601,8 @@ class ServiceSpec(_Model):
         return f"deploy_{self.service}"
 
     def image_ref(self, version: str) -> str:
-        return f"{self.image}:{version}"
+        """The image at a version: ValueError unless the version is a valid tag."""
+        return image_ref.with_tag(self.image, version)
 
     def environment(self, name: str) -> Environment:
         env = self.kubernetes.production if name == "production" else self.kubernetes.staging
@@ -345,13 +613,87 @@ class ServiceSpec(_Model):
     def connection_for(self, environment: str) -> str:
         return self.environment(environment).connection or self.kubernetes.connection
 
-    @model_validator(mode="after")
-    def _version_pattern_compiles(self) -> ServiceSpec:
+
+def _problem(field: str, value: Any, message: str) -> str:
+    """One line in format_validation_error's style."""
+    shown = "{...}" if isinstance(value, dict) else repr(value)
+    return f"  - field '{field}': value {shown}: {message}"
+
+
+def cross_field_problems(spec: ServiceSpec, today: date | datetime | None = None) -> list[str]:
+    """What each allowed strategy needs, derived names, and (with `today`) freezes already over."""
+    problems: list[str] = []
+    if spec.kubernetes.service is None:
         try:
-            re.compile(self.version_pattern)
-        except re.error as exc:
-            raise ValueError(f"version_pattern {self.version_pattern!r} is not a regular expression: {exc}") from exc
-        return self
+            dns_1035_label(spec.service)
+        except ValueError as exc:
+            problems.append(
+                _problem(
+                    "service", spec.service, f"{exc}; it is also the Service name: set kubernetes.service"
+                )
+            )
+    if spec.kubernetes.container is None:
+        try:
+            dns_label(spec.service)
+        except ValueError as exc:  # pragma: no cover - the service pattern is stricter
+            problems.append(_problem("service", spec.service, str(exc)))
+    bg = spec.strategy.blue_green
+    # Checked when the spec asks for blue-green itself (strategy.allowed or pre_switch_checks written);
+    # a spec relying on the default `allowed` gets the same check per run (airlock.request).
+    if "blue_green" in spec.strategy.allowed and (
+        "allowed" in spec.strategy.model_fields_set or "pre_switch_checks" in bg.model_fields_set
+    ):
+        if bg.pre_switch_checks and spec.endpoints.preview is None:
+            problems.append(
+                _problem(
+                    "endpoints.preview",
+                    None,
+                    f"required: strategy.allowed has blue_green with pre_switch_checks {bg.pre_switch_checks}, "
+                    "which run against the preview Service (or set pre_switch_checks: [])",
+                )
+            )
+        if "smoke" in bg.pre_switch_checks and not spec.smoke:
+            problems.append(
+                _problem(
+                    "strategy.blue_green.pre_switch_checks",
+                    bg.pre_switch_checks,
+                    "'smoke' needs at least one test in `smoke`; add one or remove 'smoke'",
+                )
+            )
+    if "canary" in spec.strategy.allowed and spec.metrics.interval > spec.strategy.canary.step_duration:
+        problems.append(
+            _problem(
+                "strategy.canary.step_duration",
+                format_duration(spec.strategy.canary.step_duration),
+                f"shorter than metrics.interval {format_duration(spec.metrics.interval)}: a step would end "
+                "before its first sample",
+            )
+        )
+    if spec.gates.registry is not None and image_ref.parse_image_ref(spec.image).domain is None:
+        problems.append(
+            _problem(
+                "image",
+                spec.image,
+                "the registry gate needs the registry host in the image (e.g. 'registry.example.com/team/app', "
+                "'docker.io/library/nginx'); or set gates.registry: null",
+            )
+        )
+    names = [test.name for test in spec.smoke]
+    for i, name in enumerate(names):
+        if not name.strip():
+            problems.append(_problem(f"smoke.{i}.name", name, "must not be empty"))
+        elif names.index(name) != i:
+            problems.append(
+                _problem(f"smoke.{i}.name", name, "another smoke test has this name; names are unique")
+            )
+    if today is not None:
+        local = windows.local_today(today, spec.windows.timezone)
+        for i, text in enumerate(spec.windows.freezes):
+            try:
+                windows.check_not_past(windows.parse_freeze(text), local)
+            except ValueError as exc:
+                problems.append(_problem(f"windows.freezes.{i}", text, str(exc)))
+    return problems
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
@@ -375,23 +717,35 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_spec(data: Any, source: str = "<spec>") -> ServiceSpec:
+def parse_spec(data: Any, source: str = "<spec>", today: date | datetime | None = None) -> ServiceSpec:
+    """Validate a spec completely; SpecError listing every problem.
+
+    `today` (the DAG factory passes the current time) also rejects freezes that are entirely over; without
+    it (a spec rebuilt from its dict inside a task) they are not checked, so a spec that loaded stays valid.
+    """
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     try:
-        return ServiceSpec.model_validate(data)
+        spec = ServiceSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(format_validation_error(exc, source)) from None
+    problems = cross_field_problems(spec, today)
+    if problems:
+        raise SpecError(f"{source}: {len(problems)} invalid field(s)\n" + "\n".join(problems))
+    return spec
 
 
-def load_spec(path: str | Path) -> ServiceSpec:
+def load_spec(path: str | Path, today: date | datetime | None = None) -> ServiceSpec:
+    """Read and validate a spec file (YAML rules: airlock.yaml_safe); `today` as in parse_spec."""
     path = Path(path)
     try:
-        # libyaml's C loader when present: 5-10x faster, and the DAG factory parses every spec file
-        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
-    return parse_spec(data, str(path))
+        # libyaml's C parser when present: the DAG factory parses every spec file at every DAG parse
+        data = load_yaml_file(path)
+    except SpecYamlError as exc:
+        raise SpecError(str(exc)) from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read: {exc}") from None
+    return parse_spec(data, str(path), today)
 
 
 def spec_from(value: ServiceSpec | dict[str, Any]) -> ServiceSpec:

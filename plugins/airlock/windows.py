@@ -1,8 +1,11 @@
 """Off-peak windows and change freezes, in the service's time zone.
 
 Grammar (service spec `windows:`):
-  off_peak: ["Mon-Fri 01:00-05:00", "Sat,Sun 00:00-08:00", "Daily 22:00-02:00"]
-            (an end before the start crosses midnight; empty list = always open)
+  off_peak: ["Mon-Fri 01:00-05:00", "Sat,Sun 00:00-08:00", "Daily 22:00-02:00", "Sun 00:00-24:00"]
+            (days: Mon Tue Wed Thu Fri Sat Sun or the full names, any case, ranges such as Fri-Mon,
+            lists with ',', or Daily; an end before the start crosses midnight; a start equal to the
+            end is an error - a whole day is written 00:00-24:00, and 24:00 is only valid as an end;
+            empty list = always open)
   freezes:  ["2026-12-20..2027-01-04", "2026-11-26"]   (inclusive local dates)
   release_train: "Tue,Thu 02:00"                       (scheduled runs, see the timetable)
 
@@ -18,8 +21,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_WINDOW = re.compile(r"^\s*(?P<days>[A-Za-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
-_TRAIN = re.compile(r"^\s*(?P<days>[A-Za-z,\-]+)\s+(?P<at>\d{1,2}:\d{2})\s*$")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WINDOW = re.compile(
+    r"^\s*(?P<days>[A-Za-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$", re.ASCII
+)
+_TRAIN = re.compile(r"^\s*(?P<days>[A-Za-z,\-]+)\s+(?P<at>\d{1,2}:\d{2})\s*$", re.ASCII)
 
 
 class WindowsLike(Protocol):
@@ -65,18 +71,24 @@ def parse_days(text: str) -> frozenset[int]:
 
 
 def _day(text: str) -> int:
-    key = text.strip().lower()[:3]
-    if key not in DAYS:
-        raise ValueError(f"{text!r} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat, Sun, ranges (Mon-Fri) or Daily")
-    return DAYS.index(key)
+    key = text.strip().lower()
+    if key in DAYS:
+        return DAYS.index(key)
+    if key in DAY_NAMES:
+        return DAY_NAMES.index(key)
+    raise ValueError(
+        f"{text!r} is not a day; use Mon, Tue, Wed, Thu, Fri, Sat, Sun (or the full names), "
+        "ranges (Mon-Fri) or Daily"
+    )
 
 
-def _clock(text: str) -> time:
+def _clock(text: str, end: bool = False) -> time:
     hours, minutes = (int(x) for x in text.split(":"))
-    if hours == 24 and minutes == 0:
-        return time(0, 0)
+    if end and hours == 24 and minutes == 0:
+        return time(0, 0)  # the end of the day: a window ending at midnight
     if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ValueError(f"{text!r} is not a time of day (HH:MM)")
+        allowed = "00:00-23:59, or 24:00 as an end" if end else "00:00-23:59"
+        raise ValueError(f"{text!r} is not a time of day (HH:MM, {allowed})")
     return time(hours, minutes)
 
 
@@ -84,7 +96,12 @@ def parse_window(text: str) -> Window:
     match = _WINDOW.match(text)
     if not match:
         raise ValueError(f"off-peak window {text!r} must look like 'Mon-Fri 01:00-05:00'")
-    return Window(parse_days(match["days"]), _clock(match["start"]), _clock(match["end"]))
+    start, end = _clock(match["start"]), _clock(match["end"], end=True)
+    if start == end and not (start == time(0, 0) and match["end"].startswith("24")):
+        raise ValueError(
+            f"off-peak window {text!r} is empty (it starts when it ends); a whole day is written 00:00-24:00"
+        )
+    return Window(parse_days(match["days"]), start, end)
 
 
 def parse_freeze(text: str) -> Freeze:
@@ -100,6 +117,19 @@ def parse_freeze(text: str) -> Freeze:
     return Freeze(first, last)
 
 
+def check_not_past(freeze: Freeze, today: date) -> None:
+    """A freeze that ended before `today` (the service's local date) is a stale entry: an error."""
+    if freeze.last < today:
+        raise ValueError(f"freeze {str(freeze)!r} is entirely in the past (today is {today}); remove it")
+
+
+def local_today(now: datetime | date, timezone: str) -> date:
+    """The service's local date at `now` (a date is taken as it is)."""
+    if isinstance(now, datetime):
+        return now.astimezone(zone(timezone)).date() if now.tzinfo else now.date()
+    return now
+
+
 def parse_release_train(text: str) -> tuple[frozenset[int], time]:
     match = _TRAIN.match(text)
     if not match:
@@ -111,7 +141,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone {name!r} is not an IANA time zone name (e.g. 'Europe/Berlin', 'UTC')") from None
+        raise ValueError(
+            f"timezone {name!r} is not an IANA time zone name (e.g. 'Europe/Berlin', 'UTC')"
+        ) from None
 
 
 def validate_windows(spec: WindowsLike) -> None:
@@ -138,7 +170,9 @@ def _in_window(window: Window, local: datetime) -> bool:
     if not window.crosses_midnight:
         return weekday in window.days and window.start <= t < window.end
     # Crossing midnight: the part after midnight belongs to the previous day's window.
-    return (weekday in window.days and t >= window.start) or ((weekday - 1) % 7 in window.days and t < window.end)
+    return (weekday in window.days and t >= window.start) or (
+        (weekday - 1) % 7 in window.days and t < window.end
+    )
 
 
 def is_open(spec: WindowsLike, when: datetime) -> bool:
@@ -151,7 +185,9 @@ def is_open(spec: WindowsLike, when: datetime) -> bool:
     return any(_in_window(parse_window(text), local) for text in spec.off_peak)
 
 
-def next_open(spec: WindowsLike, after: datetime, horizon: timedelta = timedelta(days=400)) -> datetime | None:
+def next_open(
+    spec: WindowsLike, after: datetime, horizon: timedelta = timedelta(days=400)
+) -> datetime | None:
     """The first instant >= `after` at which is_open() holds, or None within the horizon.
 
     Candidates are `after` itself, every window start and every day after a freeze, so the
@@ -186,7 +222,9 @@ def window_end(spec: WindowsLike, when: datetime) -> datetime | None:
         window = parse_window(text)
         for start_day in (local.date() - timedelta(days=1), local.date()):
             start = datetime.combine(start_day, window.start, tz)
-            end = datetime.combine(start_day + timedelta(days=1 if window.crosses_midnight else 0), window.end, tz)
+            end = datetime.combine(
+                start_day + timedelta(days=1 if window.crosses_midnight else 0), window.end, tz
+            )
             if start_day.weekday() in window.days and start <= local < end:
                 ends.append(end)
     return max(ends) if ends else None

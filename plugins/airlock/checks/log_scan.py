@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airlock.checks import kube_read
 from airlock.checks.result import FAIL, PASS, WARN, CheckResult, format_table
+from airlock.image_ref import parse_image_ref
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -173,14 +174,16 @@ def judge_logs(
 
 
 def image_tag(image: str | None) -> str | None:
-    """'reg/app:1.2.3' -> '1.2.3'; untagged -> 'latest'; digest-only -> None."""
+    """'reg/app:1.2.3' -> '1.2.3'; untagged -> 'latest'; digest-only or unparsable -> None."""
     if not image:
         return None
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        return last.rsplit(":", 1)[1]
-    return None if "@" in image else "latest"
+    try:
+        ref = parse_image_ref(image)
+    except ValueError:
+        return None
+    if ref.tag:
+        return ref.tag
+    return None if ref.digest else "latest"
 
 
 def _minutes_since(start: str | None, now: datetime) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 from airlock.checks.http import DEFAULT_TIMEOUT, HttpSession
 from airlock.checks.result import FAIL, PASS, WARN, CheckResult
+from airlock.image_ref import parse_image_ref
 
 NAME = "registry"
 MANIFEST_TYPES = ", ".join(
@@ -40,19 +41,19 @@ class ImageRef:
 
 
 def parse_image(ref: str) -> ImageRef:
-    """'reg.example.com:5000/team/app:1.2.3' -> host, name, tag. The first path component is the registry."""
-    rest, digest = (ref.split("@", 1) + [""])[:2]
-    tag = ""
-    last = rest.rsplit("/", 1)[-1]
-    if not digest and ":" in last:
-        rest, tag = rest.rsplit(":", 1)
-    if "/" not in rest:
+    """'reg.example.com:5000/team/app:1.2.3' -> host, name, tag (airlock.image_ref's grammar).
+
+    The registry host must be written (as the first path component); Docker Hub's `docker.io` maps to its
+    API host registry-1.docker.io and official images to `library/<name>`.
+    """
+    parsed = parse_image_ref(ref)
+    host = parsed.registry_host
+    if host is None:
         raise ValueError(f"image {ref!r} has no registry host (expected host/name[:tag])")
-    host, name = rest.split("/", 1)
-    reference = digest or tag
+    reference = parsed.reference
     if not reference:
         raise ValueError(f"image {ref!r} has neither a tag nor a digest")
-    return ImageRef(host, name, reference)
+    return ImageRef(host, parsed.remote_name, reference)
 
 
 def registry_base_url(host: str, scheme: str | None = None) -> str:

@@ -132,5 +132,5 @@ def test_judge_logs_thresholds_and_table():
 def test_image_tag():
     assert image_tag("reg.io:5000/a/b:1.2.3") == "1.2.3"
     assert image_tag("reg.io:5000/a/b") == "latest"
-    assert image_tag("reg.io/a/b@sha256:abc") is None
-    assert image_tag("reg.io/a/b:1.0@sha256:abc") == "1.0"
+    assert image_tag("reg.io/a/b@sha256:" + "a" * 64) is None
+    assert image_tag("reg.io/a/b:1.0@sha256:" + "a" * 64) == "1.0"
