@@ -4,8 +4,10 @@
 
 Starts kubesim, rolls a Deployment to a new image whose pods become ready quickly (short rollout) or
 slowly (long rollout, more replicas, one pod at a time), and counts the HTTP requests that
-`airlock.kube.wait.wait_for_rollout` (sync, one list + one watch) and the async `watch_object` used by
-RolloutTrigger send while waiting (1 when the rollout is already done at the list). A polling loop at kubectl's old 1 s interval is shown for contrast.
+`airlock.kube.wait.wait_for_rollout` (sync transport) and the async `watch_object` used by RolloutTrigger
+(async transport) send while waiting - both driven by the same `airlock.kube.watch.WatchSession`: one
+list + one watch, or 1 when the rollout is already done at the list. A polling loop at kubectl's old
+1 s interval is shown for contrast.
 Requests are counted at the client's transport (every call through the ApiClient's REST client).
 """
 
@@ -19,15 +21,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "plugins"), str(Path(__file__).resolve().parent.parent)]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent.parent / "plugins"),
+    str(Path(__file__).resolve().parent.parent),
+]
 
 from kubernetes import config as k8s_config  # noqa: E402
 
 from airlock.kube import rolling  # noqa: E402
 from airlock.kube.api import Kube  # noqa: E402
+from airlock.kube.async_api import AsyncKube  # noqa: E402
 from airlock.kube.async_watch import watch_object  # noqa: E402
 from airlock.kube.status import rollout_status  # noqa: E402
-from airlock.kube.wait import wait_for_rollout  # noqa: E402
+from airlock.kube.wait import judge_rollout, wait_for_rollout  # noqa: E402
 from kubesim.server import serve, shutdown  # noqa: E402
 from kubesim.world import World  # noqa: E402
 
@@ -43,13 +49,22 @@ def scenario() -> dict[str, Any]:
     images: dict[str, Any] = {"*": {"ready_after_seconds": 0.2}}
     for name, (replicas, ready) in CASES.items():
         images[f"bench/{name}:2"] = {"ready_after_seconds": ready}
-        objects.append({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": f"bench/{name}:1"}]}}},
-        })
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app": name}},
+                    "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": {"containers": [{"name": "app", "image": f"bench/{name}:1"}]},
+                    },
+                },
+            }
+        )
     return {"namespaces": [NS], "images": images, "objects": objects}
 
 
@@ -80,11 +95,10 @@ async def async_wait(kubeconfig: str, name: str) -> tuple[int, float, bool]:
     api.rest_client.request = request
     start = time.monotonic()
     try:
-        res = await watch_object(api, "deployments", NS, name,
-                                 lambda d: ((s := rollout_status(d)).done or s.failed, s.as_dict()), 120)
+        res = await watch_object(AsyncKube(api), "deployments", NS, name, judge_rollout, 120)
     finally:
         await api.close()
-    return count[0], time.monotonic() - start, bool((res["last"] or {}).get("done"))
+    return count[0], time.monotonic() - start, bool((res.last or {}).get("done"))
 
 
 def poll_wait(kube: Kube, name: str, interval: float = 1.0) -> None:
@@ -102,7 +116,8 @@ def main() -> int:
             Path(kubeconfig).write_text(
                 '{"apiVersion":"v1","kind":"Config","current-context":"s","clusters":[{"name":"s","cluster":'
                 f'{{"server":"{server.url}"}}}}],"users":[{{"name":"s","user":{{"token":"t"}}}}],'
-                '"contexts":[{"name":"s","context":{"cluster":"s","user":"s"}}]}')
+                '"contexts":[{"name":"s","context":{"cluster":"s","user":"s"}}]}'
+            )
             try:
                 for name in CASES:
                     writer = Kube(k8s_config.new_client_from_config(config_file=kubeconfig))

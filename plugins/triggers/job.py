@@ -1,4 +1,5 @@
-"""JobTrigger: waits in the triggerer for a Job to complete or fail (watch-based, like RolloutTrigger)."""
+"""JobTrigger: waits in the triggerer for a Job to complete or fail (the core's watch session over the
+async transport, like RolloutTrigger; each event judged by the core's pure `job_state`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airlock.kube.async_api import AsyncKube
 from airlock.kube.async_watch import watch_object
 from airlock.kube.migration import job_state
 from triggers.stale_event_guard import hold_until_settled
@@ -28,18 +30,35 @@ class JobTrigger(BaseTrigger):
         self.timeout = timeout
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return ("triggers.job.JobTrigger",
-                {"conn_id": self.conn_id, "namespace": self.namespace, "job": self.job, "timeout": self.timeout})
+        return (
+            "triggers.job.JobTrigger",
+            {"conn_id": self.conn_id, "namespace": self.namespace, "job": self.job, "timeout": self.timeout},
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.monotonic()
         hook = AsyncKubernetesHook(conn_id=self.conn_id)
         async with hook.get_conn() as api_client:
-            result = await watch_object(api_client, "jobs", self.namespace, self.job, judge_job, self.timeout,
-                                        log=self.log)
-        last = result["last"] or {}
-        state = "Timeout" if result["timed_out"] else last.get("state", "Failed")
+            outcome = await watch_object(
+                AsyncKube(api_client, log=self.log),
+                "jobs",
+                self.namespace,
+                self.job,
+                judge_job,
+                self.timeout,
+                log=self.log,
+            )
+        last = outcome.last or {}
+        # a missing or deleted Job has no "state": it did not complete, so it failed
+        state = "Timeout" if outcome.timed_out else last.get("state", "Failed")
         await hold_until_settled(started)
-        yield TriggerEvent({"job": self.job, "state": state, "requests": result["requests"],
-                            "message": last.get("message", "") if state != "Timeout" else
-                            f'job "{self.job}" did not finish within {self.timeout:g}s'})
+        yield TriggerEvent(
+            {
+                "job": self.job,
+                "state": state,
+                "requests": outcome.requests,
+                "message": last.get("message", "")
+                if state != "Timeout"
+                else f'job "{self.job}" did not finish within {self.timeout:g}s',
+            }
+        )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airlock.checks import kube_read
 from airlock.checks.quantity import format_bytes, format_cpu, parse_quantity
 from airlock.checks.result import FAIL, PASS, WARN, CheckResult
+from airlock.kube.api import Kube, KubeError
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
     from kubernetes import client
@@ -96,5 +96,16 @@ def judge_cluster(
     )
 
 
+def node_metrics(kube: Kube) -> list[dict[str, Any]] | None:
+    """metrics.k8s.io/v1beta1 NodeMetrics items, or None when the metrics API is not served (404/503)."""
+    try:
+        return kube.items("nodemetrics", None)
+    except KubeError as exc:
+        if exc.status in (404, 503):
+            return None
+        raise
+
+
 def check_cluster(api: client.ApiClient, max_cpu: float, max_memory: float) -> CheckResult:
-    return judge_cluster(kube_read.list_nodes(api), kube_read.list_node_metrics(api), max_cpu, max_memory)
+    kube = Kube(api)
+    return judge_cluster(kube.items("nodes", None), node_metrics(kube), max_cpu, max_memory)

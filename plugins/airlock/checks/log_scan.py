@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airlock.checks import kube_read
 from airlock.checks.result import FAIL, PASS, WARN, CheckResult, format_table
 from airlock.image_ref import parse_image_ref
+from airlock.kube.api import Kube, KubeError
+from airlock.kube.pod_template import container_image
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -211,17 +212,16 @@ def scan_pods(
     patterns = [re.compile(p) for p in error_patterns]
     new, stable = LogSample(), LogSample()
     unreadable: list[str] = []
-    for pod in kube_read.list_pods(api, namespace, label_selector):
+    kube = Kube(api)
+    for pod in kube.items("pods", namespace, label_selector=label_selector):
         meta, status = pod.get("metadata") or {}, pod.get("status") or {}
         if meta.get("deletionTimestamp") or status.get("phase") not in ("Running", "Succeeded", "Failed"):
             continue
-        sample = new if image_tag(kube_read.container_image(pod, container)) == version else stable
+        sample = new if image_tag(container_image(pod, container)) == version else stable
         name = meta["name"]
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            text = kube_read.read_pod_log(api, namespace, name, container, tail_lines)
-        except ApiException as exc:  # e.g. container not started yet: note it, scan the others
+            text = kube.read_log(namespace, name, container=container, tail_lines=tail_lines)
+        except KubeError as exc:  # e.g. container not started yet: note it, scan the others
             unreadable.append(f"{name}: HTTP {exc.status} {exc.reason}")
             continue
         sample.pods.append(name)

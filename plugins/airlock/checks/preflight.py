@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airlock.checks import backups, ci, cluster, incidents, kube_read, registry, staging
+from airlock.checks import backups, ci, cluster, incidents, registry, staging
 from airlock.checks.http import HttpSession, join_url
 from airlock.checks.result import CheckResult, failing, results_table, run_guarded
+from airlock.kube.api import Kube
+from airlock.kube.pod_template import container_image
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
     from kubernetes import client
@@ -113,8 +115,8 @@ def _incidents(spec: Any, version: str, environment: str, io: PreflightIO) -> Ch
 
 def current_image(api: client.ApiClient, namespace: str, deployment: str, container: str) -> str | None:
     """The image the environment runs now (the rollback target), None when nothing is deployed."""
-    found = kube_read.read_deployment(api, namespace, deployment)
-    return kube_read.container_image(found, container) if found else None
+    found = Kube(api).get("deployments", namespace, deployment)
+    return container_image(found, container) if found else None
 
 
 def _registry(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResult:

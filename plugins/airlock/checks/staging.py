@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airlock.checks import kube_read
 from airlock.checks.result import FAIL, PASS, CheckResult
+from airlock.kube.api import Kube
+from airlock.kube.status import rollout_status
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
     from kubernetes import client
@@ -14,33 +15,11 @@ NAME = "staging_healthy"
 
 
 def rollout_problem(deployment: dict[str, Any]) -> str | None:
-    """None when the Deployment is rolled out, else why not (the rules of `kubectl rollout status`)."""
-    meta, spec, status = (
-        deployment.get("metadata") or {},
-        deployment.get("spec") or {},
-        deployment.get("status") or {},
-    )
-    name = meta.get("name", "?")
-    generation = int(meta.get("generation") or 0)
-    observed = int(status.get("observedGeneration") or 0)
-    if generation > observed:
-        return (
-            f"{name}: spec update not yet observed (generation {generation} > observedGeneration {observed})"
-        )
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-            return f"{name}: exceeded its progress deadline"
-    desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-    updated = int(status.get("updatedReplicas") or 0)
-    replicas = int(status.get("replicas") or 0)
-    available = int(status.get("availableReplicas") or 0)
-    if updated < desired:
-        return f"{name}: {updated} of {desired} replicas updated"
-    if replicas > updated:
-        return f"{name}: {replicas - updated} old replicas pending termination"
-    if available < updated:
-        return f"{name}: {available} of {updated} updated replicas available"
-    return None
+    """None when the Deployment is rolled out, else why not (`kube.status.rollout_status`, kubectl's rules)."""
+    status = rollout_status(deployment)
+    if status.done:
+        return None
+    return f"{(deployment.get('metadata') or {}).get('name', '?')}: {status.detail}"
 
 
 def pod_problem(pod: dict[str, Any]) -> str | None:
@@ -105,6 +84,7 @@ def judge_staging(
 
 def check_staging(api: client.ApiClient, namespace: str, label_selector: str = "") -> CheckResult:
     """All Deployments (optionally those matching label_selector) and their pods in the namespace."""
-    deployments = kube_read.list_deployments(api, namespace, label_selector)
-    pods = kube_read.list_pods(api, namespace, label_selector)
+    kube = Kube(api)
+    deployments = kube.items("deployments", namespace, label_selector=label_selector)
+    pods = kube.items("pods", namespace, label_selector=label_selector)
     return judge_staging(deployments, pods, namespace)

@@ -1,12 +1,15 @@
-"""A thin, dict-in/dict-out REST layer over the official client's `ApiClient`.
+"""The sync transport: a thin, dict-in/dict-out REST layer over the official client's `ApiClient`.
 
 Airlock reads and writes Kubernetes objects as plain JSON dicts (what kubectl's dynamic client does):
 the pure decision functions take dicts, patches are sent with the exact content type kubectl uses,
-and nothing depends on the generated model classes (which drop unknown fields and cannot express
-JSON Patch / strategic merge choice explicitly).
+and nothing depends on the generated model classes (which drop unknown fields, cannot express
+JSON Patch / strategic merge choice explicitly, and garble pod logs in client 36 unless the body is
+read raw - kubernetes-client/python#2596).
 
-Every write goes through `Kube.write()`, which honours dry-run: the request is logged with its body
-and nothing is sent. Reads always go to the server, so a dry run shows real "current vs desired".
+Every HTTP call goes through `Kube.request`, the one place for this transport's timeouts (and, next,
+its bounded retries); `async_api.AsyncKube` is the async twin for the triggers. Every write goes
+through `Kube.write()`, which honours dry-run: the request is logged with its body and nothing is
+sent. Reads always go to the server, so a dry run shows real "current vs desired".
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
+
+from airlock.kube.reads import GetObject, ListObjects, Read
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
     from kubernetes.client import ApiClient
@@ -23,8 +28,10 @@ if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for
 
 Obj = dict[str, Any]
 
-# plural -> (API path prefix, namespaced)
+# resource -> (API path prefix, namespaced); the URL plural is the resource unless _PLURALS says otherwise
 _PATHS: dict[str, tuple[str, bool]] = {
+    "nodes": ("/api/v1", False),
+    "nodemetrics": ("/apis/metrics.k8s.io/v1beta1", False),
     "pods": ("/api/v1", True),
     "services": ("/api/v1", True),
     "events": ("/api/v1", True),
@@ -35,6 +42,13 @@ _PATHS: dict[str, tuple[str, bool]] = {
     "jobs": ("/apis/batch/v1", True),
     "leases": ("/apis/coordination.k8s.io/v1", True),
 }
+
+_PLURALS = {"nodemetrics": "nodes"}  # metrics.k8s.io serves NodeMetrics as "nodes"
+
+# (connect, read) seconds for one request: a cluster that stops answering must fail the call, not
+# hang the task. A watch overrides the read timeout with its own server-side timeout plus a margin.
+DEFAULT_TIMEOUT: tuple[float, float | None] = (10.0, 60.0)
+WATCH_READ_MARGIN = 30.0
 
 CONTENT_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
@@ -53,19 +67,26 @@ class KubeError(RuntimeError):
         self.message = message
 
 
-def _error(exc: ApiException) -> KubeError:
-    reason, message = exc.reason or "", str(exc.body or "")
+def status_error(status: int, reason: str, body: str | bytes | None) -> KubeError:
+    """A KubeError from an HTTP status and the server's body (a Status object when it is JSON)."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body or "")
+    message = text
     try:
-        body = json.loads(exc.body or "{}")
-        reason, message = body.get("reason", reason), body.get("message", message)
-    except (ValueError, TypeError):
+        parsed = json.loads(text or "{}")
+        if isinstance(parsed, dict):
+            reason, message = parsed.get("reason", reason), parsed.get("message", message)
+    except ValueError:
         pass
-    return KubeError(int(exc.status or 0), str(reason), str(message))
+    return KubeError(int(status or 0), str(reason or ""), str(message))
+
+
+def _error(exc: ApiException) -> KubeError:
+    return status_error(int(exc.status or 0), exc.reason or "", exc.body)
 
 
 def path(resource: str, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
     prefix, namespaced = _PATHS[resource]
-    out = prefix + (f"/namespaces/{namespace}" if namespaced else "") + f"/{resource}"
+    out = prefix + (f"/namespaces/{namespace}" if namespaced else "") + f"/{_PLURALS.get(resource, resource)}"
     if name:
         out += f"/{name}"
     if sub:
@@ -76,9 +97,17 @@ def path(resource: str, namespace: str | None, name: str | None = None, sub: str
 class Kube:
     """Reads and (unless dry_run) writes Kubernetes objects as dicts through one ApiClient."""
 
-    def __init__(self, api_client: ApiClient, *, dry_run: bool = False, log: logging.Logger | None = None):
+    def __init__(
+        self,
+        api_client: ApiClient,
+        *,
+        dry_run: bool = False,
+        log: logging.Logger | None = None,
+        timeout: tuple[float, float | None] = DEFAULT_TIMEOUT,
+    ):
         self.api_client = api_client
         self.dry_run = dry_run
+        self.timeout = timeout
         self.log = log or logging.getLogger("airlock.kube")
         self.writes: list[tuple[str, str, Any]] = []  # what was written (or would be, in a dry run)
 
@@ -93,7 +122,7 @@ class Kube:
         content_type: str = "application/json",
         stream: bool = False,
         raw: bool = False,
-        timeout: float | tuple[float, float] | None = None,
+        timeout: float | tuple[float, float | None] | None = None,
     ) -> Any:
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -111,7 +140,7 @@ class Kube:
                 auth_settings=["BearerToken"],
                 _preload_content=False,
                 _return_http_data_only=True,
-                _request_timeout=timeout,
+                _request_timeout=timeout or self.timeout,
             )
         except ApiException as exc:
             raise _error(exc) from None
@@ -129,6 +158,25 @@ class Kube:
             return text
 
     # -- reads ---------------------------------------------------------------------------------
+    def read(self, request: Read) -> Any:
+        """Answer one transport-agnostic read (see reads.py): how read plans reach this transport."""
+        if isinstance(request, GetObject):
+            return self.get(request.resource, request.namespace, request.name)
+        if isinstance(request, ListObjects):
+            return self.list(
+                request.resource,
+                request.namespace,
+                label_selector=request.label_selector or None,
+                field_selector=request.field_selector or None,
+            )
+        return self.logs(
+            request.namespace,
+            request.pod,
+            container=request.container,
+            tail_lines=request.tail_lines,
+            previous=request.previous,
+        )
+
     def get(self, resource: str, namespace: str | None, name: str) -> Obj | None:
         """The object, or None if it does not exist."""
         try:
@@ -164,17 +212,26 @@ class Kube:
         resource_version: str,
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
-    ) -> Iterator[Obj]:
+    ) -> Generator[Obj, None, None]:
         """One watch request; yields {"type", "object"} events until the server ends the stream."""
-        query: list[tuple[str, Any]] = [("watch", "true"), ("resourceVersion", resource_version),
-                                        ("allowWatchBookmarks", "true")]
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+        ]
         if field_selector:
             query.append(("fieldSelector", field_selector))
         if timeout_seconds is not None:
             query.append(("timeoutSeconds", max(1, int(timeout_seconds))))
-        read_timeout = (timeout_seconds + 30) if timeout_seconds is not None else None
-        resp = self.request("GET", path(resource, namespace), query=query, stream=True,
-                            timeout=(10, read_timeout) if read_timeout else None)
+        # No event for longer than the server's own timeout means the stream is dead, not quiet.
+        read_timeout = timeout_seconds + WATCH_READ_MARGIN if timeout_seconds is not None else None
+        resp = self.request(
+            "GET",
+            path(resource, namespace),
+            query=query,
+            stream=True,
+            timeout=(self.timeout[0], read_timeout),
+        )
         try:
             from kubernetes.watch.watch import iter_resp_lines
 
@@ -185,23 +242,53 @@ class Kube:
             resp.close()
             resp.release_conn()
 
-    def logs(self, namespace: str, pod: str, *, container: str | None = None, tail_lines: int = 20,
-             previous: bool = False) -> builtins.list[str]:
-        """Last log lines of a pod's container ([] when there are none or they cannot be read)."""
-        query: list[tuple[str, Any]] = [("tailLines", tail_lines)]
+    def read_log(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        previous: bool = False,
+    ) -> str:
+        """A pod container's log text (the last `tail_lines` lines); raises KubeError when unreadable."""
+        query: list[tuple[str, Any]] = []
+        if tail_lines:
+            query.append(("tailLines", tail_lines))
         if container:
             query.append(("container", container))
         if previous:
             query.append(("previous", "true"))
+        return str(self.request("GET", path("pods", namespace, pod, "log"), query=query, raw=True) or "")
+
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail_lines: int = 20,
+        previous: bool = False,
+    ) -> builtins.list[str]:
+        """Last log lines of a pod's container ([] when there are none or they cannot be read)."""
         try:
-            text = self.request("GET", path("pods", namespace, pod, "log"), query=query, raw=True)
+            text = self.read_log(
+                namespace, pod, container=container, tail_lines=tail_lines, previous=previous
+            )
         except KubeError:
             return []
-        return [line for line in (text or "").splitlines() if line.strip()]
+        return log_lines(text)
 
     # -- writes --------------------------------------------------------------------------------
-    def write(self, method: str, url: str, body: Any = None, *, content_type: str = "application/json",
-              what: str = "") -> Obj | None:
+    def write(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        what: str = "",
+    ) -> Obj | None:
         """Send one write, or in a dry run log exactly what would be sent and return None."""
         shown = json.dumps(body, sort_keys=True) if body is not None else ""
         self.writes.append((method, url, body))
@@ -214,16 +301,34 @@ class Kube:
     def create(self, resource: str, namespace: str | None, body: Obj, what: str = "") -> Obj | None:
         return self.write("POST", path(resource, namespace), body, what=what)
 
-    def patch(self, resource: str, namespace: str | None, name: str, body: Any, *,
-              patch_type: str = "strategic", what: str = "") -> Obj | None:
-        return self.write("PATCH", path(resource, namespace, name), body,
-                          content_type=CONTENT_TYPES[patch_type], what=what)
+    def patch(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        patch_type: str = "strategic",
+        what: str = "",
+    ) -> Obj | None:
+        return self.write(
+            "PATCH", path(resource, namespace, name), body, content_type=CONTENT_TYPES[patch_type], what=what
+        )
 
-    def replace(self, resource: str, namespace: str | None, name: str, body: Obj, what: str = "") -> Obj | None:
+    def replace(
+        self, resource: str, namespace: str | None, name: str, body: Obj, what: str = ""
+    ) -> Obj | None:
         return self.write("PUT", path(resource, namespace, name), body, what=what)
 
-    def delete(self, resource: str, namespace: str | None, name: str, *, propagation: str = "Background",
-               what: str = "") -> Obj | None:
+    def delete(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        *,
+        propagation: str = "Background",
+        what: str = "",
+    ) -> Obj | None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         try:
             return self.write("DELETE", path(resource, namespace, name), body, what=what)
@@ -231,6 +336,10 @@ class Kube:
             if exc.status == 404:  # already gone: the desired state holds
                 return None
             raise
+
+
+def log_lines(text: str) -> builtins.list[str]:
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def selector_string(selector: str | dict[str, str]) -> str:

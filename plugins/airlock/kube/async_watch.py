@@ -1,112 +1,85 @@
-"""The async twin of wait.py for triggers: list once, watch one object, resume, relist on 410.
+"""Waiting over the async transport: `follow_async` drives a WatchSession with `async_api.AsyncKube`.
 
-It takes a `kubernetes_asyncio` ApiClient (from the provider's AsyncKubernetesHook in the trigger) and a
-pure `judge(obj) -> (finished, payload)` function, so the rollout trigger and the job trigger share the
-transport and each keeps its decision logic in the core's pure functions.
+The async twin of `wait.follow` for the triggers (RolloutTrigger, JobTrigger): the same session makes
+every list/watch/resume/relist decision (watch.py); this module only sends what it asks for with
+kubernetes_asyncio, sleeps when it asks for a pause, and reports stream breaks. Each trigger brings
+its judge, a pure function from the core (`wait.judge_rollout`, the Job's `job_state`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from airlock.kube.api import path
-
-Obj = dict[str, Any]
-Judge = Callable[[Obj], tuple[bool, Obj]]
+from airlock.kube.async_api import AsyncKube
+from airlock.kube.reads import ListObjects
+from airlock.kube.watch import Judge, Pause, WatchOutcome, WatchSession
 
 
-class _Gone(Exception):
-    pass
-
-
-async def _request(api_client: Any, url: str, query: list[tuple[str, Any]], timeout: Any = None) -> Any:
-    return await api_client.call_api(
-        url, "GET", query_params=query, header_params={"Accept": "application/json"},
-        auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-        _request_timeout=timeout,
-    )
-
-
-async def watch_object(api_client: Any, resource: str, namespace: str, name: str, judge: Judge,
-                       timeout: float, log: logging.Logger | None = None) -> Obj:
-    """Watch `resource/name` until `judge` says finished or `timeout` seconds pass.
-
-    Returns {"finished": bool, "timed_out": bool, "requests": int, "last": payload-or-None}.
-    """
+async def follow_async(
+    kube: AsyncKube,
+    session: WatchSession,
+    log: logging.Logger | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> WatchOutcome:
+    """Drive `session` to its outcome with async requests (the protocol is in watch.py)."""
     log = log or logging.getLogger("airlock.kube.async_watch")
-    deadline = time.monotonic() + timeout
-    selector = f"metadata.name={name}"
-    url = path(resource, namespace)
-    rv, need_list, requests = "", True, 0
-    last: Obj | None = None
-    while deadline - time.monotonic() > 0.5 or need_list:
-        remaining = deadline - time.monotonic()
-        if need_list:
-            requests += 1
-            resp = await _request(api_client, url, [("fieldSelector", selector)], timeout=30)
-            listed = json.loads(await resp.read())
-            resp.release()
-            need_list = False
-            rv = str((listed.get("metadata") or {}).get("resourceVersion") or "")
-            items = listed.get("items") or []
-            finished, last = judge(items[0]) if items else (True, {"missing": True, "message": f"{resource}/{name} "
-                                                                   f"not found in {namespace}"})
-            if finished:
-                return {"finished": True, "timed_out": False, "requests": requests, "last": last}
-            continue
-        requests += 1
-        started, events = time.monotonic(), 0
-        query = [("watch", "true"), ("resourceVersion", rv), ("fieldSelector", selector),
-                 ("allowWatchBookmarks", "true"), ("timeoutSeconds", max(1, math.ceil(remaining)))]
-        try:
-            resp = await _request(api_client, url, query, timeout=(10, remaining + 30))
+    while True:
+        step = session.next_step(clock())
+        if isinstance(step, WatchOutcome):
+            return step
+        if isinstance(step, Pause):
+            await sleep(step.seconds)
+        elif isinstance(step, ListObjects):
+            # A failing list is not a stream break: it propagates (the transport will own retries).
+            session.on_list(
+                await kube.list(step.resource, step.namespace, field_selector=step.field_selector)
+            )
+        else:
+            events = kube.watch(step)
+            error: BaseException | None = None
             try:
                 while True:
-                    line = await resp.content.readline()
-                    if not line:
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
                         break
-                    if not line.strip():
-                        continue
-                    events += 1
-                    event = json.loads(line)
-                    obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":
-                        if obj.get("code") == 410 or obj.get("reason") in ("Expired", "Gone"):
-                            raise _Gone()
-                        raise RuntimeError(f"watch error: {obj.get('message', obj)}")
-                    rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
-                    if event.get("type") == "BOOKMARK":
-                        continue
-                    if event.get("type") == "DELETED":
-                        return {"finished": True, "timed_out": False, "requests": requests,
-                                "last": {"deleted": True, "message": f"{resource}/{name} was deleted"}}
-                    finished, payload = judge(obj)
-                    if payload.get("message") != (last or {}).get("message"):
-                        log.info("%s", payload.get("message"))
-                    last = payload
-                    if finished:
-                        return {"finished": True, "timed_out": False, "requests": requests, "last": last}
-                    if time.monotonic() >= deadline:
+                    except (
+                        Exception
+                    ) as exc:  # a dropped stream (aiohttp payload/timeout errors) or an HTTP error
+                        error = exc
+                        break
+                    if session.on_event(event, clock()):
                         break
             finally:
-                resp.release()
-        except _Gone:
-            need_list = True
-        except (TimeoutError, OSError, ValueError) as exc:
-            log.info("watch of %s/%s ended (%s); resuming from resourceVersion %s", resource, name, exc, rv)
-            await asyncio.sleep(0.2)
-        except Exception as exc:  # aiohttp payload errors on a dropped connection
-            if getattr(exc, "status", None) == 410:
-                need_list = True
-            else:
-                log.info("watch of %s/%s dropped (%s); resuming", resource, name, exc)
-                await asyncio.sleep(0.2)
-        if not events and time.monotonic() - started < 1.0:
-            await asyncio.sleep(1.0)
-    return {"finished": False, "timed_out": True, "requests": requests, "last": last}
+                await events.aclose()  # releases the connection when the session stopped reading early
+            note = session.on_stream_end(clock(), error)
+            if note:
+                log.info("%s", note)
+
+
+async def watch_object(
+    kube: AsyncKube,
+    resource: str,
+    namespace: str,
+    name: str,
+    judge: Judge,
+    timeout: float,
+    log: logging.Logger | None = None,
+) -> WatchOutcome:
+    """Watch `resource/name` until `judge` says finished, it is missing or deleted, or `timeout` passes."""
+    log = log or logging.getLogger("airlock.kube.async_watch")
+    session = WatchSession(
+        resource,
+        namespace,
+        name,
+        judge,
+        timeout,
+        now=time.monotonic(),
+        on_progress=lambda message: log.info("%s", message),
+    )
+    return await follow_async(kube, session, log)

@@ -1,23 +1,24 @@
-"""Wait for a Deployment rollout the way `kubectl rollout status` does: one list, then one watch.
+"""Waiting over the sync transport: `follow` drives a WatchSession with `api.Kube`; `wait_for_rollout`.
 
-The watch follows one object (`fieldSelector=metadata.name=<name>`) from the list's resourceVersion.
-If the stream ends early (server timeout, dropped connection) it is resumed from the last
-resourceVersion seen; if the server answers 410 Gone/Expired the object is listed again. So the
-number of API requests does not grow with the duration of the rollout (2 when nothing drops).
-
-Every event is judged by the same pure `rollout_status` function that the async trigger uses.
+The list/watch/resume/relist decisions are the session's (watch.py), shared with the triggers'
+async driver (async_watch.py); this module only sends what the session asks for, sleeps when it asks
+for a pause, and reports stream breaks. `wait_for_rollout` is `kubectl rollout status`: each event
+judged by the pure `rollout_status`, and `rollout_result` turns the outcome into the sentence both
+the operators and RolloutTrigger report.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airlock.kube.api import Kube, KubeError
-from airlock.kube.status import RolloutStatus, rollout_status
+from airlock.kube.api import Kube
+from airlock.kube.reads import ListObjects
+from airlock.kube.status import rollout_status
+from airlock.kube.watch import Pause, WatchOutcome, WatchSession
 
 Obj = dict[str, Any]
 
@@ -35,103 +36,86 @@ class WaitResult:
         return asdict(self)
 
 
-class RolloutWatch:
-    """The state of one wait, shared by the sync loop here and the async trigger.
-
-    Feed it list results and watch events; it tracks the resourceVersion to resume from, whether a
-    relist is needed, and the latest status.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.resource_version = ""
-        self.need_list = True
-        self.status: RolloutStatus | None = None
-        self.missing = False
-
-    def on_list(self, listed: Obj) -> RolloutStatus | None:
-        self.need_list = False
-        self.resource_version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
-        items = listed.get("items") or []
-        if not items:
-            self.missing = True
-            self.status = RolloutStatus(False, True, f'deployment "{self.name}" not found')
-            return self.status
-        self.status = rollout_status(items[0])
-        return self.status
-
-    def on_event(self, event: Obj) -> RolloutStatus | None:
-        etype, obj = event.get("type"), event.get("object") or {}
-        if etype == "ERROR":
-            code = obj.get("code")
-            if code in (410, "410") or obj.get("reason") in ("Expired", "Gone"):
-                self.need_list = True  # too old: list again, then watch from the new version
-                return None
-            raise KubeError(int(code or 500), str(obj.get("reason", "")), str(obj.get("message", "")))
-        rv = (obj.get("metadata") or {}).get("resourceVersion")
-        if rv:
-            self.resource_version = str(rv)
-        if etype == "BOOKMARK":
-            return None
-        if etype == "DELETED":
-            self.status = RolloutStatus(False, True, f'deployment "{self.name}" was deleted')
-            return self.status
-        self.status = rollout_status(obj)
-        return self.status
-
-    @property
-    def finished(self) -> bool:
-        return self.status is not None and (self.status.done or self.status.failed)
+def judge_rollout(deployment: Obj) -> tuple[bool, Obj]:
+    """The WatchSession judge for a Deployment: finished when rolled out or failed."""
+    status = rollout_status(deployment)
+    return status.done or status.failed, status.as_dict()
 
 
-def wait_for_rollout(kube: Kube, namespace: str, name: str, timeout: float,
-                     log: logging.Logger | None = None) -> WaitResult:
+def rollout_result(outcome: WatchOutcome, name: str, timeout: float) -> WaitResult:
+    """What a rollout wait ended with, in kubectl's words (also RolloutTrigger's event)."""
+    last = outcome.last or {}
+    message = str(last.get("message") or "no status observed")
+    if outcome.timed_out:
+        return WaitResult(
+            False,
+            True,
+            True,
+            f'timed out after {timeout:g}s waiting for deployment "{name}": {message}',
+            outcome.requests,
+        )
+    done = bool(last.get("done"))
+    return WaitResult(done, not done, False, message, outcome.requests)
+
+
+def follow(
+    kube: Kube,
+    session: WatchSession,
+    log: logging.Logger | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WatchOutcome:
+    """Drive `session` to its outcome with sync requests (the protocol is in watch.py)."""
+    log = log or logging.getLogger("airlock.kube.wait")
+    while True:
+        step = session.next_step(clock())
+        if isinstance(step, WatchOutcome):
+            return step
+        if isinstance(step, Pause):
+            sleep(step.seconds)
+        elif isinstance(step, ListObjects):
+            # A failing list is not a stream break: it propagates (the transport will own retries).
+            session.on_list(kube.list(step.resource, step.namespace, field_selector=step.field_selector))
+        else:
+            events = kube.watch(
+                step.resource,
+                step.namespace,
+                resource_version=step.resource_version,
+                field_selector=step.field_selector,
+                timeout_seconds=step.timeout_seconds,
+            )
+            error: BaseException | None = None
+            try:
+                while True:
+                    try:
+                        event = next(events)
+                    except StopIteration:
+                        break
+                    except Exception as exc:  # a dropped stream (urllib3/socket/JSON errors) or an HTTP error
+                        error = exc
+                        break
+                    if session.on_event(event, clock()):
+                        break
+            finally:
+                events.close()  # releases the connection when the session stopped reading early
+            note = session.on_stream_end(clock(), error)
+            if note:
+                log.info("%s", note)
+
+
+def wait_for_rollout(
+    kube: Kube, namespace: str, name: str, timeout: float, log: logging.Logger | None = None
+) -> WaitResult:
     """Block until Deployment `name` is rolled out, failed, or `timeout` seconds pass."""
     log = log or logging.getLogger("airlock.kube.wait")
-    deadline = time.monotonic() + timeout
-    state = RolloutWatch(name)
-    requests = 0
-    last_message = ""
-    selector = f"metadata.name={name}"
-    while True:
-        remaining = deadline - time.monotonic()
-        if state.need_list:
-            requests += 1
-            state.on_list(kube.list("deployments", namespace, field_selector=selector))
-        elif remaining > 0.5:  # a server-side watch timeout ends the stream just before our deadline
-            requests += 1
-            started, events = time.monotonic(), 0
-            try:
-                for event in kube.watch("deployments", namespace, resource_version=state.resource_version,
-                                        field_selector=selector, timeout_seconds=math.ceil(remaining)):
-                    events += 1
-                    state.on_event(event)
-                    if state.need_list or state.finished:
-                        break
-                    if state.status is not None and state.status.message != last_message:
-                        last_message = state.status.message
-                        log.info("%s", last_message)
-                    if time.monotonic() >= deadline:
-                        break
-            except (KubeError, OSError, ValueError) as exc:  # dropped stream: resume from the last version
-                if isinstance(exc, KubeError) and exc.status == 410:
-                    state.need_list = True
-                log.info("watch of deployment %s ended (%s); resuming from resourceVersion %s",
-                         name, exc, state.resource_version)
-                if time.monotonic() < deadline:
-                    time.sleep(0.2)
-            except Exception as exc:  # urllib3 protocol errors on a dropped connection
-                log.info("watch of deployment %s dropped (%s); resuming", name, exc)
-                time.sleep(0.2)
-            if not events and time.monotonic() - started < 1.0:
-                time.sleep(1.0)  # a server that closes streams at once must not be hammered
-        status = state.status
-        if status is not None and status.message != last_message:
-            last_message = status.message
-            log.info("%s", last_message)
-        if state.finished and status is not None:
-            return WaitResult(status.done, status.failed, False, status.message, requests)
-        if deadline - time.monotonic() <= 0.5 and not state.need_list:
-            message = status.message if status else "no status observed"
-            return WaitResult(False, True, True, f'timed out after {timeout:g}s waiting for deployment "{name}": '
-                                                 f"{message}", requests)
+    session = WatchSession(
+        "deployments",
+        namespace,
+        name,
+        judge_rollout,
+        timeout,
+        now=time.monotonic(),
+        on_progress=lambda message: log.info("%s", message),
+    )
+    return rollout_result(follow(kube, session, log), name, timeout)
