@@ -34,14 +34,14 @@ class CanaryStepOperator(KubeOperator):
         kube = self.kube()
         step = canary.ensure_canary(kube, self.service_spec, self.namespace, self.image(), weight, self.cause(context))
         if kube.dry_run:
-            return {**step, "status": "dry_run"}
-        return self.wait_rollout(context, step["deployment"], "execute_complete", {"step": step})
+            return step.with_status("dry_run").to_dict()
+        return self.wait_rollout(context, step.deployment, "execute_complete", {"step": step.to_dict()})
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          step: dict[str, Any] | None = None) -> Any:
-        step = self.resumed(event, "step", step)
+        sized = canary.CanaryStep.from_dict(self.resumed(event, "step", step))
         self.check_rollout_event(event, context)
-        return {**(step or {}), "status": "ready"}
+        return sized.with_status("ready").to_dict()
 
 
 class CanaryPromoteOperator(KubeOperator):
@@ -55,14 +55,14 @@ class CanaryPromoteOperator(KubeOperator):
                                    self.cause(context), progress_deadline_seconds=deadline)
         if kube.dry_run:
             self.log.info("DRY RUN: would then wait for the rollout and remove %s", canary.canary_name(spec))
-            return {**result, "status": "dry_run"}
-        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result})
+            return result.with_status("dry_run").to_dict()
+        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result.to_dict()})
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
-        result = self.resumed(event, "result", result)
+        update = rolling.ImageUpdate.from_dict(self.resumed(event, "result", result))
         self.check_rollout_event(event, context)
         removed = canary.remove_canary(self.kube(), self.service_spec, self.namespace)
         self.log.info("promotion complete: stable runs %s; canary %s", self.image(),
                       "removed" if removed else "was already gone")
-        return {**(result or {}), "status": "promoted", "canary_removed": removed}
+        return {**update.with_status("promoted").to_dict(), "canary_removed": removed}

@@ -36,11 +36,11 @@ class DeployLockOperator(KubeOperator):
         spec = self.service_spec
         kube = self.kube()
         if self.action == "release":
-            return lock.release(kube, self.namespace, spec.service, str(self.holder))
+            return lock.release(kube, self.namespace, spec.service, str(self.holder)).to_dict()
         try:
             result = lock.acquire(kube, self.namespace, spec.service, str(self.holder), self.ttl_seconds)
         except lock.LockHeld as exc:
             context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=str(exc))  # the record and Slack name the holder
             raise AirflowFailException(str(exc)) from None
-        self.log.info("deploy lock %s held by %s until %s", result["lease"], result["holder"], result["expires"])
-        return result
+        self.log.info("deploy lock %s held by %s until %s", result.lease, result.holder, result.expires)
+        return result.to_dict()

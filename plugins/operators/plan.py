@@ -22,4 +22,4 @@ class RecordRollbackPlanOperator(KubeOperator):
         plan = record_plan(self.kube(), spec, self.namespace, request.strategy, str(context["run_id"]),
                            request.version, request.image)
         self.log.info("%s", describe_plan(plan))
-        return plan
+        return plan.to_dict()

@@ -7,7 +7,6 @@ Its XCom is the rollback result:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from airflow.sdk import Context
@@ -16,6 +15,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airlock.kube import rollback
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import collect_evidence
+from airlock.kube.plan import RollbackPlan
 from airlock.kube.status import rollout_status
 from operators._kube import KubeOperator, api_client
 
@@ -67,17 +67,15 @@ class RollbackOperator(KubeOperator):
         self.plan = plan
         self.reason = reason
 
-    def _plan(self) -> dict[str, Any] | None:
-        plan = self.plan
-        if isinstance(plan, str):
-            plan = json.loads(plan) if plan.strip() not in ("", "None") else None
-        return plan or None
+    def _plan(self) -> RollbackPlan | None:
+        """The plan the record_rollback_plan task returned (None: the run failed before recording one)."""
+        return RollbackPlan.from_dict(self.plan) if self.plan else None
 
     def execute(self, context: Context) -> Any:
         spec = self.service_spec
         reason = str(self.reason or "") or failure_reason(context)
         plan = self._plan()
-        base = {"strategy": (plan or {}).get("strategy"), "reason": reason, "dry_run": self.is_dry_run,
+        base = {"strategy": plan.strategy if plan else None, "reason": reason, "dry_run": self.is_dry_run,
                 "restored": {}, "evidence": {}, "actions": [], "noop": False, "healthy": True}
         self.log.info("ROLLBACK of %s requested: %s", spec.service, reason)
         if plan is None:
@@ -91,10 +89,10 @@ class RollbackOperator(KubeOperator):
             self.log.error("%s", exc)
             raise AirflowFailException(str(exc)) from None
         actions = rollback.rollback_actions(reader, spec, plan)
-        involved = {plan["deployment"], f"{spec.deployment}-canary", f"{spec.deployment}-green"}
-        evidence = collect_evidence(reader, plan["namespace"], spec.app_labels, involved)
+        involved = {plan.deployment, f"{spec.deployment}-canary", f"{spec.deployment}-green"}
+        evidence = collect_evidence(reader, plan.namespace, spec.app_labels, involved)
         if not actions:
-            status = rollout_status(reader.get("deployments", plan["namespace"], plan["deployment"]) or {})
+            status = rollout_status(reader.get("deployments", plan.namespace, plan.deployment) or {})
             self.log.info("production is exactly as recorded in the rollback plan (nothing was changed yet): "
                           "no write needed; %s", status.message)
             return {**base, "noop": True, "evidence": evidence, "healthy": status.done,
@@ -105,13 +103,15 @@ class RollbackOperator(KubeOperator):
         if kube.dry_run:
             self.log.info("DRY RUN: the %d write(s) above were not sent", len(kube.writes))
             return {**result, "healthy": None}
-        return self.wait_rollout(context, plan["deployment"], "execute_complete", {"result": result})
+        return self.wait_rollout(context, plan.deployment, "execute_complete", {"result": result})
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
         result = self.resumed(event, "result", result)
         result = dict(result or {})
-        plan = self._plan() or {}
+        plan = self._plan()
+        if plan is None:
+            raise AirflowException("rollback resumed without the rollback plan it started from")
         reader = Kube(api_client(self.service_spec, self.environment), log=self.log)
         result["restored"] = rollback.restored_state(reader, plan)
         try:
@@ -124,6 +124,6 @@ class RollbackOperator(KubeOperator):
             raise AirflowException(f"rollback of {self.service_spec.service} was applied but the restored state is "
                                    f"NOT healthy: {exc}") from None
         self.log.info("rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
-                      plan.get("deployment"), result["restored"].get("images"), result["restored"].get("revision"),
+                      plan.deployment, result["restored"].get("images"), result["restored"].get("revision"),
                       result["restored"].get("replicas"), result["restored"].get("service_selector"))
         return result

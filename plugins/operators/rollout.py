@@ -14,7 +14,7 @@ class RollingUpdateOperator(KubeOperator):
     """Roll the service's Deployment to `version` and wait (deferred) until it is rolled out.
 
     A retry finds the image already set and writes nothing; the wait then simply confirms the state.
-    Returns {"deployment", "namespace", "container", "from", "to", "changed", "status"}.
+    Returns the ImageUpdate (airlock.kube.rolling) with status rolled_out (or dry_run).
     """
 
     def execute(self, context: Context) -> Any:
@@ -25,11 +25,12 @@ class RollingUpdateOperator(KubeOperator):
                                    self.cause(context), progress_deadline_seconds=deadline)
         if kube.dry_run:
             self.log.info("DRY RUN: not waiting for a rollout that was not started")
-            return {**result, "status": "dry_run"}
-        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result})
+            return result.with_status("dry_run").to_dict()
+        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result.to_dict()})
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          result: dict[str, Any] | None = None) -> Any:
-        result = self.resumed(event, "result", result)
+        update = rolling.ImageUpdate.from_dict(self.resumed(event, "result", result))
         event = self.check_rollout_event(event, context)
-        return {**(result or {}), "status": "rolled_out", "message": event.get("message")}
+        self.log.info("%s", event.get("message"))
+        return update.with_status("rolled_out").to_dict()

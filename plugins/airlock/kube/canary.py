@@ -10,6 +10,8 @@ promotion: the stable Deployment is rolled to the new version, then the canary i
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+
 import math
 from typing import Any
 
@@ -44,11 +46,32 @@ def canary_body(spec: ServiceSpec, stable: Obj, image: str, replicas: int, cause
     )
 
 
-def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, weight: float, cause: str) -> Obj:
-    """Create or resize the canary for `weight` %. Writes nothing if it is already so.
+@dataclass(frozen=True)
+class CanaryStep:
+    """One canary step (the step task's XCom): the canary's size for `weight` % and what it receives."""
 
-    Returns {"deployment", "replicas", "stable_replicas", "weight", "effective_percent", "changed"}.
-    """
+    deployment: str
+    replicas: int
+    stable_replicas: int
+    weight: float  # the step's traffic percentage as requested
+    effective_percent: float  # what the replica ratio gives the canary
+    changed: bool
+    image: str
+    status: str = "sized"  # sized | ready | dry_run
+
+    def with_status(self, status: str) -> CanaryStep:
+        return replace(self, status=status)
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Obj) -> CanaryStep:
+        return cls(**data)
+
+
+def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, weight: float, cause: str) -> CanaryStep:
+    """Create or resize the canary for `weight` %. Writes nothing if it is already so."""
     stable = kube.get("deployments", namespace, spec.deployment)
     if stable is None:
         raise LookupError(f'stable deployment "{spec.deployment}" not found in namespace {namespace}')
@@ -69,8 +92,7 @@ def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, wei
     pct = effective_percent(stable_replicas, replicas)
     kube.log.info("canary step %g %%: %d canary + %d stable replicas -> canary receives %.1f %% of traffic "
                   "(replica ratio)%s", weight, replicas, stable_replicas, pct, "" if changed else "; already so")
-    return {"deployment": name, "replicas": replicas, "stable_replicas": stable_replicas, "weight": weight,
-            "effective_percent": round(pct, 2), "changed": changed, "image": image}
+    return CanaryStep(name, replicas, stable_replicas, weight, round(pct, 2), changed, image)
 
 
 def remove_canary(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:

@@ -15,6 +15,7 @@ Writes use the Lease's resourceVersion (optimistic concurrency), so two racing a
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,26 @@ Obj = dict[str, Any]
 
 class LockHeld(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class LockState:
+    """The deploy lock after an acquire or release (the lock tasks' XCom)."""
+
+    lease: str
+    holder: str | None  # who holds the lease now (None: free)
+    expires: str | None  # ISO time the holder's lease expires unless renewed
+    changed: bool  # whether this call wrote the Lease
+
+    def held_by(self, holder: str) -> bool:
+        return self.holder == holder
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Obj) -> LockState:
+        return cls(**data)
 
 
 def lease_name(service: str) -> str:
@@ -63,8 +84,8 @@ def lease_holder(lease: Obj | None, now: datetime) -> str | None:
 
 
 def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: int,
-            now: datetime | None = None) -> Obj:
-    """Take the lock for `holder`. Returns {"lease", "holder", "expires", "changed"}; raises LockHeld."""
+            now: datetime | None = None) -> LockState:
+    """Take the lock for `holder`; raises LockHeld naming the live holder."""
     name = lease_name(service)
     for _ in range(3):  # retry on a lost optimistic-concurrency race
         now = now or datetime.now(UTC)
@@ -79,7 +100,7 @@ def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: 
             expiry = lease_expiry(lease or {})
             if expiry is not None and (expiry - now).total_seconds() > ttl_seconds / 2:
                 kube.log.info("deploy lock %s already held by %s until %s; nothing to do", name, holder, expiry)
-                return {"lease": name, "holder": holder, "expires": expiry.isoformat(), "changed": False}
+                return LockState(name, holder, expiry.isoformat(), changed=False)
         spec = {"holderIdentity": holder, "leaseDurationSeconds": int(ttl_seconds), "renewTime": _micro(now)}
         try:
             if lease is None:
@@ -101,20 +122,21 @@ def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: 
                 continue
             raise
         expires = now + timedelta(seconds=ttl_seconds)
-        return {"lease": name, "holder": holder, "expires": expires.isoformat(), "changed": True}
+        return LockState(name, holder, expires.isoformat(), changed=True)
     raise LockHeld(f"deploy lock {namespace}/{name}: lost the race to acquire it three times; retry")
 
 
-def release(kube: Kube, namespace: str, service: str, holder: str) -> Obj:
-    """Drop the holder if it is `holder`. Returns {"lease", "released": bool, "holder": current holder}."""
+def release(kube: Kube, namespace: str, service: str, holder: str) -> LockState:
+    """Drop the holder if it is `holder` (changed=True); otherwise write nothing."""
     name = lease_name(service)
     lease = kube.get("leases", namespace, name)
     current = ((lease or {}).get("spec") or {}).get("holderIdentity")
     if lease is None or current != holder:
         kube.log.info("deploy lock %s is not held by %s (holder: %s); nothing to release", name, holder,
                       current or "nobody")
-        return {"lease": name, "released": False, "holder": current}
+        expiry = lease_expiry(lease) if lease is not None and current else None
+        return LockState(name, current, expiry.isoformat() if expiry else None, changed=False)
     body = {**lease, "spec": {k: v for k, v in (lease.get("spec") or {}).items()
                               if k not in ("holderIdentity", "renewTime", "acquireTime")}}
     kube.replace("leases", namespace, name, body, what=f"(release deploy lock held by {holder})")
-    return {"lease": name, "released": True, "holder": holder}
+    return LockState(name, None, None, changed=True)

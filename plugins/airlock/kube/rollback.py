@@ -23,7 +23,7 @@ from typing import Any
 
 from airlock.kube import blue_green, canary, rolling, undo
 from airlock.kube.api import Kube
-from airlock.kube.plan import deployment_state
+from airlock.kube.plan import DeploymentState, RollbackPlan, deployment_state
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -41,20 +41,19 @@ class Action:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-def migration_ran(kube: Kube, plan: Obj) -> Obj | None:
+def migration_ran(kube: Kube, plan: RollbackPlan) -> Obj | None:
     """The recorded migration Job if it exists in the cluster (it started, so it may have changed data)."""
-    mig = plan.get("migration")
-    if not mig:
+    if plan.migration is None:
         return None
-    return kube.get("jobs", plan["namespace"], mig["job"])
+    return kube.get("jobs", plan.namespace, plan.migration.job)
 
 
-def check_migration(kube: Kube, plan: Obj, spec: ServiceSpec | None = None) -> None:
-    mig = plan.get("migration")
-    reversible = mig.get("reversible", True) if mig else True
+def check_migration(kube: Kube, plan: RollbackPlan, spec: ServiceSpec | None = None) -> None:
+    mig = plan.migration
+    reversible = mig.reversible if mig else True
     if spec is not None and spec.migration is not None:
         reversible = reversible and spec.migration.reversible
-    if not mig or reversible:
+    if mig is None or reversible:
         return
     job = migration_ran(kube, plan)
     if job is None:
@@ -62,51 +61,51 @@ def check_migration(kube: Kube, plan: Obj, spec: ServiceSpec | None = None) -> N
     state = "completed" if any(c.get("type") == "Complete" and c.get("status") == "True"
                                for c in (job.get("status") or {}).get("conditions") or []) else "started"
     raise IrreversibleMigration(
-        f"REFUSING TO ROLL BACK {plan['service']}: the irreversible migration job {mig['job']} has {state} in "
-        f"namespace {plan['namespace']}, so the previous version ({', '.join(plan['images'].values())}) may not "
+        f"REFUSING TO ROLL BACK {plan.service}: the irreversible migration job {mig.job} has {state} in "
+        f"namespace {plan.namespace}, so the previous version ({', '.join(plan.images.values())}) may not "
         "work with the migrated data. A human must decide: either fix forward (deploy a version that works "
         "with the new schema), or restore the database from the pre-deployment backup and then roll back "
-        f"manually with `kubectl rollout undo deployment/{plan['deployment']} -n {plan['namespace']} "
-        f"--to-revision={plan['revision']}`. Production was left as it is now."
+        f"manually with `kubectl rollout undo deployment/{plan.deployment} -n {plan.namespace} "
+        f"--to-revision={plan.revision}`. Production was left as it is now."
     )
 
 
-def _stable_actions(kube: Kube, plan: Obj, recorded: Obj) -> list[Action]:
+def _stable_actions(kube: Kube, namespace: str, recorded: DeploymentState) -> list[Action]:
     """Put one recorded Deployment back: template (undo to the recorded revision) and replicas."""
-    ns, name = plan["namespace"], recorded["name"]
-    now = deployment_state(kube, ns, name)
+    name = recorded.name
+    now = deployment_state(kube, namespace, name)
     actions: list[Action] = []
-    if not now["exists"]:
-        raise LookupError(f'deployment "{name}" recorded in the rollback plan no longer exists in {ns}')
-    same_template = (now["template_hash"] == recorded.get("template_hash")) if recorded.get("template_hash") \
-        else now["images"] == recorded["images"]
+    if not now.exists:
+        raise LookupError(f'deployment "{name}" recorded in the rollback plan no longer exists in {namespace}')
+    same_template = (now.template_hash == recorded.template_hash) if recorded.template_hash \
+        else now.images == recorded.images
     if not same_template:
-        actions.append(Action(f'undo deployment "{name}" to recorded revision {recorded["revision"]} '
-                              f"(images {recorded['images']})", "undo", name,
-                              {"revision": recorded["revision"], "images": recorded["images"]}))
-    if now["replicas"] != recorded["replicas"]:
-        actions.append(Action(f'scale deployment "{name}" from {now["replicas"]} back to {recorded["replicas"]} replicas',
-                              "scale", name, {"replicas": recorded["replicas"]}))
+        actions.append(Action(f'undo deployment "{name}" to recorded revision {recorded.revision} '
+                              f"(images {recorded.images})", "undo", name,
+                              {"revision": recorded.revision, "images": recorded.images}))
+    if now.replicas != recorded.replicas:
+        actions.append(Action(f'scale deployment "{name}" from {now.replicas} back to {recorded.replicas} replicas',
+                              "scale", name, {"replicas": recorded.replicas}))
     return actions
 
 
-def rollback_actions(kube: Kube, spec: ServiceSpec, plan: Obj) -> list[Action]:
+def rollback_actions(kube: Kube, spec: ServiceSpec, plan: RollbackPlan) -> list[Action]:
     """What must be written to get back to the plan, in the order to write it (empty: nothing changed).
 
     Order: the recorded stable/active Deployment back to its size, traffic back (selector), the new
     colour / canary / preview removed, and last the stable's template undone to the recorded revision.
     """
-    ns, strategy = plan["namespace"], plan["strategy"]
-    stable = _stable_actions(kube, plan, plan["stable"])
+    ns = plan.namespace
+    stable = _stable_actions(kube, ns, plan.stable)
     actions = [a for a in stable if a.kind == "scale"]
-    if strategy == "blue_green":
-        selector = plan.get("service_selector")
-        service = kube.get("services", ns, plan["service_name"])
+    if plan.strategy == "blue_green":
+        selector = plan.service_selector
+        service = kube.get("services", ns, plan.service_name)
         if selector is not None and service is not None and (service.get("spec") or {}).get("selector") != selector:
-            actions.append(Action(f'switch service "{plan["service_name"]}" back to selector {selector}',
-                                  "restore_selector", plan["service_name"], {"selector": selector}))
-        other_name = (plan.get("other_colour") or {}).get("name") or \
-            blue_green.deployment_for(spec, blue_green.other(plan["colour"]))
+            actions.append(Action(f'switch service "{plan.service_name}" back to selector {selector}',
+                                  "restore_selector", plan.service_name, {"selector": selector}))
+        other_name = plan.other_colour.name if plan.other_colour else \
+            blue_green.deployment_for(spec, blue_green.other(plan.colour))
         now = kube.get("deployments", ns, other_name)
         if now is not None and (now.get("spec") or {}).get("replicas", 1) != 0:
             actions.append(Action(f'scale new colour deployment "{other_name}" to 0', "scale", other_name,
@@ -115,15 +114,15 @@ def rollback_actions(kube: Kube, spec: ServiceSpec, plan: Obj) -> list[Action]:
         if kube.get("services", ns, preview) is not None:
             actions.append(Action(f'delete preview service "{preview}"', "delete_preview", preview))
     name = canary.canary_name(spec)
-    if not (plan.get("canary") or {}).get("exists") and kube.get("deployments", ns, name) is not None:
+    if not plan.canary.exists and kube.get("deployments", ns, name) is not None:
         actions.append(Action(f'scale canary "{name}" to 0 and delete it', "delete_canary", name))
     actions += [a for a in stable if a.kind == "undo"]
     return actions
 
 
-def apply_rollback(kube: Kube, spec: ServiceSpec, plan: Obj, actions: list[Action]) -> list[str]:
+def apply_rollback(kube: Kube, spec: ServiceSpec, plan: RollbackPlan, actions: list[Action]) -> list[str]:
     """Make the writes in the given order; returns the sentences of what was done."""
-    ns = plan["namespace"]
+    ns = plan.namespace
     done: list[str] = []
     for action in actions:
         kube.log.info("rollback: %s", action.what)
@@ -148,16 +147,15 @@ def apply_rollback(kube: Kube, spec: ServiceSpec, plan: Obj, actions: list[Actio
     return done
 
 
-def restored_state(kube: Kube, plan: Obj) -> Obj:
+def restored_state(kube: Kube, plan: RollbackPlan) -> Obj:
     """What production looks like now, in the plan's terms (for the rollback result)."""
-    ns = plan["namespace"]
-    service = kube.get("services", ns, plan["service_name"])
-    now = deployment_state(kube, ns, plan["deployment"])
+    service = kube.get("services", plan.namespace, plan.service_name)
+    now = deployment_state(kube, plan.namespace, plan.deployment)
     return {
-        "deployment": plan["deployment"],
-        "images": now.get("images"),
-        "revision": now.get("revision"),
-        "replicas": now.get("replicas"),
+        "deployment": plan.deployment,
+        "images": now.images,
+        "revision": now.revision,
+        "replicas": now.replicas,
         "service_selector": ((service or {}).get("spec") or {}).get("selector"),
-        "colour": plan.get("colour"),
+        "colour": plan.colour,
     }

@@ -8,6 +8,8 @@ A retry finds the image already set and writes nothing.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+
 from typing import Any
 
 from airlock.kube.api import Kube
@@ -61,12 +63,32 @@ def image_patch(deployment: Obj, container: str, image: str, cause: str | None,
     return patch
 
 
-def set_image(kube: Kube, namespace: str, name: str, container: str, image: str, cause: str | None,
-              progress_deadline_seconds: int | None = None) -> Obj:
-    """Start a rolling update of Deployment `name` to `image` (no-op if already there).
+@dataclass(frozen=True)
+class ImageUpdate:
+    """One rolling update of a Deployment's container (a production step's result, the tasks' XCom)."""
 
-    Returns {"deployment", "container", "from", "to", "changed", "patch"}.
-    """
+    deployment: str
+    namespace: str
+    container: str
+    previous: str  # the image before this update
+    image: str
+    changed: bool  # False: it already ran `image`, nothing was written
+    status: str = "started"  # started | rolled_out | promoted | dry_run
+
+    def with_status(self, status: str) -> ImageUpdate:
+        return replace(self, status=status)
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Obj) -> ImageUpdate:
+        return cls(**data)
+
+
+def set_image(kube: Kube, namespace: str, name: str, container: str, image: str, cause: str | None,
+              progress_deadline_seconds: int | None = None) -> ImageUpdate:
+    """Start a rolling update of Deployment `name` to `image` (no-op if already there)."""
     deployment = kube.get("deployments", namespace, name)
     if deployment is None:
         raise LookupError(f'deployment "{name}" not found in namespace {namespace}')
@@ -77,8 +99,7 @@ def set_image(kube: Kube, namespace: str, name: str, container: str, image: str,
     else:
         kube.log.info('rolling update of deployment "%s": container %s %s -> %s', name, container, current, image)
         kube.patch("deployments", namespace, name, patch, what="(set image, change-cause)")
-    return {"deployment": name, "namespace": namespace, "container": container, "from": current, "to": image,
-            "changed": patch is not None, "patch": patch}
+    return ImageUpdate(name, namespace, container, current, image, changed=patch is not None)
 
 
 def scale(kube: Kube, namespace: str, name: str, replicas: int) -> bool:

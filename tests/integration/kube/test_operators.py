@@ -94,7 +94,7 @@ def test_rolling_plan_lock_sensor_and_retries(k8s_conn):
     assert str(dr.state) == "success", _states(dr)
     assert snap.counts["after_retry"] == snap.counts["after_first"], "the retries wrote nothing"
     assert snap.xcoms["plan"] == snap.xcoms["plan_retry"]
-    assert snap.xcoms["plan"]["images"]["app"] == f"{IMG}:1"
+    assert snap.xcoms["plan"]["stable"]["images"]["app"] == f"{IMG}:1"
     assert snap.xcoms["update"]["status"] == "rolled_out", snap.xcoms["update"]
     assert snap.xcoms["update"].get("to") == f"{IMG}:2", snap.xcoms["update"]
     assert snap.xcoms["sensor"]["status"] == "success"
@@ -127,7 +127,7 @@ def test_failed_rolling_update_is_rolled_back_with_evidence(k8s_conn, image):
     assert "task update failed" in result["reason"]
     kind = "cannot pull image" if image == "bad-pull" else "crash-looping"
     assert kind in result["reason"], result["reason"]
-    assert result["restored"]["images"] == snap.xcoms["plan"]["images"]
+    assert result["restored"]["images"] == snap.xcoms["plan"]["stable"]["images"]
     assert result["evidence"]["pods"], "pod statuses collected"
     assert snap.counts["after_retry"] == snap.counts["after_rollback"], "second rollback wrote nothing"
     assert snap.xcoms["rollback_retry"]["noop"] is True

@@ -23,15 +23,15 @@ def test_rolling_update_happy_path_keeps_sidecar(sim, spec):
     kube = sim.kube()
     _ready(sim)
     plan = record_plan(kube, spec, NS, "rolling", "run-1", "2", f"{IMG}:2")
-    assert plan["images"] == {"app": f"{IMG}:1", "proxy": "envoy:1.30"}
-    assert plan["replicas"] == 3 and plan["revision"] == 1
+    assert plan.images == {"app": f"{IMG}:1", "proxy": "envoy:1.30"}
+    assert plan.replicas == 3 and plan.revision == 1
     result = rolling.set_image(kube, NS, "web", "app", f"{IMG}:2", rolling.change_cause("web", "run-1", f"{IMG}:2"))
     assert result["changed"]
     res = wait_for_rollout(kube, NS, "web", 30)
     assert res.done and res.message == 'deployment "web" successfully rolled out'
     state = deployment_state(kube, NS, "web")
-    assert state["images"] == {"app": f"{IMG}:2", "proxy": "envoy:1.30"}
-    assert state["revision"] == 2
+    assert state.images == {"app": f"{IMG}:2", "proxy": "envoy:1.30"}
+    assert state.revision == 2
     dep = kube.get("deployments", NS, "web")
     assert dep["metadata"]["annotations"]["kubernetes.io/change-cause"] == f"airlock deploy_web run run-1: {IMG}:2"
 
@@ -43,7 +43,7 @@ def test_retry_writes_nothing(sim, spec):
     _ready(sim)
     before = len(sim.writes())
     plan_again = record_plan(sim.kube(), spec, NS, "rolling", "run-1", "2", f"{IMG}:2")
-    assert plan_again["images"]["app"] == f"{IMG}:1", "a retry re-uses the stored plan, not the new state"
+    assert plan_again.images["app"] == f"{IMG}:1", "a retry re-uses the stored plan, not the new state"
     again = rolling.set_image(sim.kube(), NS, "web", "app", f"{IMG}:2", "c")
     assert not again["changed"]
     assert len(sim.writes()) == before
@@ -69,10 +69,10 @@ def test_failure_modes_roll_back_to_exact_plan(sim, spec, image, kind):
     rollback.apply_rollback(kube, spec, plan, actions)
     _ready(sim)
     now = deployment_state(kube, NS, "web")
-    recorded = plan["stable"]
-    assert now["images"] == recorded["images"]
-    assert now["template_hash"] == recorded["template_hash"], "the old ReplicaSet is re-used"
-    assert now["replicas"] == recorded["replicas"]
+    recorded = plan.stable
+    assert now.images == recorded.images
+    assert now.template_hash == recorded.template_hash, "the old ReplicaSet is re-used"
+    assert now.replicas == recorded.replicas
     assert rollback.rollback_actions(kube, spec, plan) == []
 
 

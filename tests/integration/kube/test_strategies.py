@@ -26,22 +26,22 @@ def test_canary_steps_promote_and_rollback(sim, spec):
     _ready(kube, "web")
     plan = record_plan(kube, spec, NS, "canary", "run-1", "2", f"{IMG}:2")
     step = canary.ensure_canary(kube, spec, NS, f"{IMG}:2", 10, "c")
-    assert step["replicas"] == 1 and step["effective_percent"] == 25.0
+    assert step.replicas == 1 and step.effective_percent == 25.0
     _ready(kube, "web-canary")
     pods = kube.items("pods", NS, label_selector={"app": "web", "track": "canary"})
     assert len(pods) == 1
     step = canary.ensure_canary(kube, spec, NS, f"{IMG}:2", 50, "c")
-    assert step["replicas"] == 3 and step["stable_replicas"] == 3
+    assert step.replicas == 3 and step.stable_replicas == 3
     _ready(kube, "web-canary")
     before = len(sim.writes())
-    assert not canary.ensure_canary(kube, spec, NS, f"{IMG}:2", 50, "c")["changed"]
+    assert not canary.ensure_canary(kube, spec, NS, f"{IMG}:2", 50, "c").changed
     assert len(sim.writes()) == before
     # abort: rollback removes the canary, the stable was never touched
     actions = rollback.rollback_actions(kube, spec, plan)
     assert [a.kind for a in actions] == ["delete_canary"]
     rollback.apply_rollback(kube, spec, plan, actions)
     assert kube.get("deployments", NS, "web-canary") is None
-    assert deployment_state(kube, NS, "web")["images"]["app"] == f"{IMG}:1"
+    assert deployment_state(kube, NS, "web").images["app"] == f"{IMG}:1"
 
 
 def test_canary_promotion(sim, spec):
@@ -52,7 +52,7 @@ def test_canary_promotion(sim, spec):
     _ready(kube, "web")
     assert canary.remove_canary(kube, spec, NS)
     assert kube.get("deployments", NS, "web-canary") is None
-    assert deployment_state(kube, NS, "web")["images"] == {"app": f"{IMG}:2", "proxy": "envoy:1.30"}
+    assert deployment_state(kube, NS, "web").images == {"app": f"{IMG}:2", "proxy": "envoy:1.30"}
 
 
 def _bg_deploy(kube, spec, version):
@@ -80,7 +80,7 @@ def test_blue_green_alternates_colours(sim, spec):
     # second release goes to blue
     new2, _ = _bg_deploy(kube, spec, "3")
     assert new2["colour"] == "blue" and new2["deployment"] == "web" and new2["replicas"] == 3
-    assert deployment_state(kube, NS, "web")["images"]["app"] == f"{IMG}:3"
+    assert deployment_state(kube, NS, "web").images["app"] == f"{IMG}:3"
     before = len(sim.writes())
     assert not blue_green.deploy_new_colour(kube, spec, NS, f"{IMG}:3", "c")["changed"]
     assert len(sim.writes()) == before
@@ -90,7 +90,7 @@ def test_blue_green_rollback_restores_selector_and_scales_new_colour(sim, spec):
     kube = sim.kube()
     _ready(kube, "web")
     plan = record_plan(kube, spec, NS, "blue_green", "run-1", "2", f"{IMG}:2")
-    assert plan["colour"] == "blue" and plan["service_selector"] == {"app": "web"}
+    assert plan.colour == "blue" and plan.service_selector == {"app": "web"}
     _bg_deploy(kube, spec, "2")
     blue_green.switch_traffic(kube, spec, NS, "green")
     actions = rollback.rollback_actions(kube, spec, plan)
@@ -100,23 +100,23 @@ def test_blue_green_rollback_restores_selector_and_scales_new_colour(sim, spec):
     assert kube.get("deployments", NS, "web-green")["spec"]["replicas"] == 0
     assert kube.get("services", NS, "web-preview") is None
     now = deployment_state(kube, NS, "web")
-    assert now["template_hash"] == plan["stable"]["template_hash"], "adoption undone: exactly the recorded template"
+    assert now.template_hash == plan.stable.template_hash, "adoption undone: exactly the recorded template"
     assert rollback.rollback_actions(kube, spec, plan) == []
 
 
 def test_lock_acquire_idempotent_and_exclusive(sim):
     kube = sim.kube()
     got = lock.acquire(kube, NS, "web", "run-1", 600)
-    assert got["changed"]
+    assert got.changed and got.held_by("run-1")
     before = len(sim.writes())
-    assert not lock.acquire(kube, NS, "web", "run-1", 600)["changed"]
+    assert not lock.acquire(kube, NS, "web", "run-1", 600).changed
     assert len(sim.writes()) == before
     with pytest.raises(lock.LockHeld, match='held by "run-1" until'):
         lock.acquire(kube, NS, "web", "run-2", 600)
-    assert not lock.release(kube, NS, "web", "run-2")["released"]
-    assert lock.release(kube, NS, "web", "run-1")["released"]
-    assert not lock.release(kube, NS, "web", "run-1")["released"]
-    assert lock.acquire(kube, NS, "web", "run-2", 600)["changed"]
+    assert not lock.release(kube, NS, "web", "run-2").changed
+    assert lock.release(kube, NS, "web", "run-1").changed
+    assert not lock.release(kube, NS, "web", "run-1").changed
+    assert lock.acquire(kube, NS, "web", "run-2", 600).changed
 
 
 def test_migration_job_runs_once(sim, spec):
@@ -174,5 +174,5 @@ def test_kubectl_sees_airlock_change_cause_and_can_undo(sim):
     assert cause in history, history
     kubectl("rollout", "undo", "deployment/web")
     _ready(kube, "web")
-    assert deployment_state(kube, NS, "web")["images"]["app"] == f"{IMG}:1"
+    assert deployment_state(kube, NS, "web").images["app"] == f"{IMG}:1"
     assert "successfully rolled out" in kubectl("rollout", "status", "deployment/web", "--timeout=30s")

@@ -10,7 +10,7 @@ import pytest
 from airlock.kube.canary import canary_replicas, effective_percent
 from airlock.kube.lock import lease_holder
 from airlock.kube.migration import job_state
-from airlock.kube.plan import PLAN_ANNOTATION, migration_job_name, stored_plan
+from airlock.kube.plan import PLAN_ANNOTATION, DeploymentState, RollbackPlan, migration_job_name, stored_plan
 from airlock.kube.rolling import image_patch
 from airlock.kube.undo import undo_patch
 from airlock.spec import parse_spec
@@ -93,7 +93,14 @@ def test_lease_holder_expiry():
 def test_migration_job_name_and_stored_plan():
     spec = parse_spec({"service": "payment-service", "image": "reg/pay"})
     assert migration_job_name(spec, "v2.3.0-rc.1") == "payment-service-migrate-v2-3-0-rc-1"
-    dep = {"metadata": {"annotations": {PLAN_ANNOTATION: json.dumps({"run_id": "r1", "plan": {"revision": 4}})}}}
-    assert stored_plan(dep, "r1") == {"revision": 4}
+    stable = DeploymentState("payment-service", True, {"app": "reg/pay:v1"}, 4, "abc", 3)
+    plan = RollbackPlan("r1", "payment-service", "prod", "rolling", "v2", "reg/pay:v2", "2026-12-01T00:00:00+00:00",
+                        stable, "payment-service", {"app": "payment-service"}, DeploymentState("c", False))
+    dep = {"metadata": {"annotations": {PLAN_ANNOTATION: json.dumps({"run_id": "r1", "plan": plan.to_dict()})}}}
+    assert stored_plan(dep, "r1") == plan and plan.revision == 4 and plan.deployment == "payment-service"
     assert stored_plan(dep, "r2") is None
     assert stored_plan({}, "r1") is None
+    # this run's stored plan, unreadable: an error, never "no plan" (re-reading would record the new state)
+    broken = {"metadata": {"annotations": {PLAN_ANNOTATION: json.dumps({"run_id": "r1", "plan": {"revision": 4}})}}}
+    with pytest.raises(ValueError, match="refusing to re-read production"):
+        stored_plan(broken, "r1")
