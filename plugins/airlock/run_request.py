@@ -4,8 +4,8 @@ The trigger form, the REST conf and a release train's queue all end here: `build
 whole conf against the service spec (airlock.request) and resolves what later tasks would otherwise
 re-derive - the version (a scheduled release-train run has none in its params), the full image
 reference, the effective canary steps. Every later task receives this object (as its dict in XCom)
-and never reads `params`: a scheduled run once rendered `{{ params.version }}` = None into every task
-and deployed `<image>:None`.
+and never reads `params`: a scheduled run once rendered the empty version param (None) into every
+task and deployed `<image>:None`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from airlock.kube.api import selector_string
 from airlock.spec import spec_from
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
-from operators.xcom_keys import FAILURE_REASON_KEY
+from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 
 
 class LogScanOperator(DashboardLinkMixin, RequestBound, BaseOperator):
@@ -64,7 +64,8 @@ class LogScanOperator(DashboardLinkMixin, RequestBound, BaseOperator):
         self.log.info("Error signatures (%d):\n%s", len(rows), signatures_table(rows) if rows else "(none)")
         self.log.info("Log scan %s: %s", result.status.upper(), result.reason)
         if result.failed:
-            context["ti"].xcom_push(key="log_scan", value=result.to_dict())
+            # a failed task returns nothing: push the evidence as its value, so the record shows the signatures
+            context["ti"].xcom_push(key=RETURN_VALUE, value=result.to_dict())
             context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=f"log scan failed: {result.reason}")
             raise AirflowException(f"log scan failed: {result.reason}")
         return result.to_dict()

@@ -30,7 +30,7 @@ from airlock.spec import spec_from
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.validate import triggered_by
-from operators.xcom_keys import FAILURE_REASON_KEY
+from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 
 API_CONN_ID = "airlock_api"
 
@@ -115,7 +115,7 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
     @staticmethod
     def _pull_one(ti: Any, ref: str) -> Any:
         task_id, _, key = ref.partition(":")
-        return ti.xcom_pull(task_ids=task_id, key=key or "return_value")
+        return ti.xcom_pull(task_ids=task_id, key=key or RETURN_VALUE)
 
     def _task_states(self, ti: Any) -> tuple[dict[str, str], dict[str, float | None]]:
         try:

@@ -19,7 +19,7 @@ from airlock.kube.plan import RollbackPlan
 from airlock.kube.status import rollout_status
 from operators._kube import KubeOperator, api_client
 
-from operators.xcom_keys import FAILURE_REASON_KEY
+from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 
 
 def failure_reason(context: Context) -> str:
@@ -120,7 +120,7 @@ class RollbackOperator(KubeOperator):
         except AirflowException as exc:
             result["healthy"] = False
             result["verification"] = str(exc)
-            context["ti"].xcom_push(key="return_value", value=result)
+            context["ti"].xcom_push(key=RETURN_VALUE, value=result)
             raise AirflowException(f"rollback of {self.service_spec.service} was applied but the restored state is "
                                    f"NOT healthy: {exc}") from None
         self.log.info("rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",

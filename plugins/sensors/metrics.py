@@ -25,7 +25,7 @@ from airlock.spec import spec_from
 from hooks.prometheus import PrometheusHook
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
-from operators.xcom_keys import FAILURE_REASON_KEY
+from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 from triggers.metrics import MetricsTrigger, next_poll_delay
 
 
@@ -149,7 +149,7 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
             if context is not None:
                 # a failed task returns nothing: push the verdict and the sentence ourselves, so the rollback,
                 # the deployment record and Slack show the failing metric with its numbers
-                context["ti"].xcom_push(key="return_value", value=verdict.to_dict())
+                context["ti"].xcom_push(key=RETURN_VALUE, value=verdict.to_dict())
                 context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)
             raise AirflowFailException(message)
         self.log.info(
