@@ -114,24 +114,28 @@ def validate_request(conf: dict[str, Any] | None, spec: ServiceSpec) -> DeployRe
     except ValidationError as exc:
         problems.extend(format_validation_error(exc, source).splitlines()[1:])
         request = None
-    if request is not None:
-        problem = version_problem(request.version, spec)
+    # Version and strategy are checked from the conf itself, so they are reported with every other problem.
+    version, strategy = conf.get("version"), conf.get("strategy")
+    if isinstance(version, str):
+        problem = version_problem(version, spec)
         if problem:
             problems.append(problem)
-        if request.strategy not in spec.strategy.allowed:
+    if isinstance(strategy, str) and strategy in STRATEGIES:
+        if strategy not in spec.strategy.allowed:
             problems.append(
-                f"  - field 'strategy': value {request.strategy!r}: not allowed for {spec.service}; "
+                f"  - field 'strategy': value {strategy!r}: not allowed for {spec.service}; "
                 f"allowed: {', '.join(spec.strategy.allowed)} (known strategies: {', '.join(STRATEGIES)})"
             )
-        if request.canary_steps and request.strategy != "canary":
-            problems.append(
-                f"  - field 'canary_steps': value {request.canary_steps}: only valid with strategy 'canary'"
-            )
         bg = spec.strategy.blue_green
-        if request.strategy == "blue_green" and bg.pre_switch_checks and spec.endpoints.preview is None:
+        if strategy == "blue_green" and bg.pre_switch_checks and spec.endpoints.preview is None:
             problems.append(
                 f"  - field 'strategy': value 'blue_green': {spec.service}'s spec has no endpoints.preview for "
                 f"its pre_switch_checks {bg.pre_switch_checks}; pick another strategy or fix the spec"
+            )
+    if request is not None:
+        if request.canary_steps and request.strategy != "canary":
+            problems.append(
+                f"  - field 'canary_steps': value {request.canary_steps}: only valid with strategy 'canary'"
             )
         slots = len(spec.strategy.canary.steps)
         if request.canary_steps and len(request.canary_steps) > slots:

@@ -262,15 +262,6 @@ class KubernetesTarget(_Model):
             label_value(key, label)
         return value
 
-    @model_validator(mode="after")
-    def _track_label_is_not_an_app_label(self) -> KubernetesTarget:
-        if self.app_labels and self.track_label in self.app_labels:
-            raise ValueError(
-                f"track_label {self.track_label!r} is also one of app_labels {sorted(self.app_labels)}; "
-                "it must be a label of its own"
-            )
-        return self
-
 
 class CanaryConfig(_Model):
     steps: Annotated[list[Annotated[int, Field(ge=1, le=100, strict=True)]], Field(max_length=20)] = [
@@ -637,6 +628,14 @@ def cross_field_problems(spec: ServiceSpec, today: date | datetime | None = None
             dns_label(spec.service)
         except ValueError as exc:  # pragma: no cover - the service pattern is stricter
             problems.append(_problem("service", spec.service, str(exc)))
+    if spec.kubernetes.track_label in spec.app_labels:
+        problems.append(
+            _problem(
+                "kubernetes.track_label",
+                spec.kubernetes.track_label,
+                f"is also one of the app labels {sorted(spec.app_labels)}; it must be a label of its own",
+            )
+        )
     bg = spec.strategy.blue_green
     # Checked when the spec asks for blue-green itself (strategy.allowed or pre_switch_checks written);
     # a spec relying on the default `allowed` gets the same check per run (airlock.request).

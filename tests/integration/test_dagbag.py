@@ -53,3 +53,45 @@ def test_broken_spec_is_a_clear_import_error_and_others_still_load(airflow_db, t
     assert "broken-svc.yaml" in message
     assert "field 'strategy.allowed.1': value 'yolo': not allowed; allowed values: 'canary', 'blue_green' or 'rolling'" in message
     assert "field 'strategy.canary.step_duraton'" in message and "unknown field" in message
+
+
+def test_any_failure_in_one_file_is_its_own_error_and_every_other_service_loads(
+    airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: whatever goes wrong with one file (an exception that is not a SpecError included - the
+    99999999999d step used to raise OverflowError and stop every deploy DAG), the others still load."""
+    from datetime import UTC, datetime
+
+    from deploy_dag import factory
+
+    services = tmp_path / "services"
+    services.mkdir()
+    shutil.copy(REPO / "dags" / "services" / "demo-api.yaml", services / "demo-api.yaml")
+    head = "image: registry.example/{0}\n"
+    (services / "overflow.yaml").write_text(
+        "service: overflow\n" + head.format("overflow") + "strategy:\n  canary: {step_duration: 99999999999d}\n"
+    )
+    (services / "bomb.yaml").write_text(
+        "service: bomb\n" + head.format("bomb") + "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a]\n"
+    )
+    (services / "dupe.yaml").write_text("service: dupe\n" + head.format("dupe") + "service: dupe2\n")
+    (services / "build-fails.yaml").write_text("service: build-fails\n" + head.format("build-fails"))
+    real_build = factory.build_deploy_dag
+
+    def build(spec, source):
+        if spec.service == "build-fails":
+            raise KeyError("a bug while building the DAG")
+        return real_build(spec, source=source)
+
+    monkeypatch.setattr(factory, "build_deploy_dag", build)
+    dags = factory.build_all(services, now=datetime(2026, 12, 2, tzinfo=UTC))
+
+    assert {"deploy_demo-api", factory.INVALID_SPECS_DAG_ID} <= set(dags)
+    assert not {"deploy_overflow", "deploy_bomb", "deploy_dupe", "deploy_build-fails"} & set(dags)
+    errors = dags[factory.INVALID_SPECS_DAG_ID].airlock_errors
+    assert errors.startswith("4 service spec file(s) are invalid"), errors
+    assert f"{services / 'overflow.yaml'}: 1 invalid field(s)" in errors
+    assert "field 'strategy.canary.step_duration': value '99999999999d'" in errors
+    assert f"{services / 'bomb.yaml'}: not valid YAML: YAML aliases" in errors
+    assert f"{services / 'dupe.yaml'}: not valid YAML: duplicate key 'service' at lines 1 and 3" in errors
+    assert f"{services / 'build-fails.yaml'}: could not be loaded: KeyError: 'a bug while building the DAG'" in errors
