@@ -612,7 +612,8 @@ def _problem(field: str, value: Any, message: str) -> str:
 
 
 def cross_field_problems(spec: ServiceSpec, today: date | datetime | None = None) -> list[str]:
-    """What each allowed strategy needs, derived names, and (with `today`) freezes already over."""
+    """Derived names, canary timing, registry host, smoke names; with `today` (a check at load) also what an
+    explicitly allowed blue-green needs and freezes already over."""
     problems: list[str] = []
     if spec.kubernetes.service is None:
         try:
@@ -637,11 +638,12 @@ def cross_field_problems(spec: ServiceSpec, today: date | datetime | None = None
             )
         )
     bg = spec.strategy.blue_green
-    # Checked when the spec asks for blue-green itself (strategy.allowed or pre_switch_checks written);
-    # a spec relying on the default `allowed` gets the same check per run (airlock.request).
-    if "blue_green" in spec.strategy.allowed and (
-        "allowed" in spec.strategy.model_fields_set or "pre_switch_checks" in bg.model_fields_set
-    ):
+    # Checked at load (`today` given: the data is what the team wrote) when the spec asks for blue-green
+    # itself (strategy.allowed or pre_switch_checks written). A spec rebuilt from its dict inside a task
+    # has every field set, so it is not re-judged; a spec relying on the default `allowed` gets the same
+    # check per run (airlock.request).
+    written = "allowed" in spec.strategy.model_fields_set or "pre_switch_checks" in bg.model_fields_set
+    if today is not None and written and "blue_green" in spec.strategy.allowed:
         if bg.pre_switch_checks and spec.endpoints.preview is None:
             problems.append(
                 _problem(
@@ -719,8 +721,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 def parse_spec(data: Any, source: str = "<spec>", today: date | datetime | None = None) -> ServiceSpec:
     """Validate a spec completely; SpecError listing every problem.
 
-    `today` (the DAG factory passes the current time) also rejects freezes that are entirely over; without
-    it (a spec rebuilt from its dict inside a task) they are not checked, so a spec that loaded stays valid.
+    `today` marks a check at load (the DAG factory passes the current time): it also rejects freezes that
+    are entirely over and checks what an explicitly allowed blue-green needs. Without it (a spec rebuilt
+    from its dict inside a task) those two are not re-judged, so a spec that loaded stays valid.
     """
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")

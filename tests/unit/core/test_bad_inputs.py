@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from airlock.request import validate_request
-from airlock.spec import SpecError, load_spec, parse_spec
+from airlock.spec import SpecError, load_spec, parse_spec, spec_from, spec_to_dict
 
 TODAY = date(2026, 12, 2)
 SHA = "sha256:" + "a" * 64
@@ -625,3 +625,16 @@ def test_table_sizes() -> None:
     """Issue 10 asks for at least 80 bad inputs across spec and run conf."""
     assert len(SPEC_CASES) + len(YAML_CASES) >= 70 and len(RUN_CASES) >= 30
     assert len({c[0] for c in SPEC_CASES + YAML_CASES}) == len(SPEC_CASES) + len(YAML_CASES)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", ["demo-api", "payment-service", "recommendation-engine", "user-api"])
+def test_example_specs_load_today_and_survive_the_round_trip_into_tasks(name: str) -> None:
+    spec = load_spec(Path(__file__).resolve().parents[3] / "dags" / "services" / f"{name}.yaml", today=TODAY)
+    assert spec_from(spec_to_dict(spec)) == spec
+
+
+def test_a_minimal_spec_survives_the_round_trip_into_tasks() -> None:
+    # every field is set in the dict a task receives: "explicit" blue-green checks must not fire there
+    spec = parse_spec({"service": "web", "image": "registry.example.com/web"}, today=TODAY)
+    assert "blue_green" in spec.strategy.allowed and spec.endpoints.preview is None
+    assert spec_from(spec_to_dict(spec)) == spec
