@@ -9,8 +9,9 @@ goes through `version_pattern`, so both are checked once, at load, on the parsed
    unbounded repeat (or one of more than 8): `(a+)+`, `(a*)*`, `(\\w+\\s?)*`, `(x+y?){1,50}` - unless
    the group starts or ends with a delimiter no repeat inside it can match: `(-[a-z]+)*` is fine,
    `(-[a-z-]+)*` is not;
-2. under such a repeat, an alternation whose branches can start with the same character:
-   `(a|a)*`, `(a|ab)+`, `(\\d|[0-9x])*` (a simple, conservative test: `(ab|ac)*` is refused too).
+2. under such a repeat, an alternation whose branches can start with the same text: `(a|a)*`,
+   `(\\d+|\\d)+`, `(-a|-a)*` - judged on the leading characters (up to 4 single-character atoms, else
+   the first character), so `(POST|PUT)+` passes and `(ab|a.)+` is refused.
 
 Possessive repeats (`a*+`) and atomic groups (`(?>...)`) never backtrack and are not counted. Bounded
 small repeats such as `(\\.\\d+){0,2}` are fine. This is a static filter, not a proof: it refuses some
@@ -149,15 +150,29 @@ def _repeated_chars(items: list[Any], flags: int, inside: bool) -> set[str]:
 
 
 def _branches_overlap(branches: list[list[Any]], flags: int) -> bool:
-    seen: set[str] = set()
-    seen_empty = False
-    for branch in branches:
-        first, nullable = _first_chars(branch, flags)
-        if (nullable and seen_empty) or first & seen:
-            return True
-        seen |= first
-        seen_empty = seen_empty or nullable
+    """Can two branches match the same text? Approximated by their leading characters: `(POST|PUT)`
+    differ at the second one, `(\\d+|\\d)` and `(x|x)` do not; two branches matching "" overlap."""
+    leads = [(_prefix(branch, flags), *_first_chars(branch, flags)) for branch in branches]
+    for i, (prefix_a, first_a, empty_a) in enumerate(leads):
+        for prefix_b, first_b, empty_b in leads[:i]:
+            if empty_a and empty_b:
+                return True
+            if prefix_a and prefix_b:
+                if all(a & b for a, b in zip(prefix_a, prefix_b, strict=False)):
+                    return True
+            elif first_a & first_b:
+                return True
     return False
+
+
+def _prefix(items: list[Any], flags: int, limit: int = 4) -> list[set[str]]:
+    """The character sets of the leading single-character atoms (at most `limit`)."""
+    out: list[set[str]] = []
+    for op, av in items[:limit]:
+        if op not in (sre_constants.LITERAL, sre_constants.NOT_LITERAL, sre_constants.ANY, sre_constants.IN):
+            break
+        out.append({c for c in _UNIVERSE if _matches_char(op, av, c, flags)})
+    return out
 
 
 def _first_chars(items: list[Any], flags: int) -> tuple[set[str], bool]:

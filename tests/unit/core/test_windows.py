@@ -54,3 +54,42 @@ def test_no_windows_means_always_open_unless_frozen() -> None:
 def test_release_train_skips_frozen_departures() -> None:
     after = datetime(2026, 12, 17, 3, 0, tzinfo=BERLIN)  # Thu after the 02:00 train
     assert windows.next_release_train(W(), after) == datetime(2027, 1, 5, 2, 0, tzinfo=BERLIN)
+
+
+def test_day_names_are_exact_and_full_names_are_accepted() -> None:
+    assert windows.parse_days("Monday-Friday") == windows.parse_days("mon-FRI") == frozenset(range(5))
+    for bad in ("Mo", "Monkey", "Mon,,Tue", "Fr-Su"):
+        try:
+            windows.parse_days(bad)
+        except ValueError as exc:
+            assert "is not a day" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was accepted as days")
+
+
+def test_full_day_window_is_00_to_24_and_empty_windows_are_errors() -> None:
+    spec = W(off_peak=["Sun 00:00-24:00"], freezes=[])
+    sunday = datetime(2026, 3, 1, tzinfo=BERLIN)  # a Sunday
+    assert all(windows.is_open(spec, sunday.replace(hour=h, minute=59)) for h in range(24))
+    assert not windows.is_open(spec, sunday.replace(day=2, hour=0, minute=30))  # Monday 00:30
+    assert windows.window_end(spec, sunday.replace(hour=12)) == sunday.replace(day=2)
+    for empty in ("Mon 01:00-01:00", "Mon 00:00-00:00", "Mon 24:00-24:00"):
+        try:
+            windows.parse_window(empty)
+        except ValueError as exc:
+            assert "00:00-24:00" in str(exc) or "24:00" in str(exc), exc
+        else:
+            raise AssertionError(f"{empty!r} was accepted")
+
+
+def test_past_freeze_check_uses_the_local_date() -> None:
+    freeze = windows.parse_freeze("2026-03-01")
+    # 2026-03-01 23:30 in New York is already 2026-03-02 in UTC: the freeze is not over yet there
+    now = datetime(2026, 3, 2, 4, 30, tzinfo=UTC)
+    windows.check_not_past(freeze, windows.local_today(now, "America/New_York"))
+    try:
+        windows.check_not_past(freeze, windows.local_today(now, "Europe/Berlin"))
+    except ValueError as exc:
+        assert "entirely in the past" in str(exc)
+    else:
+        raise AssertionError("a freeze over in Berlin was accepted")
