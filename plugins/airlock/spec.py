@@ -212,6 +212,24 @@ def endpoint(value: str) -> str:
     return value
 
 
+def _link(value: str) -> str:
+    """A link shown in the Airflow UI and Slack: an http(s) URL (never `javascript:` or the like)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = urlsplit("")
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or _CONTROL.search(value)
+        or " " in value
+    ):
+        raise ValueError(
+            "must be an http(s) URL with a host and no whitespace, e.g. https://grafana.example.com/d/app"
+        )
+    return value
+
+
 def _compiled_regex(value: str) -> str:
     check_regex(value, "regular expression")
     return value
@@ -378,7 +396,7 @@ class Thresholds(_Model):
 
 class MetricsConfig(_Model):
     connection: ConnectionId = "prometheus_default"
-    dashboard: str | None = None
+    dashboard: Annotated[str, AfterValidator(_link)] | None = None
     interval: Interval = timedelta(minutes=1)  # how often a MetricsSensor samples (>= 1s)
     validation_window: Duration = timedelta(minutes=15)  # post-deploy observation
     thresholds: Thresholds = Thresholds()

@@ -211,6 +211,12 @@ SPEC_CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
         "metrics.on_inconclusive",
         "'ignore'",
     ),
+    (
+        "dashboard-javascript",
+        {"metrics": {"dashboard": "javascript:alert(1)"}},
+        "metrics.dashboard",
+        "javascript:",
+    ),
     # strategies and what each needs
     ("blue-green-without-preview", {**_bg_only(), "endpoints": {"preview": None}}, "endpoints.preview", None),
     (
