@@ -456,9 +456,11 @@ def _headers(value: dict[str, str]) -> dict[str, str]:
             raise ValueError(
                 f"header name {name!r} is not an HTTP token (RFC 7230: letters, digits, !#$%&'*+-.^_`|~)"
             )
-        if _CONTROL.sub("", text.replace("\t", "")) != text.replace("\t", ""):
+        # RFC 7230 field-value: visible characters, space, tab and obs-text (up to 0xFF, what HTTP/1.1 can carry)
+        if any((ord(c) < 32 and c != "\t") or ord(c) == 127 or ord(c) > 255 for c in text):
             raise ValueError(
-                f"header {name!r}: the value must not contain CR, LF or other control characters"
+                f"header {name!r}: the value must not contain CR, LF, other control characters or characters "
+                "beyond Latin-1"
             )
     return value
 

@@ -349,6 +349,12 @@ SPEC_CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
         "'X-A'",
     ),
     (
+        "header-value-line-separator",
+        {"smoke": [{"name": "a", "path": "/x", "headers": {"X-A": "1\u2028X-Injected: 1"}}]},
+        "smoke.0.headers",
+        "'X-A'",
+    ),
+    (
         "endpoint-userinfo",
         {"endpoints": {"production": "https://user:pw@api.example.com"}},
         "endpoints.production",
