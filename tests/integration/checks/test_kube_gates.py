@@ -86,3 +86,11 @@ def test_log_scan_compares_new_with_stable_pods(kube):
     assert (
         kube.requests_to("/api/v1/namespaces/production/pods/payments-0/log")[-1].param("tailLines") == "10"
     )
+
+
+def test_log_scan_notes_pods_whose_logs_cannot_be_read(kube):
+    kube.add_app("production", "payments", "reg.io/payments:1.2.2", replicas=2, logs=["GET /pay 200"])
+    del kube.logs[("production", "payments-1")]  # e.g. the container has not started yet
+    r = scan_pods(api_client(kube), "production", "app=payments", "app", "1.2.3", ["ERROR"], 3.0, 0)
+    assert r.evidence["unreadable_pods"] == ["payments-1: HTTP 404 NotFound"]
+    assert r.evidence["stable_pods"] == ["payments-0"], "the readable pod is still scanned"

@@ -126,3 +126,25 @@ def test_cluster_warns_without_metrics():
     assert judge_cluster([node("n1")], None, 0.85, 0.9).status == "warn"
     assert judge_cluster([node("n1"), node("n2")], [usage("n1", "1", "1Gi")], 0.85, 0.9).status == "warn"
     assert judge_cluster([], [], 0.85, 0.9).status == "fail"
+
+
+def test_staging_judges_rollouts_with_the_one_rollout_status():
+    """The staging check words the finding briefly but never disagrees with `rollout_status` (kubectl's rules)."""
+    from airlock.kube.status import rollout_status
+
+    cases = [
+        deployment(),
+        deployment(generation=3, observed=2),
+        deployment(
+            conditions=[{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+        ),
+        deployment(updated=1),
+        deployment(total=5),
+        deployment(available=2),
+        deployment(replicas=0, updated=0, total=0, available=0),
+    ]
+    for d in cases:
+        status = rollout_status(d)
+        assert (rollout_problem(d) is None) == status.done
+        if not status.done:
+            assert rollout_problem(d) == f"api: {status.detail}"
