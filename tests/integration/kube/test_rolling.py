@@ -26,7 +26,7 @@ def test_rolling_update_happy_path_keeps_sidecar(sim, spec):
     assert plan.images == {"app": f"{IMG}:1", "proxy": "envoy:1.30"}
     assert plan.replicas == 3 and plan.revision == 1
     result = rolling.set_image(kube, NS, "web", "app", f"{IMG}:2", rolling.change_cause("web", "run-1", f"{IMG}:2"))
-    assert result["changed"]
+    assert result.changed and (result.previous, result.image) == (f"{IMG}:1", f"{IMG}:2")
     res = wait_for_rollout(kube, NS, "web", 30)
     assert res.done and res.message == 'deployment "web" successfully rolled out'
     state = deployment_state(kube, NS, "web")
@@ -45,7 +45,7 @@ def test_retry_writes_nothing(sim, spec):
     plan_again = record_plan(sim.kube(), spec, NS, "rolling", "run-1", "2", f"{IMG}:2")
     assert plan_again.images["app"] == f"{IMG}:1", "a retry re-uses the stored plan, not the new state"
     again = rolling.set_image(sim.kube(), NS, "web", "app", f"{IMG}:2", "c")
-    assert not again["changed"]
+    assert not again.changed
     assert len(sim.writes()) == before
 
 
