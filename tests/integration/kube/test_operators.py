@@ -96,7 +96,7 @@ def test_rolling_plan_lock_sensor_and_retries(k8s_conn):
     assert snap.xcoms["plan"] == snap.xcoms["plan_retry"]
     assert snap.xcoms["plan"]["stable"]["images"]["app"] == f"{IMG}:1"
     assert snap.xcoms["update"]["status"] == "rolled_out", snap.xcoms["update"]
-    assert snap.xcoms["update"].get("to") == f"{IMG}:2", snap.xcoms["update"]
+    assert snap.xcoms["update"]["image"] == f"{IMG}:2", snap.xcoms["update"]
     assert snap.xcoms["sensor"]["status"] == "success"
     dep = sim.kube().get("deployments", NS, "web")
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMG}:2"
