@@ -42,7 +42,9 @@ def make_folder(root: Path, services: int) -> Path:
     dags = root / "dags"
     (dags / "services").mkdir(parents=True)
     shutil.copy(REPO / "dags" / "deploy_services.py", dags / "deploy_services.py")
-    templates = [yaml.safe_load((REPO / "dags" / "services" / f"{name}.yaml").read_text()) for name in EXAMPLES]
+    templates = [
+        yaml.safe_load((REPO / "dags" / "services" / f"{name}.yaml").read_text()) for name in EXAMPLES
+    ]
     for i in range(services):
         spec = dict(templates[i % len(templates)])
         spec["service"] = f"svc-{i:04d}"
@@ -51,10 +53,16 @@ def make_folder(root: Path, services: int) -> Path:
 
 
 def parse(dags: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
-    out = subprocess.run([sys.executable, "-c", PROBE, str(dags)], env=env, capture_output=True, text=True,
-                         check=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(dags)], env=env, capture_output=True, text=True, check=True
+    )
     import json
 
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -75,8 +83,10 @@ def main() -> int:
     print(f"{'DAGs bagged':28} {one['dags']:12.0f} {many['dags']:12.0f}")
     print(f"{'DagBag parse time':28} {one['parse_s']:11.2f}s {many['parse_s']:11.2f}s   (target <= 2 s)")
     print(f"{'airflow import (excluded)':28} {one['import_s']:11.2f}s {many['import_s']:11.2f}s")
-    print(f"marginal cost per service: {marginal * 1000:.1f} ms "
-          f"({marginal * 1000 / 2:.1f} ms per DAG: deploy_<service> + followup_<service>)")
+    print(
+        f"marginal cost per service: {marginal * 1000:.1f} ms "
+        f"({marginal * 1000 / 2:.1f} ms per DAG: deploy_<service> + followup_<service>)"
+    )
     print(f"per DAG over the whole parse: {many['parse_s'] / many['dags'] * 1000:.1f} ms")
     return 0
 

@@ -1,6 +1,6 @@
 """kubesim footprint: start time, memory and CPU with 300 pods, write latency, /metrics cost.
 
-    uv run --frozen python bench/kubesim_bench.py
+uv run --frozen python bench/kubesim_bench.py
 """
 
 from __future__ import annotations
@@ -33,15 +33,23 @@ def _rss_mib(pid: int) -> float:
 
 def main() -> None:
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "kubesim", "--port", "0"], stdout=subprocess.PIPE, text=True,
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubesim", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
         print(f"start to ready: {time.monotonic() - start:.2f}s, rss {_rss_mib(proc.pid):.0f} MiB")
         requests.put(f"{url}/_sim/scenario", json={"services": {"default/web": {"rps": 100}}}, timeout=10)
         t = time.monotonic()
-        requests.post(f"{url}/apis/apps/v1/namespaces/default/deployments",
-                      json=make_deployment("web", image="registry.example/web:1.0", replicas=300), timeout=60)
+        requests.post(
+            f"{url}/apis/apps/v1/namespaces/default/deployments",
+            json=make_deployment("web", image="registry.example/web:1.0", replicas=300),
+            timeout=60,
+        )
         requests.post(f"{url}/api/v1/namespaces/default/services", json=make_service("web"), timeout=60)
         while True:
             d = requests.get(f"{url}/apis/apps/v1/namespaces/default/deployments/web", timeout=10).json()
@@ -51,7 +59,9 @@ def main() -> None:
         print(f"300 pods available in {time.monotonic() - t:.2f}s, rss {_rss_mib(proc.pid):.0f} MiB")
         t = time.monotonic()
         for i in range(20):
-            requests.post(f"{url}/api/v1/namespaces/default/configmaps", json=make_configmap(f"c{i}", {}), timeout=10)
+            requests.post(
+                f"{url}/api/v1/namespaces/default/configmaps", json=make_configmap(f"c{i}", {}), timeout=10
+            )
         print(f"write latency with 300 pods: {(time.monotonic() - t) / 20 * 1000:.1f} ms")
         t = time.monotonic()
         pods = requests.get(f"{url}/api/v1/namespaces/default/pods", timeout=10).json()
@@ -64,8 +74,10 @@ def main() -> None:
         print(f"/metrics: {(time.monotonic() - t) * 1000:.1f} ms, {len(text) // 1024} KiB")
         cpu0 = _cpu_seconds(proc.pid)
         time.sleep(10)
-        print(f"idle CPU over 10 s: {(_cpu_seconds(proc.pid) - cpu0) * 10:.2f}% of one core, "
-              f"rss {_rss_mib(proc.pid):.0f} MiB")
+        print(
+            f"idle CPU over 10 s: {(_cpu_seconds(proc.pid) - cpu0) * 10:.2f}% of one core, "
+            f"rss {_rss_mib(proc.pid):.0f} MiB"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)

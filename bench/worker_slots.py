@@ -27,9 +27,10 @@ SAMPLE = 0.25
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="airlock-bench-") as tmp, Stack(
-        Path(tmp), airflow_port=free_port(), say=lambda _: None
-    ) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="airlock-bench-") as tmp,
+        Stack(Path(tmp), airflow_port=free_port(), say=lambda _: None) as stack,
+    ):
         api = stack.api
         assert api is not None
         api.wait_for_dag(DAG_ID)

@@ -20,11 +20,21 @@ from demo.stack import REPO, Stack, StackError
 
 DAG_ID = "deploy_demo-api"
 RUNS = [
-    {"version": "v2", "strategy": "canary", "change_summary": "Faster item listing (cache warm-up)", "window": "now"},
+    {
+        "version": "v2",
+        "strategy": "canary",
+        "change_summary": "Faster item listing (cache warm-up)",
+        "window": "now",
+    },
     # A hotfix skips the staging soak (recorded as such) - so only the production canary stands
     # between v3's ~6 % errors and every user.
-    {"version": "v3", "strategy": "canary", "change_summary": "Hotfix: new inventory client", "window": "now",
-     "risk": "hotfix"},
+    {
+        "version": "v3",
+        "strategy": "canary",
+        "change_summary": "Hotfix: new inventory client",
+        "window": "now",
+        "risk": "hotfix",
+    },
 ]
 
 
@@ -45,8 +55,12 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--workdir", type=Path, default=REPO / ".demo")
-    parser.add_argument("--keep-up", choices=["auto", "yes", "no"], default="auto",
-                        help="keep Airflow running after the runs so you can browse the logs (auto: if a TTY)")
+    parser.add_argument(
+        "--keep-up",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="keep Airflow running after the runs so you can browse the logs (auto: if a TTY)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     say("Airlock demo: kubesim (Kubernetes API) + Prometheus + Alertmanager + Airflow standalone\n")
@@ -63,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             results = []
             for conf in RUNS:
                 kind = " as a HOTFIX (staging soak skipped)" if conf.get("risk") == "hotfix" else ""
-                say(f"=== Triggering {DAG_ID} {conf['version']} ({conf['strategy']}){kind} through the REST API ===")
+                say(
+                    f"=== Triggering {DAG_ID} {conf['version']} ({conf['strategy']}){kind} through the REST API ==="
+                )
                 run = api.trigger(DAG_ID, conf)
                 watcher = RunWatcher(api, DAG_ID, run["dag_run_id"], kubesim_url=stack.kubesim_url, say=say)
                 results.append(watcher.follow(timeout=420))
@@ -79,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                 while True:
                     time.sleep(3600)
             ok = [r.outcome for r in results] == ["deployed", "rolled back"]
-            say("Demo finished as expected." if ok else "Demo finished, but the outcomes were not the expected ones.")
+            say(
+                "Demo finished as expected."
+                if ok
+                else "Demo finished, but the outcomes were not the expected ones."
+            )
             return 0 if ok else 1
     except KeyboardInterrupt:
         say("\nInterrupted: every process the demo started has been stopped.")

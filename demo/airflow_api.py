@@ -78,13 +78,16 @@ class AirflowAPI:
         return dict(self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json())
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        data = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 500}).json()
+        data = self.request(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 500}
+        ).json()
         return list(data.get("task_instances", []))
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         try:
             response = self.request(
-                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
                 params={"deserialize": "true", "stringify": "false"},
             )
         except requests.HTTPError:
@@ -93,12 +96,12 @@ class AirflowAPI:
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         response = self.request(
-            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            params={"full_content": "true"}, headers={"Accept": "application/json"},
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"full_content": "true"},
+            headers={"Accept": "application/json"},
         )
         content = response.json().get("content")
         if isinstance(content, list):  # structured log: a list of events
-            return "\n".join(
-                str(e.get("event", e)) if isinstance(e, dict) else str(e) for e in content
-            )
+            return "\n".join(str(e.get("event", e)) if isinstance(e, dict) else str(e) for e in content)
         return str(content)

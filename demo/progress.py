@@ -90,7 +90,9 @@ class RunWatcher:
         if pushed:
             return str(pushed)[:400]
         try:
-            log = self.api.task_log(self.dag_id, self.run_id, ti["task_id"], max(1, int(ti.get("try_number") or 1)))
+            log = self.api.task_log(
+                self.dag_id, self.run_id, ti["task_id"], max(1, int(ti.get("try_number") or 1))
+            )
         except requests.RequestException:
             return ""
         lines = [ln for ln in log.splitlines() if ln.strip()]
@@ -105,8 +107,12 @@ class RunWatcher:
         items = requests.get(url, timeout=10).json().get("items", [])
         out = []
         for d in items:
-            if d["metadata"]["labels"].get("app") == "demo-api" or d["metadata"]["name"].startswith("demo-api"):
-                images = ",".join(c["image"].rsplit(":", 1)[-1] for c in d["spec"]["template"]["spec"]["containers"])
+            if d["metadata"]["labels"].get("app") == "demo-api" or d["metadata"]["name"].startswith(
+                "demo-api"
+            ):
+                images = ",".join(
+                    c["image"].rsplit(":", 1)[-1] for c in d["spec"]["template"]["spec"]["containers"]
+                )
                 out.append(f"{d['metadata']['name']}={images}x{d['spec'].get('replicas', 0)}")
         return sorted(out)
 
@@ -147,7 +153,9 @@ def summary_table(results: list[RunResult]) -> str:
     header = f"{'version':8} {'strategy':9} {'outcome':12} {'time':>6}  production after the run / reason"
     lines = ["Summary", header, "-" * len(header)]
     for r in results:
-        lines.append(f"{r.version:8} {r.strategy:9} {r.outcome:12} {r.seconds:5.0f}s  {' '.join(r.production_images)}")
+        lines.append(
+            f"{r.version:8} {r.strategy:9} {r.outcome:12} {r.seconds:5.0f}s  {' '.join(r.production_images)}"
+        )
         if r.reason:
             lines.append(f"{'':38}reason: {r.reason[:300]}")
     return "\n".join(lines)

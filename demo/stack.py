@@ -137,7 +137,11 @@ class Stack:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env or os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+            cmd,
+            cwd=REPO,
+            env=env or os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: killed as a unit, untouched by the terminal's ^C
         )
         self.procs[name] = proc
@@ -148,20 +152,34 @@ class Stack:
         while time.monotonic() < deadline:
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
-                raise StackError(f"{name} exited with {proc.returncode}; see {self.workdir / (name + '.log')}")
+                raise StackError(
+                    f"{name} exited with {proc.returncode}; see {self.workdir / (name + '.log')}"
+                )
             try:
                 if check():
                     return
             except (requests.RequestException, OSError, ValueError):
                 pass
             time.sleep(0.3)
-        raise StackError(f"{name} did not become ready in {timeout:.0f}s; see {self.workdir / (name + '.log')}")
+        raise StackError(
+            f"{name} did not become ready in {timeout:.0f}s; see {self.workdir / (name + '.log')}"
+        )
 
     def _start_kubesim(self) -> None:
-        self._spawn("kubesim", [
-            sys.executable, "-m", "kubesim", "--port", "0", "--scenario", str(self.scenario),
-            "--kubeconfig-out", str(self.kubeconfig),
-        ])
+        self._spawn(
+            "kubesim",
+            [
+                sys.executable,
+                "-m",
+                "kubesim",
+                "--port",
+                "0",
+                "--scenario",
+                str(self.scenario),
+                "--kubeconfig-out",
+                str(self.kubeconfig),
+            ],
+        )
         log_path = self.workdir / "kubesim.log"
 
         def ready() -> bool:
@@ -185,10 +203,16 @@ class Stack:
         )
         data = self.workdir / "prometheus-data"
         shutil.rmtree(data, ignore_errors=True)
-        self._spawn("prometheus", [
-            binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-        ])
+        self._spawn(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+        )
         self.prometheus_url = f"http://127.0.0.1:{port}"
         self._wait_for("prometheus", lambda: requests.get(f"{self.prometheus_url}/-/ready", timeout=2).ok, 30)
         self.say(f"Prometheus scraping kubesim every 2s on {self.prometheus_url}")
@@ -200,10 +224,17 @@ class Stack:
         data = self.workdir / "alertmanager-data"
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir()
-        self._spawn("alertmanager", [
-            binary, f"--config.file={config}", f"--storage.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn",
-        ])
+        self._spawn(
+            "alertmanager",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+        )
         self.alertmanager_url = f"http://127.0.0.1:{port}"
         self._wait_for(
             "alertmanager", lambda: requests.get(f"{self.alertmanager_url}/-/ready", timeout=2).ok, 30
@@ -239,10 +270,14 @@ class Stack:
             "AIRFLOW_CONN_AIRLOCK_APP_HTTP": json.dumps(_http_conn(self.kubesim_url)),
             "AIRFLOW_CONN_SLACK_DEPLOYMENTS": json.dumps(slack),
             # the record task writes the DAG run note through the public REST API with this login
-            "AIRFLOW_CONN_AIRLOCK_API": json.dumps({
-                "conn_type": "http", "host": f"http://127.0.0.1:{self.airflow_port}",
-                "login": "admin", "password": self.password,
-            }),
+            "AIRFLOW_CONN_AIRLOCK_API": json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": f"http://127.0.0.1:{self.airflow_port}",
+                    "login": "admin",
+                    "password": self.password,
+                }
+            ),
         }
 
     def _start_airflow(self) -> None:
@@ -258,7 +293,9 @@ class Stack:
         for args in (["db", "migrate"], ["dags", "reserialize"]):
             result = subprocess.run([airflow, *args], env=env, cwd=REPO, capture_output=True, text=True)
             if result.returncode != 0:
-                raise StackError(f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+                raise StackError(
+                    f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+                )
         self._spawn("airflow", [airflow, "standalone"], env=env)
         url = f"http://127.0.0.1:{self.airflow_port}"
         self._wait_for("airflow", lambda: requests.get(f"{url}/api/v2/monitor/health", timeout=3).ok, 180)
@@ -270,7 +307,8 @@ class Stack:
         assert self.api is not None
         health = self.api.health()
         return all(
-            (health.get(part) or {}).get("status") == "healthy" for part in ("scheduler", "triggerer", "dag_processor")
+            (health.get(part) or {}).get("status") == "healthy"
+            for part in ("scheduler", "triggerer", "dag_processor")
         )
 
 

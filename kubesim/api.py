@@ -21,8 +21,7 @@ _GENERATION_KINDS = {"Deployment", "ReplicaSet", "Job"}
 # Kinds with a status subresource: writes to the main resource keep the stored status.
 _STATUS_KINDS = {"Deployment", "ReplicaSet", "Job", "Pod", "Service", "Node", "Namespace"}
 # Status is reset on create (PrepareForCreate) for these.
-_RESET_STATUS = {"Deployment": {}, "ReplicaSet": {"replicas": 0}, "Job": {},
-                 "Service": {"loadBalancer": {}}}
+_RESET_STATUS = {"Deployment": {}, "ReplicaSet": {"replicas": 0}, "Job": {}, "Service": {"loadBalancer": {}}}
 
 
 def _selector_gen(rt: ResourceType, obj: Obj) -> str | None:
@@ -43,8 +42,13 @@ class Api:
             raise errors.not_found(rt.group, rt.plural, name)
         return obj
 
-    def list(self, rt: ResourceType, ns: str | None, label_selector: str | None = None,
-             field_selector: str | None = None) -> Obj:
+    def list(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
         lp = parse_label_selector(label_selector)
         fp = parse_field_selector(field_selector)
         with self.store.lock:
@@ -52,8 +56,12 @@ class Api:
             items = [o for o in objs if lp((o.get("metadata") or {}).get("labels") or {}) and fp(o)]
             rv = self.store.rv
         items.sort(key=lambda o: (ns_of(o), name_of(o)))
-        return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(rv)}, "items": items}
+        return {
+            "kind": f"{rt.kind}List",
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(rv)},
+            "items": items,
+        }
 
     # -- create -----------------------------------------------------------------------------
     def _ensure_namespace(self, rt: ResourceType, ns: str) -> None:
@@ -70,7 +78,8 @@ class Api:
         if rt.namespaced:
             if md.get("namespace") and md["namespace"] != ns:
                 raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             md["namespace"] = ns
         else:
             md.pop("namespace", None)
@@ -78,8 +87,12 @@ class Api:
             if md.get("generateName"):
                 md["name"] = md["generateName"] + self.world.rng_suffix(5)
             else:
-                raise errors.invalid(rt.group, rt.kind, "", [(
-                    "metadata.name", "Required value: name or generateName is required")])
+                raise errors.invalid(
+                    rt.group,
+                    rt.kind,
+                    "",
+                    [("metadata.name", "Required value: name or generateName is required")],
+                )
         validate_name(rt, md["name"])
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
             md.pop(k, None)
@@ -116,8 +129,14 @@ class Api:
         uid, name = uid_of(job), name_of(job)
         spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
         labels = spec["template"]["metadata"].setdefault("labels", {})
-        labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
-                       "controller-uid": uid, "job-name": name})
+        labels.update(
+            {
+                "batch.kubernetes.io/controller-uid": uid,
+                "batch.kubernetes.io/job-name": name,
+                "controller-uid": uid,
+                "job-name": name,
+            }
+        )
         job_labels = meta(job).setdefault("labels", {})
         job_labels.setdefault("batch.kubernetes.io/controller-uid", uid)
         job_labels.setdefault("batch.kubernetes.io/job-name", name)
@@ -133,8 +152,9 @@ class Api:
         spec["clusterIPs"] = [spec["clusterIP"]]
 
     # -- update -----------------------------------------------------------------------------
-    def update(self, rt: ResourceType, ns: str, name: str, body: Any, sub: str | None = None,
-               dry_run: bool = False) -> Obj:
+    def update(
+        self, rt: ResourceType, ns: str, name: str, body: Any, sub: str | None = None, dry_run: bool = False
+    ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request was not a JSON object")
         with self.store.lock:
@@ -147,22 +167,28 @@ class Api:
             md = meta(new)
             if md.get("name") and md["name"] != name:
                 raise errors.bad_request(
-                    f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+                    f"the name of the object ({md['name']}) does not match the name on the URL ({name})"
+                )
             md["name"] = name
             if rt.namespaced:
                 if md.get("namespace") and md["namespace"] != ns:
-                    raise errors.bad_request("the namespace of the provided object does not match the "
-                                             "namespace sent on the request")
+                    raise errors.bad_request(
+                        "the namespace of the provided object does not match the "
+                        "namespace sent on the request"
+                    )
                 md["namespace"] = ns
             rv = md.get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
-                raise errors.conflict(rt.group, rt.plural, name,
-                                      "the object has been modified; please apply your changes to the "
-                                      "latest version and try again")
+                raise errors.conflict(
+                    rt.group,
+                    rt.plural,
+                    name,
+                    "the object has been modified; please apply your changes to the "
+                    "latest version and try again",
+                )
             return self._commit_update(rt, old, new, sub, dry_run)
 
-    def _commit_update(self, rt: ResourceType, old: Obj, new: Obj, sub: str | None,
-                       dry_run: bool) -> Obj:
+    def _commit_update(self, rt: ResourceType, old: Obj, new: Obj, sub: str | None, dry_run: bool) -> Obj:
         omd, md = old["metadata"], meta(new)
         for k in ("uid", "creationTimestamp", "deletionTimestamp", "generation"):
             if k in omd:
@@ -210,32 +236,53 @@ class Api:
         return {
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
-            "metadata": {"name": md["name"], "namespace": md.get("namespace"), "uid": md["uid"],
-                         "resourceVersion": md["resourceVersion"],
-                         "creationTimestamp": md["creationTimestamp"]},
+            "metadata": {
+                "name": md["name"],
+                "namespace": md.get("namespace"),
+                "uid": md["uid"],
+                "resourceVersion": md["resourceVersion"],
+                "creationTimestamp": md["creationTimestamp"],
+            },
             "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 0))},
-            "status": {"replicas": int((obj.get("status") or {}).get("replicas", 0)),
-                       "selector": _selector_gen(rt, obj) or ""},
+            "status": {
+                "replicas": int((obj.get("status") or {}).get("replicas", 0)),
+                "selector": _selector_gen(rt, obj) or "",
+            },
         }
 
     def _write_scale(self, rt: ResourceType, old: Obj, scale: Obj, dry_run: bool) -> Obj:
         rv = (scale.get("metadata") or {}).get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
-            raise errors.conflict(rt.group, rt.plural, name_of(old),
-                                  "the object has been modified; please apply your changes to the "
-                                  "latest version and try again")
+            raise errors.conflict(
+                rt.group,
+                rt.plural,
+                name_of(old),
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
-            raise errors.invalid("autoscaling", "Scale", name_of(old),
-                                 [("spec.replicas", f"Invalid value: {replicas}: must be >= 0")])
+            raise errors.invalid(
+                "autoscaling",
+                "Scale",
+                name_of(old),
+                [("spec.replicas", f"Invalid value: {replicas}: must be >= 0")],
+            )
         new = clone(old)
         new["spec"]["replicas"] = replicas
         out = self._commit_update(rt, old, new, None, dry_run)
         return self.scale_of(rt, out)
 
     # -- patch ------------------------------------------------------------------------------
-    def patch(self, rt: ResourceType, ns: str, name: str, content_type: str, patch: Any,
-              sub: str | None = None, dry_run: bool = False) -> Obj:
+    def patch(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        content_type: str,
+        patch: Any,
+        sub: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
         with self.store.lock:
             old = self.get(rt, ns, name)
             if sub == "scale":
@@ -250,44 +297,75 @@ class Api:
             md["name"] = name
             rv = md.get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
-                raise errors.conflict(rt.group, rt.plural, name,
-                                      "the object has been modified; please apply your changes to the "
-                                      "latest version and try again")
+                raise errors.conflict(
+                    rt.group,
+                    rt.plural,
+                    name,
+                    "the object has been modified; please apply your changes to the "
+                    "latest version and try again",
+                )
             check_kind(rt, patched)
             return self._commit_update(rt, old, patched, sub, dry_run)
 
     # -- delete -----------------------------------------------------------------------------
-    def delete(self, rt: ResourceType, ns: str, name: str, options: dict[str, Any] | None = None,
-               dry_run: bool = False) -> Obj:
+    def delete(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
         options = options or {}
         with self.store.lock:
             obj = self.get(rt, ns, name)
             pre = options.get("preconditions") or {}
             if pre.get("uid") and pre["uid"] != uid_of(obj):
-                raise errors.conflict(rt.group, rt.plural, name,
-                                      f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                      f"UID in object meta: {uid_of(obj)}")
+                raise errors.conflict(
+                    rt.group,
+                    rt.plural,
+                    name,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, "
+                    f"UID in object meta: {uid_of(obj)}",
+                )
             if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
-                raise errors.conflict(rt.group, rt.plural, name,
-                                      "Precondition failed: ResourceVersion in precondition: "
-                                      f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                                      f"{obj['metadata']['resourceVersion']}")
+                raise errors.conflict(
+                    rt.group,
+                    rt.plural,
+                    name,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                    f"{obj['metadata']['resourceVersion']}",
+                )
             policy = options.get("propagationPolicy")
             if policy is None and options.get("orphanDependents") is True:
                 policy = "Orphan"
             policy = policy or "Background"
             if policy not in ("Background", "Foreground", "Orphan"):
-                raise errors.invalid("meta.k8s.io", "DeleteOptions", "",
-                                     [("propagationPolicy", f'Unsupported value: "{policy}"')])
+                raise errors.invalid(
+                    "meta.k8s.io",
+                    "DeleteOptions",
+                    "",
+                    [("propagationPolicy", f'Unsupported value: "{policy}"')],
+                )
             if not dry_run:
                 self.world.gc.delete(rt, obj, policy)
             return {
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
                 "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": uid_of(obj)},
             }
 
-    def delete_collection(self, rt: ResourceType, ns: str | None, label_selector: str | None,
-                          field_selector: str | None, options: dict[str, Any] | None) -> Obj:
+    def delete_collection(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+        options: dict[str, Any] | None,
+    ) -> Obj:
         with self.store.lock:
             lst = self.list(rt, ns, label_selector, field_selector)
             for obj in lst["items"]:

@@ -32,8 +32,17 @@ def _answer(world: World, pod: Obj, path: str, body: bytes) -> tuple[int, dict[s
     if path.rstrip("/") in ("/health", "/healthz"):
         return 200, {"status": "healthy", "version": version, "pod": name_of(pod)}, latency
     if failed:
-        return 500, {"ok": False, "error": "simulated server error", "path": path, "version": version,
-                     "pod": name_of(pod)}, latency
+        return (
+            500,
+            {
+                "ok": False,
+                "error": "simulated server error",
+                "path": path,
+                "version": version,
+                "pod": name_of(pod),
+            },
+            latency,
+        )
     out: dict[str, Any] = {"ok": True, "path": path, "version": version, "pod": name_of(pod)}
     if body:
         try:

@@ -16,15 +16,29 @@ class AuditLog:
         self._entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def record(self, method: str, path: str, query: str, content_type: str | None, body: bytes,
-               status: int, sim_time: float) -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        content_type: str | None,
+        body: bytes,
+        status: int,
+        sim_time: float,
+    ) -> None:
         try:
             parsed: Any = json.loads(body) if body else None
         except (ValueError, UnicodeDecodeError):
             parsed = body[:4096].decode("utf-8", "replace")
         entry = {
-            "method": method, "path": path, "query": query, "content_type": content_type or "",
-            "time": rfc3339_micro(sim_time), "timestamp": sim_time, "status": status, "body": parsed,
+            "method": method,
+            "path": path,
+            "query": query,
+            "content_type": content_type or "",
+            "time": rfc3339_micro(sim_time),
+            "timestamp": sim_time,
+            "status": status,
+            "body": parsed,
         }
         with self._lock:
             self._entries.append(entry)

@@ -139,8 +139,9 @@ def default_object(kind: str, obj: Obj) -> None:
         tolerations = spec.setdefault("tolerations", [])
         if not tolerations:
             for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-                tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
-                                    "tolerationSeconds": 300})
+                tolerations.append(
+                    {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                )
     elif kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")

@@ -23,8 +23,9 @@ _REASONS = {
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, message: str, reason: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, reason: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -35,8 +36,9 @@ class ApiError(Exception):
         return status_object(self.code, self.message, self.reason, self.details)
 
 
-def status_object(code: int, message: str, reason: str | None = None,
-                  details: dict[str, Any] | None = None) -> dict[str, Any]:
+def status_object(
+    code: int, message: str, reason: str | None = None, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -56,20 +58,29 @@ def _qualified(group: str, plural: str) -> str:
 
 
 def not_found(group: str, plural: str, name: str) -> ApiError:
-    return ApiError(404, f'{_qualified(group, plural)} "{name}" not found', "NotFound",
-                    {"name": name, "group": group, "kind": plural})
+    return ApiError(
+        404,
+        f'{_qualified(group, plural)} "{name}" not found',
+        "NotFound",
+        {"name": name, "group": group, "kind": plural},
+    )
 
 
 def already_exists(group: str, plural: str, name: str) -> ApiError:
-    return ApiError(409, f'{_qualified(group, plural)} "{name}" already exists', "AlreadyExists",
-                    {"name": name, "group": group, "kind": plural})
+    return ApiError(
+        409,
+        f'{_qualified(group, plural)} "{name}" already exists',
+        "AlreadyExists",
+        {"name": name, "group": group, "kind": plural},
+    )
 
 
 def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
     return ApiError(
         409,
         f'Operation cannot be fulfilled on {_qualified(group, plural)} "{name}": {why}',
-        "Conflict", {"name": name, "group": group, "kind": plural},
+        "Conflict",
+        {"name": name, "group": group, "kind": plural},
     )
 
 
@@ -78,9 +89,15 @@ def invalid(group: str, kind: str, name: str, causes: list[tuple[str, str]]) -> 
     text = "; ".join(f"{f}: {m}" for f, m in causes)
     qualified = f"{kind}.{group}" if group else kind
     return ApiError(
-        422, f'{qualified} "{name}" is invalid: {text}', "Invalid",
-        {"name": name, "group": group, "kind": kind,
-         "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]},
+        422,
+        f'{qualified} "{name}" is invalid: {text}',
+        "Invalid",
+        {
+            "name": name,
+            "group": group,
+            "kind": kind,
+            "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+        },
     )
 
 

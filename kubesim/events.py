@@ -23,8 +23,9 @@ class EventRecorder:
         self._seq = 0
         self._index: dict[tuple[str, str, str, str], str] = {}  # (ns, uid, reason, msg) -> name
 
-    def record(self, obj: Obj, etype: str, reason: str, message: str, component: str,
-               host: str | None = None) -> None:
+    def record(
+        self, obj: Obj, etype: str, reason: str, message: str, component: str, host: str | None = None
+    ) -> None:
         store = self.world.store
         ns = ns_of(obj) or "default"
         now = rfc3339(self.world.clock.now())
@@ -46,8 +47,12 @@ class EventRecorder:
         ev: Obj = {
             "kind": "Event",
             "apiVersion": "v1",
-            "metadata": {"name": name, "namespace": ns, "uid": self.world.new_uid(),
-                         "creationTimestamp": now},
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "uid": self.world.new_uid(),
+                "creationTimestamp": now,
+            },
             "involvedObject": {
                 "kind": obj.get("kind"),
                 "namespace": ns_of(obj) or None,

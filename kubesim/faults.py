@@ -20,7 +20,9 @@ class Fault:
     def matches(self, method: str, path: str, is_watch: bool) -> bool:
         if self.drop_watch and not is_watch:
             return False
-        return fnmatch.fnmatchcase(method.upper(), self.method.upper()) and fnmatch.fnmatchcase(path, self.path)
+        return fnmatch.fnmatchcase(method.upper(), self.method.upper()) and fnmatch.fnmatchcase(
+            path, self.path
+        )
 
 
 def fault_from_dict(raw: dict[str, Any]) -> Fault:

@@ -29,8 +29,11 @@ class GarbageCollector:
         return [(rt, o) for rt in _STORED for o in self.store.list(rt.key)]
 
     def dependents(self, uid: str) -> list[tuple[ResourceType, Obj]]:
-        return [(rt, o) for rt, o in self._all()
-                if any(r.get("uid") == uid for r in (o["metadata"].get("ownerReferences") or []))]
+        return [
+            (rt, o)
+            for rt, o in self._all()
+            if any(r.get("uid") == uid for r in (o["metadata"].get("ownerReferences") or []))
+        ]
 
     def delete(self, rt: ResourceType, obj: Obj, policy: str = "Background") -> None:
         with self.store.lock:
@@ -45,7 +48,8 @@ class GarbageCollector:
                 for drt, dep in self.dependents(uid):
                     d = clone(dep)
                     d["metadata"]["ownerReferences"] = [
-                        r for r in d["metadata"]["ownerReferences"] if r.get("uid") != uid]
+                        r for r in d["metadata"]["ownerReferences"] if r.get("uid") != uid
+                    ]
                     if not d["metadata"]["ownerReferences"]:
                         del d["metadata"]["ownerReferences"]
                     self.store.put(drt.key, d)

@@ -23,7 +23,7 @@ PODS, NODES = "/pods", "/nodes"
 def pod_requests(pod: Obj) -> tuple[float, float]:
     cpu = mem = 0.0
     for c in (pod.get("spec") or {}).get("containers") or []:
-        req = ((c.get("resources") or {}).get("requests") or {})
+        req = (c.get("resources") or {}).get("requests") or {}
         cpu += parse_quantity(req.get("cpu"))
         mem += parse_quantity(req.get("memory"))
     return cpu, mem
@@ -46,10 +46,15 @@ def runs_to_completion(pod: Obj) -> bool:
     return (pod.get("spec") or {}).get("restartPolicy", "Always") != "Always"
 
 
-def _cond(ctype: str, status: bool, ts: float, reason: str | None = None,
-          message: str | None = None) -> dict[str, Any]:
-    c: dict[str, Any] = {"type": ctype, "status": "True" if status else "False", "lastProbeTime": None,
-                         "lastTransitionTime": rfc3339(ts)}
+def _cond(
+    ctype: str, status: bool, ts: float, reason: str | None = None, message: str | None = None
+) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "type": ctype,
+        "status": "True" if status else "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": rfc3339(ts),
+    }
     if reason:
         c["reason"] = reason
     if message:
@@ -109,16 +114,22 @@ class Kubelet:
         p["status"] = {
             "phase": "Pending",
             "conditions": [_cond("PodScheduled", True, now)],
-            "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
-            "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "podIP": pod_ip,
+            "podIPs": [{"ip": pod_ip}],
             "startTime": rfc3339(now),
             "qosClass": qos_class(pod),
         }
         self._t0[uid_of(p)] = now
         self.store.put(PODS, p)
-        self.world.events.record(p, "Normal", "Scheduled",
-                                 f"Successfully assigned {ns_of(p)}/{name_of(p)} to {nname}",
-                                 "default-scheduler")
+        self.world.events.record(
+            p,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {ns_of(p)}/{name_of(p)} to {nname}",
+            "default-scheduler",
+        )
         self._unschedulable_msg.pop(uid_of(pod), None)
 
     def _unschedulable(self, pod: Obj, now: float, total: int, cpu: int, mem: int, mismatch: int) -> None:
@@ -129,16 +140,24 @@ class Kubelet:
             reasons.append(f"{mem} Insufficient memory")
         if mismatch:
             reasons.append(f"{mismatch} node(s) didn't match Pod's node affinity/selector")
-        victims = "No preemption victims found for incoming pod" if (cpu or mem) else \
-            "Preemption is not helpful for scheduling"
-        msg = (f"0/{total} nodes are available: {', '.join(reasons) or 'no nodes available'}. "
-               f"preemption: 0/{total} nodes are available: {total} {victims}.")
+        victims = (
+            "No preemption victims found for incoming pod"
+            if (cpu or mem)
+            else "Preemption is not helpful for scheduling"
+        )
+        msg = (
+            f"0/{total} nodes are available: {', '.join(reasons) or 'no nodes available'}. "
+            f"preemption: 0/{total} nodes are available: {total} {victims}."
+        )
         if self._unschedulable_msg.get(uid_of(pod)) == msg and pod.get("status", {}).get("conditions"):
             return
         self._unschedulable_msg[uid_of(pod)] = msg
         p = clone(pod)
-        p["status"] = {"phase": "Pending", "qosClass": qos_class(pod),
-                       "conditions": [_cond("PodScheduled", False, now, "Unschedulable", msg)]}
+        p["status"] = {
+            "phase": "Pending",
+            "qosClass": qos_class(pod),
+            "conditions": [_cond("PodScheduled", False, now, "Unschedulable", msg)],
+        }
         self.store.put(PODS, p)
         self.world.events.record(p, "Warning", "FailedScheduling", msg, "default-scheduler")
 
@@ -187,8 +206,10 @@ class Kubelet:
     def views(self, pod: Obj, now: float) -> list[ContainerView]:
         t0 = self.start_time(pod, now)
         rtc = runs_to_completion(pod)
-        return [container_view(pod, c, self.world.profile(c.get("image", "")), t0, now, rtc)
-                for c in pod["spec"].get("containers") or []]
+        return [
+            container_view(pod, c, self.world.profile(c.get("image", "")), t0, now, rtc)
+            for c in pod["spec"].get("containers") or []
+        ]
 
     def _sync_pod(self, pod: Obj, now: float) -> tuple[float | None, float | None]:
         """Write the pod's current status; return (next change, next significant change)."""
@@ -209,8 +230,13 @@ class Kubelet:
         ready_ts = t0
         if all_ready:
             ready_ts = max(parse_time(v.status["state"]["running"]["startedAt"]) or t0 for v in views)
-            ready_ts = max([ready_ts] + [t0 + self.world.profile(c.get("image", "")).ready_after_seconds
-                                         for c in pod["spec"]["containers"]])
+            ready_ts = max(
+                [ready_ts]
+                + [
+                    t0 + self.world.profile(c.get("image", "")).ready_after_seconds
+                    for c in pod["spec"]["containers"]
+                ]
+            )
             if runs_to_completion(pod):
                 ready_ts = t0
         not_ready = [v.status["name"] for v in views if not v.ready]
@@ -257,22 +283,34 @@ class Kubelet:
             name, image = c["name"], c.get("image", "")
             self._emit_once(pod, f"pull/{name}", "Normal", "Pulling", f'Pulling image "{image}"')
             if v.waiting_reason in ("ErrImagePull", "ImagePullBackOff"):
-                err = (f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull '
-                       f'and unpack image "{image}": not found')
+                err = (
+                    f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull '
+                    f'and unpack image "{image}": not found'
+                )
                 self._emit_once(pod, f"pullfail/{name}", "Warning", "Failed", err)
                 self._emit_once(pod, f"errpull/{name}", "Warning", "Failed", "Error: ErrImagePull")
                 if now >= t0 + PULL_ERROR_SECONDS:
-                    self._emit_once(pod, f"backoff/{name}", "Normal", "BackOff",
-                                    f'Back-off pulling image "{image}"')
-                    self._emit_once(pod, f"errbackoff/{name}", "Warning", "Failed",
-                                    "Error: ImagePullBackOff")
+                    self._emit_once(
+                        pod, f"backoff/{name}", "Normal", "BackOff", f'Back-off pulling image "{image}"'
+                    )
+                    self._emit_once(pod, f"errbackoff/{name}", "Warning", "Failed", "Error: ImagePullBackOff")
                 continue
-            self._emit_once(pod, f"pulled/{name}", "Normal", "Pulled",
-                            f'Successfully pulled image "{image}" in 512ms (512ms including waiting)')
+            self._emit_once(
+                pod,
+                f"pulled/{name}",
+                "Normal",
+                "Pulled",
+                f'Successfully pulled image "{image}" in 512ms (512ms including waiting)',
+            )
             for i, _a in enumerate(v.attempts):
                 self._emit_once(pod, f"created/{name}/{i}", "Normal", "Created", f"Created container: {name}")
                 self._emit_once(pod, f"started/{name}/{i}", "Normal", "Started", f"Started container {name}")
             if v.waiting_reason == "CrashLoopBackOff":
-                self._emit_once(pod, f"crash/{name}/{len(v.attempts)}", "Warning", "BackOff",
-                                f"Back-off restarting failed container {name} in pod "
-                                f"{name_of(pod)}_{ns_of(pod)}({uid_of(pod)})")
+                self._emit_once(
+                    pod,
+                    f"crash/{name}/{len(v.attempts)}",
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {name} in pod "
+                    f"{name_of(pod)}_{ns_of(pod)}({uid_of(pod)})",
+                )

@@ -62,7 +62,7 @@ def crash_attempts(t0: float, run: float, now: float) -> tuple[list[Attempt], fl
     while start <= now:
         end = start + run
         attempts.append(Attempt(start, end, 1))
-        delay = min(BACKOFF_START * (2 ** k), BACKOFF_MAX)
+        delay = min(BACKOFF_START * (2**k), BACKOFF_MAX)
         if end > now:
             return attempts, end
         nxt = end + delay
@@ -75,38 +75,72 @@ def crash_attempts(t0: float, run: float, now: float) -> tuple[list[Attempt], fl
 
 
 def _terminated(a: Attempt, cid: str) -> dict[str, Any]:
-    return {"terminated": {
-        "exitCode": a.exit_code, "reason": "Completed" if a.exit_code == 0 else "Error",
-        "startedAt": rfc3339(a.start), "finishedAt": rfc3339(a.end or a.start), "containerID": cid}}
+    return {
+        "terminated": {
+            "exitCode": a.exit_code,
+            "reason": "Completed" if a.exit_code == 0 else "Error",
+            "startedAt": rfc3339(a.start),
+            "finishedAt": rfc3339(a.end or a.start),
+            "containerID": cid,
+        }
+    }
 
 
-def container_view(pod: dict[str, Any], c: dict[str, Any], prof: ImageProfile, t0: float, now: float,
-                   runs_to_completion: bool) -> ContainerView:
+def container_view(
+    pod: dict[str, Any],
+    c: dict[str, Any],
+    prof: ImageProfile,
+    t0: float,
+    now: float,
+    runs_to_completion: bool,
+) -> ContainerView:
     name, image = c["name"], c.get("image", "")
     uid = pod["metadata"]["uid"]
     base = {"name": name, "image": image, "imageID": image_id(image), "restartCount": 0, "lastState": {}}
     if prof.fail in ("ImagePullBackOff", "ErrImagePull"):
         reason = "ErrImagePull" if now < t0 + PULL_ERROR_SECONDS else "ImagePullBackOff"
-        msg = (f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
-               f"{image}: not found")
+        msg = (
+            f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
+            f"{image}: not found"
+        )
         if reason == "ImagePullBackOff":
             msg = f'Back-off pulling image "{image}": ErrImagePull: {msg}'
-        st = dict(base, imageID="", ready=False, started=False,
-                  state={"waiting": {"reason": reason, "message": msg}})
-        return ContainerView(st, False, None, t0 + PULL_ERROR_SECONDS if now < t0 + PULL_ERROR_SECONDS
-                             else None, waiting_reason=reason)
+        st = dict(
+            base,
+            imageID="",
+            ready=False,
+            started=False,
+            state={"waiting": {"reason": reason, "message": msg}},
+        )
+        return ContainerView(
+            st,
+            False,
+            None,
+            t0 + PULL_ERROR_SECONDS if now < t0 + PULL_ERROR_SECONDS else None,
+            waiting_reason=reason,
+        )
 
     if prof.fail == "CrashLoopBackOff":
         if runs_to_completion:
             # restartPolicy Never: one attempt that fails
             end = t0 + prof.crash_after_seconds
             if now < end:
-                st = dict(base, ready=False, started=True, containerID=container_id(uid, name, 0),
-                          state={"running": {"startedAt": rfc3339(t0)}})
+                st = dict(
+                    base,
+                    ready=False,
+                    started=True,
+                    containerID=container_id(uid, name, 0),
+                    state={"running": {"startedAt": rfc3339(t0)}},
+                )
                 return ContainerView(st, False, None, end, [Attempt(t0, None)])
             a = Attempt(t0, end, 1)
-            st = dict(base, ready=False, started=False, containerID=container_id(uid, name, 0),
-                      state=_terminated(a, container_id(uid, name, 0)))
+            st = dict(
+                base,
+                ready=False,
+                started=False,
+                containerID=container_id(uid, name, 0),
+                state=_terminated(a, container_id(uid, name, 0)),
+            )
             return ContainerView(st, False, 1, None, [a])
         attempts, nxt = crash_attempts(t0, prof.crash_after_seconds, now)
         cur = attempts[-1]
@@ -114,26 +148,43 @@ def container_view(pod: dict[str, Any], c: dict[str, Any], prof: ImageProfile, t
         cid = container_id(uid, name, k)
         if cur.end is not None and cur.end > now:  # running attempt k
             last = {} if k == 0 else _terminated(attempts[k - 1], container_id(uid, name, k - 1))
-            st = dict(base, restartCount=k, ready=False, started=True, containerID=cid, lastState=last,
-                      state={"running": {"startedAt": rfc3339(cur.start)}})
+            st = dict(
+                base,
+                restartCount=k,
+                ready=False,
+                started=True,
+                containerID=cid,
+                lastState=last,
+                state={"running": {"startedAt": rfc3339(cur.start)}},
+            )
             view_attempts = attempts[:-1] + [Attempt(cur.start, None)]
             return ContainerView(st, False, None, nxt, view_attempts, significant=False)
-        delay = int(min(BACKOFF_START * (2 ** k), BACKOFF_MAX))
-        msg = (f"back-off {delay // 60}m{delay % 60}s" if delay >= 60 else f"back-off {delay}s") + \
-            f" restarting failed container={name} pod={pod['metadata']['name']}_" \
+        delay = int(min(BACKOFF_START * (2**k), BACKOFF_MAX))
+        msg = (
+            (f"back-off {delay // 60}m{delay % 60}s" if delay >= 60 else f"back-off {delay}s")
+            + f" restarting failed container={name} pod={pod['metadata']['name']}_"
             f"{pod['metadata'].get('namespace', '')}({uid})"
-        st = dict(base, restartCount=k, ready=False, started=False, containerID=cid,
-                  lastState=_terminated(cur, cid),
-                  state={"waiting": {"reason": "CrashLoopBackOff", "message": msg}})
-        return ContainerView(st, False, None, nxt, attempts, waiting_reason="CrashLoopBackOff",
-                             significant=False)
+        )
+        st = dict(
+            base,
+            restartCount=k,
+            ready=False,
+            started=False,
+            containerID=cid,
+            lastState=_terminated(cur, cid),
+            state={"waiting": {"reason": "CrashLoopBackOff", "message": msg}},
+        )
+        return ContainerView(
+            st, False, None, nxt, attempts, waiting_reason="CrashLoopBackOff", significant=False
+        )
 
     cid = container_id(uid, name, 0)
     if runs_to_completion:
         end = t0 + prof.complete_after_seconds
         if now < end:
-            st = dict(base, ready=True, started=True, containerID=cid,
-                      state={"running": {"startedAt": rfc3339(t0)}})
+            st = dict(
+                base, ready=True, started=True, containerID=cid, state={"running": {"startedAt": rfc3339(t0)}}
+            )
             return ContainerView(st, True, None, end, [Attempt(t0, None)])
         a = Attempt(t0, end, prof.exit_code)
         st = dict(base, ready=False, started=False, containerID=cid, state=_terminated(a, cid))
@@ -141,8 +192,7 @@ def container_view(pod: dict[str, Any], c: dict[str, Any], prof: ImageProfile, t
 
     ready_at = t0 + prof.ready_after_seconds
     ready = now >= ready_at
-    st = dict(base, ready=ready, started=True, containerID=cid,
-              state={"running": {"startedAt": rfc3339(t0)}})
+    st = dict(base, ready=ready, started=True, containerID=cid, state={"running": {"startedAt": rfc3339(t0)}})
     return ContainerView(st, ready, None, None if ready else ready_at, [Attempt(t0, None)])
 
 

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 MAX_LINES = 10000  # like kubelet log rotation: only the most recent lines are kept
 
 
-def _attempt_lines(image: str, lines: tuple[str, ...], interval: float, a: Attempt, upto: float,
-                   after: float | None = None) -> list[tuple[float, str]]:
+def _attempt_lines(
+    image: str, lines: tuple[str, ...], interval: float, a: Attempt, upto: float, after: float | None = None
+) -> list[tuple[float, str]]:
     end = min(a.end, upto) if a.end is not None else upto
     out: list[tuple[float, str]] = []
     if a.start <= end and (after is None or a.start > after):
@@ -49,18 +50,21 @@ class LogSource:
             for c in containers:
                 if c["name"] == container:
                     return c
-            raise bad_request(f'container {container} is not valid for pod {name_of(pod)}')
+            raise bad_request(f"container {container} is not valid for pod {name_of(pod)}")
         if len(containers) == 1:
             return containers[0]
         names = " ".join(c["name"] for c in containers)
-        raise bad_request(f"a container name must be specified for pod {name_of(pod)}, "
-                          f"choose one of: [{names}]")
+        raise bad_request(
+            f"a container name must be specified for pod {name_of(pod)}, choose one of: [{names}]"
+        )
 
     def attempt(self, pod: Obj, container: dict, previous: bool) -> Attempt:
         now = self.world.clock.now()
         if not pod["spec"].get("nodeName"):
-            raise bad_request(f'container "{container["name"]}" in pod "{name_of(pod)}" is waiting to start: '
-                              "ContainerCreating")
+            raise bad_request(
+                f'container "{container["name"]}" in pod "{name_of(pod)}" is waiting to start: '
+                "ContainerCreating"
+            )
         views = self.world.kubelet.views(pod, now)
         idx = [c["name"] for c in pod["spec"]["containers"]].index(container["name"])
         view = views[idx]
@@ -68,25 +72,34 @@ class LogSource:
             reason = view.waiting_reason or "ContainerCreating"
             if reason in ("ErrImagePull", "ImagePullBackOff"):
                 reason = "trying and failing to pull image"
-            raise bad_request(f'container "{container["name"]}" in pod "{name_of(pod)}" is waiting to start: '
-                              f"{reason}")
+            raise bad_request(
+                f'container "{container["name"]}" in pod "{name_of(pod)}" is waiting to start: {reason}'
+            )
         if previous:
             if len(view.attempts) < 2:
-                raise bad_request(f'previous terminated container "{container["name"]}" in pod '
-                                  f'"{name_of(pod)}" not found')
+                raise bad_request(
+                    f'previous terminated container "{container["name"]}" in pod "{name_of(pod)}" not found'
+                )
             return view.attempts[-2]
         return view.attempts[-1]
 
-    def lines(self, pod: Obj, container: dict, a: Attempt, after: float | None = None,
-              upto: float | None = None) -> list[tuple[float, str]]:
+    def lines(
+        self, pod: Obj, container: dict, a: Attempt, after: float | None = None, upto: float | None = None
+    ) -> list[tuple[float, str]]:
         prof = self.world.profile(container.get("image", ""))
         upto = self.world.clock.now() if upto is None else upto
-        return _attempt_lines(container.get("image", ""), prof.log_lines, prof.log_interval_seconds, a,
-                              upto, after)
+        return _attempt_lines(
+            container.get("image", ""), prof.log_lines, prof.log_interval_seconds, a, upto, after
+        )
 
 
-def render(lines: list[tuple[float, str]], timestamps: bool, tail: int | None, since: float | None,
-           limit_bytes: int | None) -> bytes:
+def render(
+    lines: list[tuple[float, str]],
+    timestamps: bool,
+    tail: int | None,
+    since: float | None,
+    limit_bytes: int | None,
+) -> bytes:
     if since is not None:
         lines = [x for x in lines if x[0] >= since]
     if tail is not None:

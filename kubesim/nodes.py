@@ -18,32 +18,62 @@ def node_object(spec: NodeSpec, index: int, now: float) -> Obj:
     cap = {"cpu": spec.cpu, "memory": spec.memory, "pods": "110", "ephemeral-storage": "100Gi"}
 
     def cond(t: str, s: str, reason: str, msg: str) -> dict[str, Any]:
-        return {"type": t, "status": s, "lastHeartbeatTime": ts, "lastTransitionTime": ts,
-                "reason": reason, "message": msg}
+        return {
+            "type": t,
+            "status": s,
+            "lastHeartbeatTime": ts,
+            "lastTransitionTime": ts,
+            "reason": reason,
+            "message": msg,
+        }
 
     return {
-        "kind": "Node", "apiVersion": "v1",
-        "metadata": {"name": spec.name, "labels": {
-            "kubernetes.io/hostname": spec.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-            "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64"}},
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": spec.name,
+            "labels": {
+                "kubernetes.io/hostname": spec.name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "beta.kubernetes.io/arch": "amd64",
+            },
+        },
         "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
         "status": {
-            "capacity": cap, "allocatable": dict(cap),
+            "capacity": cap,
+            "allocatable": dict(cap),
             "conditions": [
-                cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                cond(
+                    "MemoryPressure",
+                    "False",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
                 cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                cond(
+                    "PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"
+                ),
                 cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
-            "addresses": [{"type": "InternalIP", "address": f"172.18.0.{index + 2}"},
-                          {"type": "Hostname", "address": spec.name}],
+            "addresses": [
+                {"type": "InternalIP", "address": f"172.18.0.{index + 2}"},
+                {"type": "Hostname", "address": spec.name},
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
-                "machineID": f"{index:032x}", "systemUUID": f"{index:08x}-0000-0000-0000-000000000000",
-                "bootID": f"{index:08x}-0000-0000-0000-000000000001", "kernelVersion": "6.1.0-kubesim",
-                "osImage": "Debian GNU/Linux 12 (bookworm)", "containerRuntimeVersion": "containerd://1.7.24",
-                "kubeletVersion": "v1.32.0", "kubeProxyVersion": "v1.32.0", "operatingSystem": "linux",
-                "architecture": "amd64"},
+                "machineID": f"{index:032x}",
+                "systemUUID": f"{index:08x}-0000-0000-0000-000000000000",
+                "bootID": f"{index:08x}-0000-0000-0000-000000000001",
+                "kernelVersion": "6.1.0-kubesim",
+                "osImage": "Debian GNU/Linux 12 (bookworm)",
+                "containerRuntimeVersion": "containerd://1.7.24",
+                "kubeletVersion": "v1.32.0",
+                "kubeProxyVersion": "v1.32.0",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
         },
     }
 
@@ -68,12 +98,19 @@ class MetricsApi:
         mem_ratio = spec.memory_usage if spec else 0.3
         cap = node["status"]["capacity"]
         return {
-            "kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-            "metadata": {"name": name_of(node), "creationTimestamp": rfc3339(now),
-                         "labels": dict(node["metadata"].get("labels") or {})},
-            "timestamp": rfc3339(now), "window": "20.05s",
-            "usage": {"cpu": _cpu(parse_quantity(cap["cpu"]) * cpu_ratio),
-                      "memory": _mem(parse_quantity(cap["memory"]) * mem_ratio)},
+            "kind": "NodeMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {
+                "name": name_of(node),
+                "creationTimestamp": rfc3339(now),
+                "labels": dict(node["metadata"].get("labels") or {}),
+            },
+            "timestamp": rfc3339(now),
+            "window": "20.05s",
+            "usage": {
+                "cpu": _cpu(parse_quantity(cap["cpu"]) * cpu_ratio),
+                "memory": _mem(parse_quantity(cap["memory"]) * mem_ratio),
+            },
         }
 
     def _pod_metrics(self, pod: Obj, now: float) -> Obj | None:
@@ -84,15 +121,29 @@ class MetricsApi:
             if not (st.get("state") or {}).get("running"):
                 continue
             prof = self.world.profile(c.get("image", ""))
-            containers.append({"name": c["name"], "usage": {
-                "cpu": _cpu(prof.cpu_millicores / 1000.0), "memory": _mem(prof.memory_mib * 1024 * 1024)}})
+            containers.append(
+                {
+                    "name": c["name"],
+                    "usage": {
+                        "cpu": _cpu(prof.cpu_millicores / 1000.0),
+                        "memory": _mem(prof.memory_mib * 1024 * 1024),
+                    },
+                }
+            )
         if not containers:
             return None
         return {
-            "kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-            "metadata": {"name": name_of(pod), "namespace": ns_of(pod), "creationTimestamp": rfc3339(now),
-                         "labels": dict(pod["metadata"].get("labels") or {})},
-            "timestamp": rfc3339(now), "window": "20.05s", "containers": containers,
+            "kind": "PodMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {
+                "name": name_of(pod),
+                "namespace": ns_of(pod),
+                "creationTimestamp": rfc3339(now),
+                "labels": dict(pod["metadata"].get("labels") or {}),
+            },
+            "timestamp": rfc3339(now),
+            "window": "20.05s",
+            "containers": containers,
         }
 
     def get(self, plural: str, ns: str, name: str) -> Obj:
@@ -117,8 +168,11 @@ class MetricsApi:
         items: list[Obj] = []
         with store.lock:
             if plural == "nodes":
-                items = [self._node_metrics(n, now) for n in store.list("/nodes") if
-                         label_pred(n["metadata"].get("labels") or {})]
+                items = [
+                    self._node_metrics(n, now)
+                    for n in store.list("/nodes")
+                    if label_pred(n["metadata"].get("labels") or {})
+                ]
             else:
                 for p in store.list("/pods", ns):
                     if label_pred(p["metadata"].get("labels") or {}):

@@ -26,6 +26,7 @@ def _invalid(msg: str) -> ApiError:
 
 # -- RFC 6902 ---------------------------------------------------------------------------------
 
+
 def _pointer(path: str) -> list[str]:
     if path == "":
         return []
@@ -141,6 +142,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
 
 
 # -- RFC 7386 ---------------------------------------------------------------------------------
+
 
 def merge_patch(doc: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
@@ -273,8 +275,9 @@ def _apply_order(field: str, items: list[Any], order: list[Any], path: tuple[str
     if order and all(isinstance(x, dict) for x in order):
         key = _merge_key(field, path, order) or next(iter(order[0]), None)
         pos = {o.get(key): i for i, o in enumerate(order)}
-        ranked = sorted((x for x in items if isinstance(x, dict) and x.get(key) in pos),
-                        key=lambda x: pos[x.get(key)])
+        ranked = sorted(
+            (x for x in items if isinstance(x, dict) and x.get(key) in pos), key=lambda x: pos[x.get(key)]
+        )
         rest = [x for x in items if not (isinstance(x, dict) and x.get(key) in pos)]
         return ranked + rest
     pos = {_hashable(o): i for i, o in enumerate(order)}
@@ -294,5 +297,9 @@ def apply_patch(doc: Any, content_type: str, patch: Any) -> Any:
         if not isinstance(patch, dict):
             raise bad_request("strategic merge patch body must be a JSON object")
         return strategic_merge(doc, patch)
-    raise ApiError(415, f"the body of the request was in an unknown format - accepted media types include: "
-                        f"{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}", "UnsupportedMediaType")
+    raise ApiError(
+        415,
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"{JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_PATCH}",
+        "UnsupportedMediaType",
+    )

@@ -31,8 +31,9 @@ def parse_resource_path(path: str) -> ResourceRequest | None:
     if rest[0] == "namespaces" and len(rest) >= 3:
         rt = lookup(group, version, rest[2])
         if rt is not None and rt.namespaced and len(rest) <= 5:
-            return ResourceRequest(rt, rest[1], rest[3] if len(rest) > 3 else None,
-                                   rest[4] if len(rest) > 4 else None)
+            return ResourceRequest(
+                rt, rest[1], rest[3] if len(rest) > 3 else None, rest[4] if len(rest) > 4 else None
+            )
     rt = lookup(group, version, rest[0])
     if rt is None or len(rest) > 3:
         return None

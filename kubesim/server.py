@@ -107,8 +107,9 @@ class Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return b""
 
-    def _send(self, code: int, payload: Any, content_type: str = JSON,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, code: int, payload: Any, content_type: str = JSON, headers: dict[str, str] | None = None
+    ) -> None:
         if isinstance(payload, bytes):
             data = payload
         elif isinstance(payload, str):
@@ -195,8 +196,15 @@ class Handler(BaseHTTPRequestHandler):
             raise
         finally:
             if audited:
-                self.world.audit.record(method, path, raw_query, self.headers.get("Content-Type"), body,
-                                        self._status, self.world.clock.now())
+                self.world.audit.record(
+                    method,
+                    path,
+                    raw_query,
+                    self.headers.get("Content-Type"),
+                    body,
+                    self._status,
+                    self.world.clock.now(),
+                )
 
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes, drop_watch: bool) -> None:
         w = self.world
@@ -219,8 +227,12 @@ class Handler(BaseHTTPRequestHandler):
                 return
         req = parse_resource_path(path)
         if req is None:
-            raise ApiError(404, "the server could not find the requested resource", "NotFound",
-                           {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+            raise ApiError(
+                404,
+                "the server could not find the requested resource",
+                "NotFound",
+                {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]},
+            )
         self._resource(method, req, query, body, drop_watch)
 
     def _discovery(self, path: str) -> Any:
@@ -243,10 +255,13 @@ class Handler(BaseHTTPRequestHandler):
     def _parse_body(self, body: bytes) -> Any:
         ctype = (self.headers.get("Content-Type") or JSON).split(";")[0].strip().lower()
         if "protobuf" in ctype:
-            raise ApiError(415, f'the body of the request was in an unknown format - accepted media types '
-                                f'include: application/json, application/yaml (kubesim does not decode '
-                                f'{ctype}; send JSON, e.g. kubectl create -f manifest.yaml)',
-                           "UnsupportedMediaType")
+            raise ApiError(
+                415,
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json, application/yaml (kubesim does not decode "
+                f"{ctype}; send JSON, e.g. kubectl create -f manifest.yaml)",
+                "UnsupportedMediaType",
+            )
         if not body:
             return None
         try:
@@ -256,20 +271,26 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, yaml.YAMLError) as e:
             raise bad_request(f"the body of the request could not be decoded: {e}") from None
 
-    def _resource(self, method: str, req: ResourceRequest, query: dict[str, str], body: bytes,
-                  drop_watch: bool) -> None:
+    def _resource(
+        self, method: str, req: ResourceRequest, query: dict[str, str], body: bytes, drop_watch: bool
+    ) -> None:
         w, rt = self.world, req.rt
         ns = req.namespace or ""
         dry_run = query.get("dryRun") == "All"
         if rt.group in VIRTUAL_GROUPS:
             if method != "GET":
-                raise ApiError(405, "the server does not allow this method on the requested resource",
-                               "MethodNotAllowed")
+                raise ApiError(
+                    405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
+                )
             if req.name:
                 self._send(200, w.metrics_api.get(rt.plural, ns, req.name))
             else:
-                self._send(200, w.metrics_api.list(rt.plural, req.namespace,
-                                                   parse_label_selector(query.get("labelSelector"))))
+                self._send(
+                    200,
+                    w.metrics_api.list(
+                        rt.plural, req.namespace, parse_label_selector(query.get("labelSelector"))
+                    ),
+                )
             return
         if req.sub and rt.sub(req.sub) is None:
             raise ApiError(404, "the server could not find the requested resource", "NotFound")
@@ -278,10 +299,17 @@ class Handler(BaseHTTPRequestHandler):
                 if parse_bool(query.get("watch"), "watch"):
                     self._watch(req, query, drop_watch)
                 else:
-                    lst = w.api.list(rt, req.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+                    lst = w.api.list(
+                        rt, req.namespace, query.get("labelSelector"), query.get("fieldSelector")
+                    )
                     if self._table():
-                        lst = to_table(rt.kind, lst["items"], w.clock.now(), lst["metadata"]["resourceVersion"],
-                                       query.get("includeObject", "Metadata"))
+                        lst = to_table(
+                            rt.kind,
+                            lst["items"],
+                            w.clock.now(),
+                            lst["metadata"]["resourceVersion"],
+                            query.get("includeObject", "Metadata"),
+                        )
                     self._send(200, lst)
                 return
             if method == "POST":
@@ -296,13 +324,15 @@ class Handler(BaseHTTPRequestHandler):
                 opts = self._parse_body(body) or {}
                 if "propagationPolicy" in query:
                     opts["propagationPolicy"] = query["propagationPolicy"]
-                out = w.api.delete_collection(rt, req.namespace, query.get("labelSelector"),
-                                              query.get("fieldSelector"), opts)
+                out = w.api.delete_collection(
+                    rt, req.namespace, query.get("labelSelector"), query.get("fieldSelector"), opts
+                )
                 w.reconcile()
                 self._send(200, out)
                 return
-            raise ApiError(405, "the server does not allow this method on the requested resource",
-                           "MethodNotAllowed")
+            raise ApiError(
+                405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
+            )
         if method == "GET":
             if req.sub == "log":
                 self._logs(req, query)
@@ -315,7 +345,9 @@ class Handler(BaseHTTPRequestHandler):
             if req.sub == "scale":
                 obj = w.api.scale_of(rt, obj)
             elif self._table():
-                obj = to_table(rt.kind, [obj], w.clock.now(), include_object=query.get("includeObject", "Metadata"))
+                obj = to_table(
+                    rt.kind, [obj], w.clock.now(), include_object=query.get("includeObject", "Metadata")
+                )
             self._send(200, obj)
             return
         if method == "PUT":
@@ -323,9 +355,12 @@ class Handler(BaseHTTPRequestHandler):
         elif method == "PATCH":
             ctype = self.headers.get("Content-Type") or ""
             if "apply-patch" in ctype:
-                raise ApiError(415, "kubesim does not implement server-side apply "
-                                    "(application/apply-patch+yaml); use client-side apply",
-                               "UnsupportedMediaType")
+                raise ApiError(
+                    415,
+                    "kubesim does not implement server-side apply "
+                    "(application/apply-patch+yaml); use client-side apply",
+                    "UnsupportedMediaType",
+                )
             obj = w.api.patch(rt, ns, req.name, ctype, self._parse_body(body), req.sub, dry_run=dry_run)
         elif method == "DELETE":
             opts = self._parse_body(body) or {}
@@ -333,8 +368,9 @@ class Handler(BaseHTTPRequestHandler):
                 opts["propagationPolicy"] = query["propagationPolicy"]
             obj = w.api.delete(rt, ns, req.name, opts, dry_run=dry_run)
         else:
-            raise ApiError(405, "the server does not allow this method on the requested resource",
-                           "MethodNotAllowed")
+            raise ApiError(
+                405, "the server does not allow this method on the requested resource", "MethodNotAllowed"
+            )
         if not dry_run:
             w.reconcile()
         self._send(200, obj)  # the object as written, before controllers react (like the apiserver)
@@ -353,8 +389,12 @@ class Handler(BaseHTTPRequestHandler):
                 obj = to_table(req.rt.kind, [obj], w.clock.now(), include_object=include)
             return self._event(etype, obj)
 
-        watcher = Watcher(req.rt.key, req.namespace, parse_label_selector(query.get("labelSelector")),
-                          parse_field_selector(query.get("fieldSelector")))
+        watcher = Watcher(
+            req.rt.key,
+            req.namespace,
+            parse_label_selector(query.get("labelSelector")),
+            parse_field_selector(query.get("fieldSelector")),
+        )
         timeout = float(query.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
         send_initial = parse_bool(query.get("sendInitialEvents"), "sendInitialEvents")
         rv = "" if send_initial else query.get("resourceVersion")
@@ -370,10 +410,19 @@ class Handler(BaseHTTPRequestHandler):
             for etype, obj in initial:
                 self._chunk(render(etype, obj))
             if send_initial and parse_bool(query.get("allowWatchBookmarks"), "allowWatchBookmarks"):
-                self._chunk(self._event("BOOKMARK", {
-                    "kind": req.rt.kind, "apiVersion": req.rt.api_version,
-                    "metadata": {"resourceVersion": str(w.store.rv),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}))
+                self._chunk(
+                    self._event(
+                        "BOOKMARK",
+                        {
+                            "kind": req.rt.kind,
+                            "apiVersion": req.rt.api_version,
+                            "metadata": {
+                                "resourceVersion": str(w.store.rv),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        },
+                    )
+                )
             if drop:
                 self._drop_connection()
                 return
@@ -488,8 +537,9 @@ def serve(world: World, host: str = "127.0.0.1", port: int = 0) -> tuple[Kubesim
     """Start the HTTP server in a background thread; returns (server, thread)."""
     server = KubesimServer((host, port), world)
     world.start()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5},
-                              name="kubesim-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="kubesim-http", daemon=True
+    )
     thread.start()
     return server, thread
 

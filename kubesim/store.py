@@ -92,8 +92,10 @@ class Store:
         with self.lock:
             initial: list[tuple[str, Obj]] = []
             if not resource_version or resource_version == "0":
-                for obj in sorted(self.list(watcher.key, watcher.namespace),
-                                  key=lambda o: int(o["metadata"]["resourceVersion"])):
+                for obj in sorted(
+                    self.list(watcher.key, watcher.namespace),
+                    key=lambda o: int(o["metadata"]["resourceVersion"]),
+                ):
                     if watcher.matches(obj):
                         initial.append(("ADDED", obj))
             else:

@@ -76,8 +76,17 @@ def _pod_row(p: Obj, now: float) -> list[Any]:
     restart_text = str(restarts)
     if restarts and last_restart:
         restart_text = f"{restarts} ({human_duration(now - last_restart)} ago)"
-    return [p["metadata"]["name"], f"{ready}/{total}", reason, restart_text, _age(p, now),
-            st.get("podIP") or "<none>", (p.get("spec") or {}).get("nodeName") or "<none>", "<none>", "<none>"]
+    return [
+        p["metadata"]["name"],
+        f"{ready}/{total}",
+        reason,
+        restart_text,
+        _age(p, now),
+        st.get("podIP") or "<none>",
+        (p.get("spec") or {}).get("nodeName") or "<none>",
+        "<none>",
+        "<none>",
+    ]
 
 
 def _containers(template: dict[str, Any]) -> tuple[str, str]:
@@ -88,24 +97,48 @@ def _containers(template: dict[str, Any]) -> tuple[str, str]:
 def _deploy_row(d: Obj, now: float) -> list[Any]:
     st, spec = d.get("status") or {}, d.get("spec") or {}
     names, images = _containers(spec.get("template") or {})
-    return [d["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
-            st.get("updatedReplicas", 0), st.get("availableReplicas", 0), _age(d, now), names, images,
-            selector_to_string(spec.get("selector"))]
+    return [
+        d["metadata"]["name"],
+        f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+        st.get("updatedReplicas", 0),
+        st.get("availableReplicas", 0),
+        _age(d, now),
+        names,
+        images,
+        selector_to_string(spec.get("selector")),
+    ]
 
 
 def _rs_row(r: Obj, now: float) -> list[Any]:
     st, spec = r.get("status") or {}, r.get("spec") or {}
     names, images = _containers(spec.get("template") or {})
-    return [r["metadata"]["name"], spec.get("replicas", 0), st.get("replicas", 0), st.get("readyReplicas", 0),
-            _age(r, now), names, images, selector_to_string(spec.get("selector"))]
+    return [
+        r["metadata"]["name"],
+        spec.get("replicas", 0),
+        st.get("replicas", 0),
+        st.get("readyReplicas", 0),
+        _age(r, now),
+        names,
+        images,
+        selector_to_string(spec.get("selector")),
+    ]
 
 
 def _svc_row(s: Obj, now: float) -> list[Any]:
     spec = s.get("spec") or {}
-    ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
+    ports = (
+        ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
+    )
     sel = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items())) or "<none>"
-    return [s["metadata"]["name"], spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), "<none>",
-            ports, _age(s, now), sel]
+    return [
+        s["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", "<none>"),
+        "<none>",
+        ports,
+        _age(s, now),
+        sel,
+    ]
 
 
 def _job_row(j: Obj, now: float) -> list[Any]:
@@ -116,15 +149,25 @@ def _job_row(j: Obj, now: float) -> list[Any]:
             status = c["type"]
     start, end = parse_time(st.get("startTime")), parse_time(st.get("completionTime"))
     duration = human_duration((end or now) - start) if start else ""
-    return [j["metadata"]["name"], status, f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", duration,
-            _age(j, now)]
+    return [
+        j["metadata"]["name"],
+        status,
+        f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}",
+        duration,
+        _age(j, now),
+    ]
 
 
 def _node_row(n: Obj, now: float) -> list[Any]:
     ready = get_condition(n, "Ready")
     info = (n.get("status") or {}).get("nodeInfo") or {}
-    return [n["metadata"]["name"], "Ready" if ready and ready.get("status") == "True" else "NotReady", "<none>",
-            _age(n, now), info.get("kubeletVersion", "")]
+    return [
+        n["metadata"]["name"],
+        "Ready" if ready and ready.get("status") == "True" else "NotReady",
+        "<none>",
+        _age(n, now),
+        info.get("kubeletVersion", ""),
+    ]
 
 
 def _ns_row(n: Obj, now: float) -> list[Any]:
@@ -144,8 +187,13 @@ def _ep_row(e: Obj, now: float) -> list[Any]:
 def _event_row(e: Obj, now: float) -> list[Any]:
     last = parse_time(e.get("lastTimestamp")) or parse_time(e.get("eventTime"))
     inv = e.get("involvedObject") or {}
-    return [human_duration(now - last) if last else "<unknown>", e.get("type", ""), e.get("reason", ""),
-            f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", e.get("message", "")]
+    return [
+        human_duration(now - last) if last else "<unknown>",
+        e.get("type", ""),
+        e.get("reason", ""),
+        f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+        e.get("message", ""),
+    ]
 
 
 def _cm_row(c: Obj, now: float) -> list[Any]:
@@ -158,33 +206,96 @@ def _default_row(o: Obj, now: float) -> list[Any]:
 
 _S, _I = "string", "integer"
 PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, float], list[Any]]]] = {
-    "Pod": ([("Name", _S, 0), ("Ready", _S, 0), ("Status", _S, 0), ("Restarts", _S, 0), ("Age", _S, 0),
-             ("IP", _S, 1), ("Node", _S, 1), ("Nominated Node", _S, 1), ("Readiness Gates", _S, 1)], _pod_row),
-    "Deployment": ([("Name", _S, 0), ("Ready", _S, 0), ("Up-to-date", _I, 0), ("Available", _I, 0),
-                    ("Age", _S, 0), ("Containers", _S, 1), ("Images", _S, 1), ("Selector", _S, 1)], _deploy_row),
-    "ReplicaSet": ([("Name", _S, 0), ("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0), ("Age", _S, 0),
-                    ("Containers", _S, 1), ("Images", _S, 1), ("Selector", _S, 1)], _rs_row),
-    "Service": ([("Name", _S, 0), ("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
-                 ("Port(s)", _S, 0), ("Age", _S, 0), ("Selector", _S, 1)], _svc_row),
-    "Job": ([("Name", _S, 0), ("Status", _S, 0), ("Completions", _S, 0), ("Duration", _S, 0), ("Age", _S, 0)],
-            _job_row),
-    "Node": ([("Name", _S, 0), ("Status", _S, 0), ("Roles", _S, 0), ("Age", _S, 0), ("Version", _S, 0)], _node_row),
+    "Pod": (
+        [
+            ("Name", _S, 0),
+            ("Ready", _S, 0),
+            ("Status", _S, 0),
+            ("Restarts", _S, 0),
+            ("Age", _S, 0),
+            ("IP", _S, 1),
+            ("Node", _S, 1),
+            ("Nominated Node", _S, 1),
+            ("Readiness Gates", _S, 1),
+        ],
+        _pod_row,
+    ),
+    "Deployment": (
+        [
+            ("Name", _S, 0),
+            ("Ready", _S, 0),
+            ("Up-to-date", _I, 0),
+            ("Available", _I, 0),
+            ("Age", _S, 0),
+            ("Containers", _S, 1),
+            ("Images", _S, 1),
+            ("Selector", _S, 1),
+        ],
+        _deploy_row,
+    ),
+    "ReplicaSet": (
+        [
+            ("Name", _S, 0),
+            ("Desired", _I, 0),
+            ("Current", _I, 0),
+            ("Ready", _I, 0),
+            ("Age", _S, 0),
+            ("Containers", _S, 1),
+            ("Images", _S, 1),
+            ("Selector", _S, 1),
+        ],
+        _rs_row,
+    ),
+    "Service": (
+        [
+            ("Name", _S, 0),
+            ("Type", _S, 0),
+            ("Cluster-IP", _S, 0),
+            ("External-IP", _S, 0),
+            ("Port(s)", _S, 0),
+            ("Age", _S, 0),
+            ("Selector", _S, 1),
+        ],
+        _svc_row,
+    ),
+    "Job": (
+        [("Name", _S, 0), ("Status", _S, 0), ("Completions", _S, 0), ("Duration", _S, 0), ("Age", _S, 0)],
+        _job_row,
+    ),
+    "Node": (
+        [("Name", _S, 0), ("Status", _S, 0), ("Roles", _S, 0), ("Age", _S, 0), ("Version", _S, 0)],
+        _node_row,
+    ),
     "Namespace": ([("Name", _S, 0), ("Status", _S, 0), ("Age", _S, 0)], _ns_row),
     "Endpoints": ([("Name", _S, 0), ("Endpoints", _S, 0), ("Age", _S, 0)], _ep_row),
-    "Event": ([("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0), ("Object", _S, 0), ("Message", _S, 0)],
-              _event_row),
+    "Event": (
+        [("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0), ("Object", _S, 0), ("Message", _S, 0)],
+        _event_row,
+    ),
     "ConfigMap": ([("Name", _S, 0), ("Data", _I, 0), ("Age", _S, 0)], _cm_row),
 }
 _DEFAULT: tuple[list[Column], Callable[[Obj, float], list[Any]]] = (
-    [("Name", _S, 0), ("Age", _S, 0)], _default_row)
+    [("Name", _S, 0), ("Age", _S, 0)],
+    _default_row,
+)
 
 
 def _partial(obj: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata") or {},
+    }
 
 
-def to_table(kind: str, items: list[Obj], now: float, resource_version: str | None = None,
-             include_object: str = "Metadata", with_columns: bool = True) -> Obj:
+def to_table(
+    kind: str,
+    items: list[Obj],
+    now: float,
+    resource_version: str | None = None,
+    include_object: str = "Metadata",
+    with_columns: bool = True,
+) -> Obj:
     columns, row = PRINTERS.get(kind, _DEFAULT)
     table: Obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "rows": []}
     if resource_version:
@@ -192,7 +303,8 @@ def to_table(kind: str, items: list[Obj], now: float, resource_version: str | No
     if with_columns:
         table["columnDefinitions"] = [
             {"name": n, "type": t, "format": "name" if n == "Name" else "", "description": "", "priority": p}
-            for n, t, p in columns]
+            for n, t, p in columns
+        ]
     for obj in items:
         r: Obj = {"cells": row(obj, now)}
         if include_object == "Object":

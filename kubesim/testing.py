@@ -39,8 +39,15 @@ class Sim:
     def clear_audit(self) -> None:
         self.world.audit.clear()
 
-    def inject_fault(self, method: str = "*", path: str = "*", status: int | None = None,
-                     delay: float | None = None, drop_watch: bool = False, count: int = 1) -> None:
+    def inject_fault(
+        self,
+        method: str = "*",
+        path: str = "*",
+        status: int | None = None,
+        delay: float | None = None,
+        drop_watch: bool = False,
+        count: int = 1,
+    ) -> None:
         if status is None and delay is None and not drop_watch:
             raise ValueError("a fault needs status, delay or drop_watch")
         self.world.faults.add(Fault(method, path, status, delay, drop_watch, count))

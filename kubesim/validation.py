@@ -23,11 +23,18 @@ def validate_name(rt: ResourceType, name: str) -> None:
         ok = len(name) <= 253 and _DNS1123_SUBDOMAIN.match(name)
         what = "a lowercase RFC 1123 subdomain"
     if not ok:
-        raise invalid(rt.group, rt.kind, name, [(
-            "metadata.name",
-            f'Invalid value: "{name}": {what} must consist of lower case alphanumeric characters, '
-            "'-' or '.', and must start and end with an alphanumeric character",
-        )])
+        raise invalid(
+            rt.group,
+            rt.kind,
+            name,
+            [
+                (
+                    "metadata.name",
+                    f'Invalid value: "{name}": {what} must consist of lower case alphanumeric characters, '
+                    "'-' or '.', and must start and end with an alphanumeric character",
+                )
+            ],
+        )
 
 
 def _containers(spec: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
@@ -57,8 +64,12 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
             errs.append(("spec.selector", "Required value"))
         elif not match_label_selector(selector, labels):
-            errs.append(("spec.template.metadata.labels",
-                         f"Invalid value: {labels!r}: `selector` does not match template `labels`"))
+            errs.append(
+                (
+                    "spec.template.metadata.labels",
+                    f"Invalid value: {labels!r}: `selector` does not match template `labels`",
+                )
+            )
         if old is not None and selector and selector != (old.get("spec") or {}).get("selector"):
             errs.append(("spec.selector", f"Invalid value: {selector!r}: field is immutable"))
         if int(spec.get("replicas", 1)) < 0:
@@ -69,13 +80,18 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
             if strategy.get("type") not in ("RollingUpdate", "Recreate"):
                 errs.append(("spec.strategy.type", f'Unsupported value: "{strategy.get("type")}"'))
             if strategy.get("type") == "Recreate" and strategy.get("rollingUpdate"):
-                errs.append(("spec.strategy.rollingUpdate",
-                             "Forbidden: may not be specified when strategy `type` is 'Recreate'"))
+                errs.append(
+                    (
+                        "spec.strategy.rollingUpdate",
+                        "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+                    )
+                )
     elif rt.kind == "Job":
         tspec = (spec.get("template") or {}).get("spec") or {}
         if tspec.get("restartPolicy") not in ("Never", "OnFailure"):
-            errs.append(("spec.template.spec.restartPolicy",
-                         'Required value: valid values: "OnFailure", "Never"'))
+            errs.append(
+                ("spec.template.spec.restartPolicy", 'Required value: valid values: "OnFailure", "Never"')
+            )
         errs += _containers(tspec, "spec.template.spec")
         if old is not None:
             old_spec = old.get("spec") or {}
@@ -84,8 +100,11 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
     elif rt.kind == "Pod":
         errs += _containers(spec, "spec")
     elif rt.kind == "Service":
-        if spec.get("type", "ClusterIP") != "ExternalName" and not spec.get("ports") \
-                and spec.get("clusterIP") != "None":
+        if (
+            spec.get("type", "ClusterIP") != "ExternalName"
+            and not spec.get("ports")
+            and spec.get("clusterIP") != "None"
+        ):
             errs.append(("spec.ports", "Required value"))
     elif rt.kind == "Lease":
         dur = spec.get("leaseDurationSeconds")
@@ -98,10 +117,18 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
 def check_kind(rt: ResourceType, obj: Obj) -> None:
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     if kind and kind != rt.kind:
-        raise ApiError(400, f"the API version in the data ({api_version}) does not match the expected "
-                            f"API version ({rt.api_version})" if api_version != rt.api_version else
-                       f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})",
-                       "BadRequest")
+        raise ApiError(
+            400,
+            f"the API version in the data ({api_version}) does not match the expected "
+            f"API version ({rt.api_version})"
+            if api_version != rt.api_version
+            else f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})",
+            "BadRequest",
+        )
     if api_version and api_version != rt.api_version:
-        raise ApiError(400, f"the API version in the data ({api_version}) does not match the expected "
-                            f"API version ({rt.api_version})", "BadRequest")
+        raise ApiError(
+            400,
+            f"the API version in the data ({api_version}) does not match the expected "
+            f"API version ({rt.api_version})",
+            "BadRequest",
+        )

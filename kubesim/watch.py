@@ -22,9 +22,13 @@ class Event:
 class Watcher:
     """A subscription to one resource type; `queue` yields (type, object) or None when closed."""
 
-    def __init__(self, key: str, namespace: str | None,
-                 label_pred: Callable[[Mapping[str, str]], bool],
-                 field_pred: Callable[[Mapping[str, Any]], bool]) -> None:
+    def __init__(
+        self,
+        key: str,
+        namespace: str | None,
+        label_pred: Callable[[Mapping[str, str]], bool],
+        field_pred: Callable[[Mapping[str, Any]], bool],
+    ) -> None:
         self.key = key
         self.namespace = namespace
         self.label_pred = label_pred

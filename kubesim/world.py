@@ -117,7 +117,9 @@ class World:
         for raw in objects:
             rt = by_kind(str(raw.get("apiVersion", "")), str(raw.get("kind", "")))
             if rt is None:
-                raise ValueError(f"scenario object of unsupported kind: {raw.get('apiVersion')}/{raw.get('kind')}")
+                raise ValueError(
+                    f"scenario object of unsupported kind: {raw.get('apiVersion')}/{raw.get('kind')}"
+                )
             ns = (raw.get("metadata") or {}).get("namespace") or "default"
             if rt.namespaced:
                 self._ensure_namespace(ns)

@@ -21,8 +21,9 @@ def pods_by_owner(pods: list[Obj]) -> dict[str, list[Obj]]:
 
 
 def is_active(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and \
-        not pod["metadata"].get("deletionTimestamp")
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and not pod["metadata"].get(
+        "deletionTimestamp"
+    )
 
 
 def is_ready(pod: Obj) -> bool:

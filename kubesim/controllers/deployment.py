@@ -29,8 +29,14 @@ REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-_SKIP_COPY = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY, DESIRED,
-              MAX_REPLICAS, "deprecated.deployment.rollback.to"}
+_SKIP_COPY = {
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+}
 COMPONENT = "deployment-controller"
 
 
@@ -88,8 +94,14 @@ def _created(rs: Obj) -> tuple[str, str]:
 
 def _condition(ctype: str, status: str, reason: str, message: str, now: float) -> dict[str, Any]:
     ts = rfc3339(now)
-    return {"type": ctype, "status": status, "lastUpdateTime": ts, "lastTransitionTime": ts,
-            "reason": reason, "message": message}
+    return {
+        "type": ctype,
+        "status": status,
+        "lastUpdateTime": ts,
+        "lastTransitionTime": ts,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def _set_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
@@ -149,9 +161,13 @@ class DeploymentController:
         new = self.store.put(RS, new)
         if size_change:
             op = "up" if old_scale < new_scale else "down"
-            self.world.events.record(d, "Normal", "ScalingReplicaSet",
-                                     f"Scaled {op} replica set {name_of(rs)} from {old_scale} to {new_scale}",
-                                     COMPONENT)
+            self.world.events.record(
+                d,
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled {op} replica set {name_of(rs)} from {old_scale} to {new_scale}",
+                COMPONENT,
+            )
         return size_change, new
 
     # -- the sync loop ------------------------------------------------------------------------
@@ -217,8 +233,9 @@ class DeploymentController:
         """getAllReplicaSetsAndSyncRevision: (new RS or None, old RSs)."""
         rs_sorted = sorted(rs_list, key=_created)
         template = d["spec"].get("template")
-        existing = next((rs for rs in rs_sorted if templates_equal(rs["spec"].get("template"), template)),
-                        None)
+        existing = next(
+            (rs for rs in rs_sorted if templates_equal(rs["spec"].get("template"), template)), None
+        )
         old = [rs for rs in rs_sorted if existing is None or uid_of(rs) != uid_of(existing)]
         new_revision = max([revision(rs) for rs in old] + [0]) + 1
         now = self.world.clock.now()
@@ -234,9 +251,16 @@ class DeploymentController:
             new_d = clone(d)
             needs = self._set_deployment_revision(new_d, annotations_of(existing).get(REVISION, ""))
             if d["spec"].get("progressDeadlineSeconds") and get_condition(d, "Progressing") is None:
-                _set_condition(new_d.setdefault("status", {}), _condition(
-                    "Progressing", "True", "FoundNewReplicaSet", f'Found new replica set "{name_of(existing)}"',
-                    now))
+                _set_condition(
+                    new_d.setdefault("status", {}),
+                    _condition(
+                        "Progressing",
+                        "True",
+                        "FoundNewReplicaSet",
+                        f'Found new replica set "{name_of(existing)}"',
+                        now,
+                    ),
+                )
                 needs = True
             if needs:
                 self._put_deploy(new_d)
@@ -285,12 +309,20 @@ class DeploymentController:
         selector = clone(d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[POD_TEMPLATE_HASH] = h
         rs: Obj = {
-            "kind": "ReplicaSet", "apiVersion": "apps/v1",
-            "metadata": {"name": f"{name_of(d)}-{h}", "namespace": ns_of(d),
-                         "labels": dict(template["metadata"]["labels"]),
-                         "ownerReferences": [owner_ref(d)]},
-            "spec": {"replicas": 0, "minReadySeconds": int(d["spec"].get("minReadySeconds", 0)),
-                     "selector": selector, "template": template},
+            "kind": "ReplicaSet",
+            "apiVersion": "apps/v1",
+            "metadata": {
+                "name": f"{name_of(d)}-{h}",
+                "namespace": ns_of(d),
+                "labels": dict(template["metadata"]["labels"]),
+                "ownerReferences": [owner_ref(d)],
+            },
+            "spec": {
+                "replicas": 0,
+                "minReadySeconds": int(d["spec"].get("minReadySeconds", 0)),
+                "selector": selector,
+                "template": template,
+            },
         }
         self._set_new_rs_annotations(d, rs, new_revision, exists=False)
         all_rss = old
@@ -298,13 +330,26 @@ class DeploymentController:
         rs["spec"]["replicas"] = want
         rs = self.world.create_internal(RS, ns_of(d), rs)
         if want > 0:
-            self.world.events.record(d, "Normal", "ScalingReplicaSet",
-                                     f"Scaled up replica set {name_of(rs)} from 0 to {want}", COMPONENT)
+            self.world.events.record(
+                d,
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled up replica set {name_of(rs)} from 0 to {want}",
+                COMPONENT,
+            )
         d = clone(self._fresh(d, DEPLOY))
         self._set_deployment_revision(d, str(new_revision))
         if d["spec"].get("progressDeadlineSeconds"):
-            _set_condition(d.setdefault("status", {}), _condition(
-                "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{name_of(rs)}"', now))
+            _set_condition(
+                d.setdefault("status", {}),
+                _condition(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetCreated",
+                    f'Created new replica set "{name_of(rs)}"',
+                    now,
+                ),
+            )
         self._put_deploy(d)
         return rs
 
@@ -453,18 +498,24 @@ class DeploymentController:
             return
         for rs in sorted(alive, key=revision)[:diff]:
             cur = self.store.get(RS, ns_of(rs), name_of(rs))
-            if cur is None or _st(cur, "replicas") != 0 or _replicas(cur) != 0 or \
-                    int(cur["metadata"].get("generation", 1)) > _st(cur, "observedGeneration"):
+            if (
+                cur is None
+                or _st(cur, "replicas") != 0
+                or _replicas(cur) != 0
+                or int(cur["metadata"].get("generation", 1)) > _st(cur, "observedGeneration")
+            ):
                 continue
             self.world.gc.delete(self.world.rt(RS), cur)
 
     # -- status -------------------------------------------------------------------------------
     def _complete(self, d: Obj, status: dict[str, Any]) -> bool:
         replicas = int(d["spec"].get("replicas", 1))
-        return (int(status.get("updatedReplicas", 0)) == replicas
-                and int(status.get("replicas", 0)) == replicas
-                and int(status.get("availableReplicas", 0)) == replicas
-                and int(status.get("observedGeneration", 0)) >= int(d["metadata"].get("generation", 1)))
+        return (
+            int(status.get("updatedReplicas", 0)) == replicas
+            and int(status.get("replicas", 0)) == replicas
+            and int(status.get("availableReplicas", 0)) == replicas
+            and int(status.get("observedGeneration", 0)) >= int(d["metadata"].get("generation", 1))
+        )
 
     def _calculate_status(self, d: Obj, all_rss: list[Obj], new_rs: Obj | None) -> dict[str, Any]:
         available = sum(_st(r, "availableReplicas") for r in all_rss)
@@ -482,11 +533,27 @@ class DeploymentController:
             status["collisionCount"] = d["status"]["collisionCount"]
         now = self.world.clock.now()
         if available >= int(d["spec"].get("replicas", 1)) - max_unavailable(d):
-            _set_condition(status, _condition("Available", "True", "MinimumReplicasAvailable",
-                                              "Deployment has minimum availability.", now))
+            _set_condition(
+                status,
+                _condition(
+                    "Available",
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    now,
+                ),
+            )
         else:
-            _set_condition(status, _condition("Available", "False", "MinimumReplicasUnavailable",
-                                              "Deployment does not have minimum availability.", now))
+            _set_condition(
+                status,
+                _condition(
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "Deployment does not have minimum availability.",
+                    now,
+                ),
+            )
         return status
 
     def _sync_status(self, d: Obj, old: list[Obj], new_rs: Obj | None, progress: bool = True) -> None:
@@ -498,18 +565,29 @@ class DeploymentController:
             if not deadline:
                 status["conditions"] = [c for c in status["conditions"] if c["type"] != "Progressing"]
             cur = get_condition(d, "Progressing")
-            complete_already = (status["replicas"] == status["updatedReplicas"] and cur is not None
-                                and cur.get("reason") == "NewReplicaSetAvailable")
+            complete_already = (
+                status["replicas"] == status["updatedReplicas"]
+                and cur is not None
+                and cur.get("reason") == "NewReplicaSetAvailable"
+            )
             if deadline and not complete_already:
                 rs_name = name_of(new_rs) if new_rs else name_of(d)
                 what = "ReplicaSet" if new_rs else "Deployment"
                 if self._complete(d, status):
-                    _set_condition(status, _condition("Progressing", "True", "NewReplicaSetAvailable",
-                                                      f'ReplicaSet "{rs_name}" has successfully progressed.',
-                                                      now))
+                    _set_condition(
+                        status,
+                        _condition(
+                            "Progressing",
+                            "True",
+                            "NewReplicaSetAvailable",
+                            f'ReplicaSet "{rs_name}" has successfully progressed.',
+                            now,
+                        ),
+                    )
                 elif self._progressing(d, status):
-                    c = _condition("Progressing", "True", "ReplicaSetUpdated",
-                                   f'{what} "{rs_name}" is progressing.', now)
+                    c = _condition(
+                        "Progressing", "True", "ReplicaSetUpdated", f'{what} "{rs_name}" is progressing.', now
+                    )
                     pc = next((x for x in status["conditions"] if x["type"] == "Progressing"), None)
                     if pc is not None:
                         if pc["status"] == "True":
@@ -517,8 +595,16 @@ class DeploymentController:
                         status["conditions"] = [x for x in status["conditions"] if x["type"] != "Progressing"]
                     status["conditions"].append(c)
                 elif self._timed_out(d, status, now):
-                    _set_condition(status, _condition("Progressing", "False", "ProgressDeadlineExceeded",
-                                                      f'{what} "{rs_name}" has timed out progressing.', now))
+                    _set_condition(
+                        status,
+                        _condition(
+                            "Progressing",
+                            "False",
+                            "ProgressDeadlineExceeded",
+                            f'{what} "{rs_name}" has timed out progressing.',
+                            now,
+                        ),
+                    )
         old_status = d.get("status") or {}
         if status != old_status:
             new = clone(self._fresh(d, DEPLOY))
@@ -530,9 +616,12 @@ class DeploymentController:
         old = d.get("status") or {}
         old_old = int(old.get("replicas", 0)) - int(old.get("updatedReplicas", 0))
         new_old = new["replicas"] - new["updatedReplicas"]
-        return (new["updatedReplicas"] > int(old.get("updatedReplicas", 0)) or new_old < old_old
-                or new["readyReplicas"] > int(old.get("readyReplicas", 0))
-                or new["availableReplicas"] > int(old.get("availableReplicas", 0)))
+        return (
+            new["updatedReplicas"] > int(old.get("updatedReplicas", 0))
+            or new_old < old_old
+            or new["readyReplicas"] > int(old.get("readyReplicas", 0))
+            or new["availableReplicas"] > int(old.get("availableReplicas", 0))
+        )
 
     def _timed_out(self, d: Obj, status: dict[str, Any], now: float) -> bool:
         c = next((x for x in status["conditions"] if x["type"] == "Progressing"), None)

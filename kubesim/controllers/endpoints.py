@@ -35,8 +35,11 @@ def ready_endpoints(store: Any, svc: Obj) -> list[Obj]:
 
 
 def _address(p: Obj) -> dict[str, Any]:
-    return {"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName"),
-            "targetRef": {"kind": "Pod", "namespace": ns_of(p), "name": name_of(p), "uid": uid_of(p)}}
+    return {
+        "ip": p["status"]["podIP"],
+        "nodeName": p["spec"].get("nodeName"),
+        "targetRef": {"kind": "Pod", "namespace": ns_of(p), "name": name_of(p), "uid": uid_of(p)},
+    }
 
 
 def _target_port(port: dict[str, Any], pods: list[Obj]) -> int:
@@ -72,8 +75,10 @@ class EndpointsController:
             if ready or not_ready:
                 ports = []
                 for port in svc["spec"].get("ports") or []:
-                    ep: dict[str, Any] = {"port": _target_port(port, pods),
-                                          "protocol": port.get("protocol", "TCP")}
+                    ep: dict[str, Any] = {
+                        "port": _target_port(port, pods),
+                        "protocol": port.get("protocol", "TCP"),
+                    }
                     if port.get("name"):
                         ep["name"] = port["name"]
                     ports.append(ep)
@@ -99,9 +104,11 @@ class EndpointsController:
                 new.pop("subsets", None)
             self.store.put(ENDPOINTS, new)
             return
-        ep: Obj = {"kind": "Endpoints", "apiVersion": "v1",
-                   "metadata": {"name": name_of(svc), "namespace": ns_of(svc),
-                                "labels": dict(labels_of(svc))}}
+        ep: Obj = {
+            "kind": "Endpoints",
+            "apiVersion": "v1",
+            "metadata": {"name": name_of(svc), "namespace": ns_of(svc), "labels": dict(labels_of(svc))},
+        }
         if subsets:
             ep["subsets"] = subsets
         self.world.create_internal(ENDPOINTS, ns_of(svc), ep)

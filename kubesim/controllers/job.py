@@ -22,13 +22,21 @@ COMPONENT = "job-controller"
 
 def _cond(ctype: str, reason: str, message: str, now: float) -> dict[str, Any]:
     ts = rfc3339(now)
-    return {"type": ctype, "status": "True", "lastProbeTime": ts, "lastTransitionTime": ts,
-            "reason": reason, "message": message}
+    return {
+        "type": ctype,
+        "status": "True",
+        "lastProbeTime": ts,
+        "lastTransitionTime": ts,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def _finished(job: Obj) -> bool:
-    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in (job.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
 
 
 class JobController:
@@ -66,8 +74,10 @@ class JobController:
                 self.world.gc.delete(self.world.rt(PODS), p)
             active = []
             msg = "Reached expected number of succeeded pods"
-            conditions += [_cond("SuccessCriteriaMet", "CompletionsReached", msg, now),
-                           _cond("Complete", "CompletionsReached", msg, now)]
+            conditions += [
+                _cond("SuccessCriteriaMet", "CompletionsReached", msg, now),
+                _cond("Complete", "CompletionsReached", msg, now),
+            ]
             status["completionTime"] = rfc3339(now)
             self.world.events.record(job, "Normal", "Completed", "Job completed", COMPONENT)
         elif failed > backoff_limit:
@@ -75,18 +85,25 @@ class JobController:
                 self.world.gc.delete(self.world.rt(PODS), p)
             active = []
             msg = "Job has reached the specified backoff limit"
-            conditions += [_cond("FailureTarget", "BackoffLimitExceeded", msg, now),
-                           _cond("Failed", "BackoffLimitExceeded", msg, now)]
+            conditions += [
+                _cond("FailureTarget", "BackoffLimitExceeded", msg, now),
+                _cond("Failed", "BackoffLimitExceeded", msg, now),
+            ]
             self.world.events.record(job, "Warning", "BackoffLimitExceeded", msg, COMPONENT)
         else:
             want = min(parallelism, completions - succeeded)
             for _ in range(want - len(active)):
                 active.append(self._create_pod(job))
-        status.update({
-            "active": len(active), "succeeded": succeeded, "failed": failed,
-            "ready": sum(1 for p in active if is_ready(p)), "terminating": 0,
-            "uncountedTerminatedPods": {},
-        })
+        status.update(
+            {
+                "active": len(active),
+                "succeeded": succeeded,
+                "failed": failed,
+                "ready": sum(1 for p in active if is_ready(p)),
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+            }
+        )
         for k in ("active", "succeeded", "failed"):
             if status[k] == 0:
                 del status[k]
@@ -101,10 +118,14 @@ class JobController:
         template = clone(job["spec"].get("template") or {})
         md = template.get("metadata") or {}
         pod: Obj = {
-            "kind": "Pod", "apiVersion": "v1",
-            "metadata": {"generateName": f"{name_of(job)}-", "namespace": ns_of(job),
-                         "labels": dict(md.get("labels") or {}),
-                         "ownerReferences": [owner_ref(job)]},
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {
+                "generateName": f"{name_of(job)}-",
+                "namespace": ns_of(job),
+                "labels": dict(md.get("labels") or {}),
+                "ownerReferences": [owner_ref(job)],
+            },
             "spec": template.get("spec") or {},
         }
         if md.get("annotations"):

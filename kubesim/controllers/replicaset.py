@@ -60,16 +60,18 @@ class ReplicaSetController:
             victims = sorted(pods, key=_deletion_rank)[:diff]
             for p in victims:
                 self.world.gc.delete(self.world.rt("/pods"), p)
-                self.world.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name_of(p)}",
-                                         "replicaset-controller")
+                self.world.events.record(
+                    rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name_of(p)}", "replicaset-controller"
+                )
             gone = {uid_of(p) for p in victims}
             pods = [p for p in pods if uid_of(p) not in gone]
         min_ready = int(rs["spec"].get("minReadySeconds", 0))
         template_labels = (rs["spec"].get("template") or {}).get("metadata", {}).get("labels") or {}
         status = {
             "replicas": len(pods),
-            "fullyLabeledReplicas": sum(1 for p in pods if all(
-                labels_of(p).get(k) == v for k, v in template_labels.items())),
+            "fullyLabeledReplicas": sum(
+                1 for p in pods if all(labels_of(p).get(k) == v for k, v in template_labels.items())
+            ),
             "readyReplicas": sum(1 for p in pods if is_ready(p)),
             "availableReplicas": sum(1 for p in pods if is_available(p, min_ready, now)),
             "observedGeneration": rs["metadata"].get("generation", 1),
@@ -109,6 +111,7 @@ class ReplicaSetController:
         if md.get("annotations"):
             pod["metadata"]["annotations"] = dict(md["annotations"])
         pod = self.world.create_internal("/pods", ns_of(rs), pod)
-        self.world.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {name_of(pod)}",
-                                 "replicaset-controller")
+        self.world.events.record(
+            rs, "Normal", "SuccessfulCreate", f"Created pod: {name_of(pod)}", "replicaset-controller"
+        )
         return pod

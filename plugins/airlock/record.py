@@ -142,7 +142,9 @@ def build_record(
         reason = "; ".join(f"{k}: {v}" for k, v in failures.items())
     if not reason and outcome == "failed":
         failed = [
-            t for t, s in task_states.items() if normalise_state(s) in FAILED_STATES and t not in set(ignore_tasks)
+            t
+            for t, s in task_states.items()
+            if normalise_state(s) in FAILED_STATES and t not in set(ignore_tasks)
         ]
         reason = "failed task(s): " + ", ".join(sorted(failed))
     return {

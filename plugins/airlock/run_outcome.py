@@ -16,7 +16,9 @@ LIVE_OUTCOMES = ("succeeded", "dry_run")  # record outcomes after which the run 
 @dataclass(frozen=True)
 class RunOutcome:
     state: Literal["success", "skipped", "failed"]
-    outcome: str | None  # the record's outcome (succeeded | rolled_back | failed | dry_run), None if no record
+    outcome: (
+        str | None
+    )  # the record's outcome (succeeded | rolled_back | failed | dry_run), None if no record
     message: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -27,17 +29,23 @@ class RunOutcome:
         return cls(**data)
 
 
-def decide_run_outcome(record: dict[str, Any] | None, *, any_task_failed: bool, failure: str = "") -> RunOutcome:
+def decide_run_outcome(
+    record: dict[str, Any] | None, *, any_task_failed: bool, failure: str = ""
+) -> RunOutcome:
     """`record`: the deployment record (None when the run stopped before recording, e.g. validation or the
     lock failed - the record sits inside the lock's setup/teardown scope); `failure`: which task failed
     and why, used when there is no record."""
     if not isinstance(record, dict) or "outcome" not in record:
         if not any_task_failed:  # e.g. a release train with no version queued: everything skipped
-            return RunOutcome("skipped", None, "nothing was deployed and nothing failed; see the validate task")
+            return RunOutcome(
+                "skipped", None, "nothing was deployed and nothing failed; see the validate task"
+            )
         return RunOutcome("failed", None, f"the deployment did not start: {failure or 'a task failed'}")
     outcome = str(record["outcome"])
     if outcome in LIVE_OUTCOMES:
-        return RunOutcome("success", outcome, f"deployment of {record.get('service')} {record.get('version')} {outcome}")
+        return RunOutcome(
+            "success", outcome, f"deployment of {record.get('service')} {record.get('version')} {outcome}"
+        )
     return RunOutcome(
         "failed",
         outcome,

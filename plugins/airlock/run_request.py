@@ -65,7 +65,9 @@ class RunRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRequest:
         if not isinstance(data, dict):
-            raise TypeError(f"a RunRequest is read from a dict (the validate task's XCom), got {type(data).__name__}")
+            raise TypeError(
+                f"a RunRequest is read from a dict (the validate task's XCom), got {type(data).__name__}"
+            )
         names = {f.name for f in fields(cls)}
         missing = sorted(names - set(data))
         if missing:

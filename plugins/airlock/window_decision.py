@@ -79,17 +79,21 @@ def decide_window(
 
     if mode == "now":
         if freeze is None:
-            return WindowDecision("go", "now", "window=now skips off-peak waiting and no change freeze is active",
-                                  **common)
+            return WindowDecision(
+                "go", "now", "window=now skips off-peak waiting and no change freeze is active", **common
+            )
         if risk == "hotfix":
             return WindowDecision(
-                "go", "hotfix_override",
+                "go",
+                "hotfix_override",
                 f"change freeze {freeze} is active, but risk=hotfix lets this run through; the override is "
                 "recorded in the deployment record and announced",
-                hotfix_override=True, **common,
+                hotfix_override=True,
+                **common,
             )
         return WindowDecision(
-            "block", "frozen",
+            "block",
+            "frozen",
             f"change freeze {freeze} is active on {today} ({cal.timezone}); deployments are blocked. To override, "
             "re-run with risk=hotfix (the override is recorded and announced), or wait for the freeze to end "
             "(window=next_window), or remove the freeze from windows.freezes in the service spec",
@@ -98,15 +102,21 @@ def decide_window(
 
     if windows.is_open(cal, now):
         end = windows.window_end(cal, now)
-        until = f"; it closes at {local_time(end, cal.timezone)}" if end else " (no off-peak windows: always open)"
-        return WindowDecision("go", "waited" if deferrals else "open", f"the deployment window is open{until}",
-                              **common)
+        until = (
+            f"; it closes at {local_time(end, cal.timezone)}"
+            if end
+            else " (no off-peak windows: always open)"
+        )
+        return WindowDecision(
+            "go", "waited" if deferrals else "open", f"the deployment window is open{until}", **common
+        )
 
     why = f"change freeze {freeze} is active" if freeze else "now is outside every off-peak window"
     target = windows.next_open(cal, now)
     if target is None:
         return WindowDecision(
-            "block", "never",
+            "block",
+            "never",
             f"the deployment window is closed ({why}) and no window opens within 400 days "
             f"(off_peak={cal.off_peak}, freezes={cal.freezes}); fix windows in the service spec or run with "
             "window=now",
@@ -115,7 +125,8 @@ def decide_window(
     remaining = target - now
     if waited + remaining > cal.max_wait:
         return WindowDecision(
-            "block", "too_far",
+            "block",
+            "too_far",
             f"the deployment window is closed ({why}); the next one opens at {local_time(target, cal.timezone)}, "
             f"in {format_duration(remaining)}, which exceeds windows.max_wait = {format_duration(cal.max_wait)} "
             f"(already waited {format_duration(waited)}); trigger the run closer to the window, raise "
@@ -123,8 +134,11 @@ def decide_window(
             **common,
         )
     return WindowDecision(
-        "wait", "closed",
+        "wait",
+        "closed",
         f"the deployment window is closed ({why}); the next window opens at {local_time(target, cal.timezone)}, "
         f"in {format_duration(remaining)}",
-        opens_at=target.isoformat(), wait_seconds=remaining.total_seconds(), **common,
+        opens_at=target.isoformat(),
+        wait_seconds=remaining.total_seconds(),
+        **common,
     )

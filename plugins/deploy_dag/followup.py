@@ -37,7 +37,6 @@ def build_followup_dag(spec: ServiceSpec) -> DAG:
         default_args={"owner": ", ".join(spec.owners) or "airlock", "retries": 0},
     )
     with dag:
-
         # explicit multiple_outputs: skips type-hint evaluation at parse
         @task(task_id=FOLLOW_UP_TASK_ID, multiple_outputs=False)
         def what_to_follow_up(**context: Any) -> dict[str, Any]:

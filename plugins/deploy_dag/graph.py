@@ -100,13 +100,18 @@ def build_staging(s: dict[str, Any]) -> Phase:
         health = HealthCheckOperator(task_id="health", spec=s, target="staging", pre_execute=skip_in_dry_run)
         smoke = SmokeTestOperator(task_id="smoke", spec=s, target="staging", pre_execute=skip_in_dry_run)
         soak = MetricsSensor(
-            task_id="soak", spec=s, phase="staging", environment="staging", pre_execute=skip_for_hotfix_or_dry_run
+            task_id="soak",
+            spec=s,
+            phase="staging",
+            environment="staging",
+            pre_execute=skip_for_hotfix_or_dry_run,
         )
         deploy >> health >> smoke >> soak
     # production follows every staging task, not only the soak: a hotfix skips the soak (a dry run also
     # the checks), and a skipped soak must not skip production with it
     return Phase(
-        [deploy], [deploy, health, smoke, soak],
+        [deploy],
+        [deploy, health, smoke, soak],
         {"metrics": _ids(soak), "health": _ids(health), "smoke": _ids(smoke)},
     )
 
@@ -129,7 +134,9 @@ def _build_blue_green(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
             chain.append(health)
             record["health"] = _ids(health)
         if "smoke" in spec.strategy.blue_green.pre_switch_checks and spec.smoke:
-            smoke = SmokeTestOperator(task_id="verify_green_smoke", spec=s, target="preview", pre_execute=skip_in_dry_run)
+            smoke = SmokeTestOperator(
+                task_id="verify_green_smoke", spec=s, target="preview", pre_execute=skip_in_dry_run
+            )
             chain.append(smoke)
             record["smoke"] = _ids(smoke)
         chain.append(BlueGreenSwitchOperator(task_id="switch", spec=s))
@@ -147,11 +154,17 @@ def _build_canary(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
         first: Any = None
         for slot in range(len(spec.strategy.canary.steps) - 1):
             step = CanaryStepOperator(
-                task_id=f"step_{slot + 1}", spec=s, slot=slot,
+                task_id=f"step_{slot + 1}",
+                spec=s,
+                slot=slot,
                 trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if slot else TriggerRule.ALL_SUCCESS,
             )
             analysis = MetricsSensor(
-                task_id=f"analysis_{slot + 1}", spec=s, phase="canary", slot=slot, pre_execute=skip_in_dry_run,
+                task_id=f"analysis_{slot + 1}",
+                spec=s,
+                phase="canary",
+                slot=slot,
+                pre_execute=skip_in_dry_run,
                 trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             )
             if previous is not None:
@@ -162,7 +175,10 @@ def _build_canary(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
             previous, previous_step, first = analysis, step, first or step
         # none_failed + a strategy guard: a run whose steps are just [100] promotes directly
         promote = CanaryPromoteOperator(
-            task_id="promote", spec=s, trigger_rule=TriggerRule.NONE_FAILED, pre_execute=only_for_strategy("canary")
+            task_id="promote",
+            spec=s,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            pre_execute=only_for_strategy("canary"),
         )
         if previous is not None:
             previous >> promote
@@ -173,7 +189,8 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
     """Returns the phase and its rollback-plan task (the rollback and the old-colour cleanup read it)."""
     with TaskGroup("production") as group:
         plan = RecordRollbackPlanOperator(
-            task_id="record_rollback_plan", spec=s,
+            task_id="record_rollback_plan",
+            spec=s,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after staging's skipped soak, see there
         )
         head: Any = plan
@@ -208,15 +225,21 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
 def build_validation(s: dict[str, Any]) -> Phase:
     with TaskGroup("validation") as group:
         health = HealthCheckOperator(
-            task_id="health", spec=s, target="production", pre_execute=skip_in_dry_run,
+            task_id="health",
+            spec=s,
+            target="production",
+            pre_execute=skip_in_dry_run,
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
         smoke = SmokeTestOperator(task_id="smoke", spec=s, target="production", pre_execute=skip_in_dry_run)
         metrics = MetricsSensor(task_id="metrics", spec=s, phase="validation", pre_execute=skip_in_dry_run)
-        logs = LogScanOperator(task_id="log_scan", spec=s, environment="production", pre_execute=skip_in_dry_run)
+        logs = LogScanOperator(
+            task_id="log_scan", spec=s, environment="production", pre_execute=skip_in_dry_run
+        )
         health >> smoke >> metrics >> logs
     return Phase(
-        [health], [logs],
+        [health],
+        [logs],
         {"health": _ids(health), "smoke": _ids(smoke), "metrics": _ids(metrics), "log_scan": _ids(logs)},
         group,
     )
@@ -270,7 +293,10 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             cross_downstream(before.exits, after.entry)
 
         rollback = RollbackOperator(
-            task_id="rollback", spec=s, plan=plan.output, trigger_rule=TriggerRule.ONE_FAILED,
+            task_id="rollback",
+            spec=s,
+            plan=plan.output,
+            trigger_rule=TriggerRule.ONE_FAILED,
             on_failure_callback=slack_failure_callback(s),  # a failed rollback needs a human, now
         )
         [production.group, validation.group] >> rollback
@@ -283,7 +309,11 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         rollback >> record
         # success or rollback (with the reason and evidence), whichever the record says happened
         announce = SlackNotifyOperator(
-            task_id="announce_outcome", spec=s, kind="outcome", record=record.output, trigger_rule=TriggerRule.ALL_DONE
+            task_id="announce_outcome",
+            spec=s,
+            kind="outcome",
+            record=record.output,
+            trigger_rule=TriggerRule.ALL_DONE,
         )
         release = DeployLockOperator(
             task_id="release_lock", spec=s, action="release", holder="{{ run_id }}"
@@ -331,15 +361,22 @@ def run_outcome(record: Any) -> Any:
 def _any_task_failed(context: Any) -> bool:
     ti = context["ti"]
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    return any(str(state).rsplit(".", 1)[-1].lower() in ("failed", "upstream_failed") for state in states.values())
+    return any(
+        str(state).rsplit(".", 1)[-1].lower() in ("failed", "upstream_failed") for state in states.values()
+    )
 
 
 def mark_deployed(spec: ServiceSpec) -> Any:
     """Emit the service's production Asset event; its extra tells the follow-up DAG what to check."""
     asset = production_asset(spec)
 
-    @task(task_id="mark_deployed", outlets=[asset], pre_execute=skip_in_dry_run, multiple_outputs=False,
-          trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    @task(
+        task_id="mark_deployed",
+        outlets=[asset],
+        pre_execute=skip_in_dry_run,
+        multiple_outputs=False,
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+    )
     def _mark(**context: Any) -> dict[str, Any]:
         request = pull_request(context)
         extra = {

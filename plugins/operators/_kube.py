@@ -15,8 +15,8 @@ from airflow.sdk.exceptions import AirflowException
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
 from airlock.spec import ServiceSpec, spec_from
-from operators.xcom_keys import FAILURE_REASON_KEY
 from operators.request_bound import RequestBound
+from operators.xcom_keys import FAILURE_REASON_KEY
 
 SYNC_WAIT_SECONDS = 20.0  # a rollout wait longer than this defers to the triggerer
 
@@ -38,8 +38,9 @@ class KubeOperator(RequestBound, BaseOperator):
     template_fields: tuple[str, ...] = ()
     ui_color = "#dbeafe"
 
-    def __init__(self, *, spec: dict[str, Any], environment: str = "production", deferrable: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, spec: dict[str, Any], environment: str = "production", deferrable: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.spec = spec
         self.environment = environment
@@ -73,8 +74,9 @@ class KubeOperator(RequestBound, BaseOperator):
         return self.service_spec.strategy.rollout_timeout.total_seconds()
 
     # -- waiting -------------------------------------------------------------------------------
-    def wait_rollout(self, context: Context, deployment: str, method_name: str,
-                     kwargs: dict[str, Any] | None = None) -> Any:
+    def wait_rollout(
+        self, context: Context, deployment: str, method_name: str, kwargs: dict[str, Any] | None = None
+    ) -> Any:
         """Defer to RolloutTrigger (or block, if deferrable=False), then call `method_name`."""
         timeout = self.rollout_timeout
         from airlock.kube.wait import wait_for_rollout
@@ -83,28 +85,46 @@ class KubeOperator(RequestBound, BaseOperator):
             # Most rollouts finish in seconds: watch briefly in the worker first and defer only a
             # genuinely long wait (which also keeps clear of the scheduler's stale-event race, see
             # triggers/stale_event_guard.py).
-            first = wait_for_rollout(self.kube(), self.namespace, deployment, min(SYNC_WAIT_SECONDS, timeout),
-                                     log=self.log)
+            first = wait_for_rollout(
+                self.kube(), self.namespace, deployment, min(SYNC_WAIT_SECONDS, timeout), log=self.log
+            )
             if not first.timed_out:
-                event = {"status": "success" if first.done else "failed", "message": first.message,
-                         "deployment": deployment, "requests": first.requests, "extra": kwargs or {}}
+                event = {
+                    "status": "success" if first.done else "failed",
+                    "message": first.message,
+                    "deployment": deployment,
+                    "requests": first.requests,
+                    "extra": kwargs or {},
+                }
                 return getattr(self, method_name)(context, event=event, **(kwargs or {}))
             timeout = max(timeout - SYNC_WAIT_SECONDS, 1.0)
             from triggers.rollout import RolloutTrigger
 
-            self.log.info('waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out',
-                          int(timeout), deployment, self.namespace)
+            self.log.info(
+                'waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out',
+                int(timeout),
+                deployment,
+                self.namespace,
+            )
             self.defer(
-                trigger=RolloutTrigger(conn_id=self.service_spec.connection_for(self.environment),
-                                       namespace=self.namespace, deployment=deployment, timeout=timeout,
-                                       extra=kwargs or {}),
+                trigger=RolloutTrigger(
+                    conn_id=self.service_spec.connection_for(self.environment),
+                    namespace=self.namespace,
+                    deployment=deployment,
+                    timeout=timeout,
+                    extra=kwargs or {},
+                ),
                 method_name=method_name,
                 kwargs=kwargs or {},
                 timeout=timedelta(seconds=timeout + 120),
             )
         result = wait_for_rollout(self.kube(), self.namespace, deployment, timeout, log=self.log)
-        event = {"status": "success" if result.done else ("timeout" if result.timed_out else "failed"),
-                 "message": result.message, "deployment": deployment, "requests": result.requests}
+        event = {
+            "status": "success" if result.done else ("timeout" if result.timed_out else "failed"),
+            "message": result.message,
+            "deployment": deployment,
+            "requests": result.requests,
+        }
         return getattr(self, method_name)(context, event=event, **(kwargs or {}))
 
     @staticmethod
@@ -114,7 +134,9 @@ class KubeOperator(RequestBound, BaseOperator):
             return value
         return ((event or {}).get("extra") or {}).get(name)
 
-    def check_rollout_event(self, event: dict[str, Any] | None, context: Context | None = None) -> dict[str, Any]:
+    def check_rollout_event(
+        self, event: dict[str, Any] | None, context: Context | None = None
+    ) -> dict[str, Any]:
         """Raise with the stuck reason unless the rollout succeeded; returns the event.
 
         The failure sentence is also pushed as XCom `failure_reason`, which the rollback task reports.
@@ -126,11 +148,14 @@ class KubeOperator(RequestBound, BaseOperator):
             return event
         reason = event.get("stuck_reason")
         if reason is None:
-            found = find_stuck_reason(Kube(api_client(self.service_spec, self.environment), log=self.log),
-                                      self.namespace, event["deployment"])
+            found = find_stuck_reason(
+                Kube(api_client(self.service_spec, self.environment), log=self.log),
+                self.namespace,
+                event["deployment"],
+            )
             reason = event["stuck_reason"] = found.as_dict() if found else None
         why = reason["message"] if reason else "no pod explains it"
-        message = f"rollout of deployment \"{event['deployment']}\" did not complete: {event.get('message')}. Why: {why}"
+        message = f'rollout of deployment "{event["deployment"]}" did not complete: {event.get("message")}. Why: {why}'
         if context is not None:
             context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)
         raise AirflowException(message)

@@ -65,7 +65,9 @@ class HealthCheckOperator(_AppCheck):
         self.log.info("Health %s: %s", result.status.upper(), result.reason)
         if result.failed:
             message = f"health check failed at {self.target}: {result.reason}"
-            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)  # for the rollback, record and Slack
+            context["ti"].xcom_push(
+                key=FAILURE_REASON_KEY, value=message
+            )  # for the rollback, record and Slack
             raise AirflowException(message)
         return result.to_dict()
 
@@ -98,6 +100,8 @@ class SmokeTestOperator(_AppCheck):
         context["ti"].xcom_push(key=SMOKE_RESULTS_KEY, value=out)
         if verdict.failed:
             message = f"smoke tests failed at {self.target}: {verdict.reason}"
-            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)  # for the rollback, record and Slack
+            context["ti"].xcom_push(
+                key=FAILURE_REASON_KEY, value=message
+            )  # for the rollback, record and Slack
             raise AirflowException(message)
         return out

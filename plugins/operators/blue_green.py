@@ -46,14 +46,20 @@ class BlueGreenDeployOperator(KubeOperator):
             return {**result, "status": "dry_run"}
         return self.wait_rollout(context, result["deployment"], "execute_complete", {"result": result})
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         result: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
+    ) -> Any:
         result = self.resumed(event, "result", result)
         self.check_rollout_event(event, context)
         result = result or {}
-        preview = blue_green.ensure_preview_service(self.kube(), self.service_spec, self.namespace, result["colour"])
-        self.log.info("%s is ready and reachable on preview service %s (no production traffic yet)",
-                      result["colour"], preview["name"])
+        preview = blue_green.ensure_preview_service(
+            self.kube(), self.service_spec, self.namespace, result["colour"]
+        )
+        self.log.info(
+            "%s is ready and reachable on preview service %s (no production traffic yet)",
+            result["colour"],
+            preview["name"],
+        )
         return {**result, "preview_service": preview["name"], "status": "ready"}
 
 
@@ -69,21 +75,36 @@ class BlueGreenSwitchOperator(KubeOperator):
         target = state["active"]
         for colour in blue_green.COLOURS:
             dep = kube.get("deployments", self.namespace, blue_green.deployment_for(spec, colour))
-            if dep is not None and rolling.image_of(dep, spec.container) == self.image() and \
-                    (dep.get("spec") or {}).get("replicas", 1):
+            if (
+                dep is not None
+                and rolling.image_of(dep, spec.container) == self.image()
+                and (dep.get("spec") or {}).get("replicas", 1)
+            ):
                 target = colour
                 break
         else:
             if not kube.dry_run:
-                raise RuntimeError(f"no colour runs {self.image()}; deploy it first (BlueGreenDeployOperator)")
+                raise RuntimeError(
+                    f"no colour runs {self.image()}; deploy it first (BlueGreenDeployOperator)"
+                )
             target = state["new"]
         switched = blue_green.switch_traffic(kube, spec, self.namespace, target)
         blue_green.remove_preview_service(kube, spec, self.namespace)
-        self.log.info("traffic of service %s now goes to %s (%s); previously %s", spec.k8s_service, target,
-                      blue_green.deployment_for(spec, target), state["active"])
-        return {"colour": target, "previous_colour": state["active"] if target != state["active"] else
-                blue_green.other(target), "selector_before": switched["from"], "selector": switched["to"],
-                "changed": switched["changed"], "new_deployment": new_colour_name}
+        self.log.info(
+            "traffic of service %s now goes to %s (%s); previously %s",
+            spec.k8s_service,
+            target,
+            blue_green.deployment_for(spec, target),
+            state["active"],
+        )
+        return {
+            "colour": target,
+            "previous_colour": state["active"] if target != state["active"] else blue_green.other(target),
+            "selector_before": switched["from"],
+            "selector": switched["to"],
+            "changed": switched["changed"],
+            "new_deployment": new_colour_name,
+        }
 
 
 class BlueGreenFinalizeOperator(KubeOperator):
@@ -97,16 +118,25 @@ class BlueGreenFinalizeOperator(KubeOperator):
         self.keep_old_for = keep_old_for
 
     def _delay(self) -> timedelta:
-        return self.keep_old_for if self.keep_old_for is not None else self.service_spec.strategy.blue_green.keep_old_for
+        return (
+            self.keep_old_for
+            if self.keep_old_for is not None
+            else self.service_spec.strategy.blue_green.keep_old_for
+        )
 
     def execute(self, context: Context) -> Any:
         delay = self._delay()
         if self.is_dry_run:
             return self.execute_complete(context)
         if delay.total_seconds() > 0:
-            self.log.info("keeping the old colour for %s before scaling it to 0 (deferred; no worker held)", delay)
-            self.defer(trigger=TimeDeltaTrigger(delay), method_name="execute_complete",
-                       timeout=delay + timedelta(minutes=10))
+            self.log.info(
+                "keeping the old colour for %s before scaling it to 0 (deferred; no worker held)", delay
+            )
+            self.defer(
+                trigger=TimeDeltaTrigger(delay),
+                method_name="execute_complete",
+                timeout=delay + timedelta(minutes=10),
+            )
         return self.execute_complete(context)
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
@@ -117,5 +147,7 @@ class BlueGreenFinalizeOperator(KubeOperator):
         if kube.get("deployments", self.namespace, old) is None:
             return {"retired": None, "changed": False}
         changed = rolling.scale(kube, self.namespace, old, 0)
-        self.log.info("old colour %s (%s) %s", state["new"], old, "scaled to 0" if changed else "already at 0")
+        self.log.info(
+            "old colour %s (%s) %s", state["new"], old, "scaled to 0" if changed else "already at 0"
+        )
         return {"retired": old, "colour": state["new"], "changed": changed}

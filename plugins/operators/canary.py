@@ -32,13 +32,16 @@ class CanaryStepOperator(KubeOperator):
                 f"canary step slot {self.slot + 1} is not used by this run (steps {list(request.canary_steps)})"
             )
         kube = self.kube()
-        step = canary.ensure_canary(kube, self.service_spec, self.namespace, self.image(), weight, self.cause(context))
+        step = canary.ensure_canary(
+            kube, self.service_spec, self.namespace, self.image(), weight, self.cause(context)
+        )
         if kube.dry_run:
             return step.with_status("dry_run").to_dict()
         return self.wait_rollout(context, step.deployment, "execute_complete", {"step": step.to_dict()})
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         step: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, step: dict[str, Any] | None = None
+    ) -> Any:
         sized = canary.CanaryStep.from_dict(self.resumed(event, "step", step))
         self.check_rollout_event(event, context)
         return sized.with_status("ready").to_dict()
@@ -51,18 +54,29 @@ class CanaryPromoteOperator(KubeOperator):
         spec = self.service_spec
         kube = self.kube()
         deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
-        result = rolling.set_image(kube, self.namespace, spec.deployment, spec.container, self.image(),
-                                   self.cause(context), progress_deadline_seconds=deadline)
+        result = rolling.set_image(
+            kube,
+            self.namespace,
+            spec.deployment,
+            spec.container,
+            self.image(),
+            self.cause(context),
+            progress_deadline_seconds=deadline,
+        )
         if kube.dry_run:
             self.log.info("DRY RUN: would then wait for the rollout and remove %s", canary.canary_name(spec))
             return result.with_status("dry_run").to_dict()
         return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result.to_dict()})
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         result: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
+    ) -> Any:
         update = rolling.ImageUpdate.from_dict(self.resumed(event, "result", result))
         self.check_rollout_event(event, context)
         removed = canary.remove_canary(self.kube(), self.service_spec, self.namespace)
-        self.log.info("promotion complete: stable runs %s; canary %s", self.image(),
-                      "removed" if removed else "was already gone")
+        self.log.info(
+            "promotion complete: stable runs %s; canary %s",
+            self.image(),
+            "removed" if removed else "was already gone",
+        )
         return {**update.with_status("promoted").to_dict(), "canary_removed": removed}

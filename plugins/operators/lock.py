@@ -8,8 +8,8 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from airlock.kube import lock
-from operators.xcom_keys import FAILURE_REASON_KEY
 from operators._kube import KubeOperator
+from operators.xcom_keys import FAILURE_REASON_KEY
 
 
 class DeployLockOperator(KubeOperator):
@@ -23,8 +23,9 @@ class DeployLockOperator(KubeOperator):
     template_fields = ("holder",)
     request_optional = True  # the release is a teardown: it runs even when validate failed
 
-    def __init__(self, *, action: str, holder: str = "{{ run_id }}", ttl_seconds: int = 3 * 3600,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, action: str, holder: str = "{{ run_id }}", ttl_seconds: int = 3 * 3600, **kwargs: Any
+    ) -> None:
         if action not in ("acquire", "release"):
             raise ValueError(f"action must be 'acquire' or 'release', got {action!r}")
         super().__init__(**kwargs)
@@ -40,7 +41,9 @@ class DeployLockOperator(KubeOperator):
         try:
             result = lock.acquire(kube, self.namespace, spec.service, str(self.holder), self.ttl_seconds)
         except lock.LockHeld as exc:
-            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=str(exc))  # the record and Slack name the holder
+            context["ti"].xcom_push(
+                key=FAILURE_REASON_KEY, value=str(exc)
+            )  # the record and Slack name the holder
             raise AirflowFailException(str(exc)) from None
         self.log.info("deploy lock %s held by %s until %s", result.lease, result.holder, result.expires)
         return result.to_dict()

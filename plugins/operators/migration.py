@@ -30,14 +30,22 @@ class MigrationOperator(KubeOperator):
         if kube.dry_run:
             return {"job": result["job"], "status": "dry_run", "reversible": spec.migration.reversible}
         if result["status"] != "Running":
-            return self.execute_complete(context, event={"job": result["job"], "state": result["status"],
-                                                         "message": result["message"]})
+            return self.execute_complete(
+                context, event={"job": result["job"], "state": result["status"], "message": result["message"]}
+            )
         timeout = spec.migration.timeout.total_seconds()
         from triggers.job import JobTrigger  # lazy: keeps DAG parsing free of the kubernetes clients
 
-        self.defer(trigger=JobTrigger(conn_id=spec.connection_for(self.environment), namespace=self.namespace,
-                                      job=result["job"], timeout=timeout),
-                   method_name="execute_complete", timeout=timedelta(seconds=timeout + 120))
+        self.defer(
+            trigger=JobTrigger(
+                conn_id=spec.connection_for(self.environment),
+                namespace=self.namespace,
+                job=result["job"],
+                timeout=timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout + 120),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         spec = self.service_spec
@@ -50,7 +58,9 @@ class MigrationOperator(KubeOperator):
                 self.log.info("%s", line)
         reversible = spec.migration.reversible if spec.migration else True
         if event.get("state") != "Complete":
-            raise AirflowException(f"migration {name} did not complete: {event.get('message')}. "
-                                   f"To re-run it after fixing the cause: kubectl delete job {name} -n {self.namespace}")
+            raise AirflowException(
+                f"migration {name} did not complete: {event.get('message')}. "
+                f"To re-run it after fixing the cause: kubectl delete job {name} -n {self.namespace}"
+            )
         self.log.info("%s (%s)", event.get("message"), "reversible" if reversible else "IRREVERSIBLE")
         return {"job": name, "status": "Complete", "reversible": reversible}

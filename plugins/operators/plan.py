@@ -19,7 +19,14 @@ class RecordRollbackPlanOperator(KubeOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.service_spec
         request = self.run_request
-        plan = record_plan(self.kube(), spec, self.namespace, request.strategy, str(context["run_id"]),
-                           request.version, request.image)
+        plan = record_plan(
+            self.kube(),
+            spec,
+            self.namespace,
+            request.strategy,
+            str(context["run_id"]),
+            request.version,
+            request.image,
+        )
         self.log.info("%s", describe_plan(plan))
         return plan.to_dict()

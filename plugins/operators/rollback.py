@@ -18,7 +18,6 @@ from airlock.kube.diagnose import collect_evidence
 from airlock.kube.plan import RollbackPlan
 from airlock.kube.status import rollout_status
 from operators._kube import KubeOperator, api_client
-
 from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 
 
@@ -34,7 +33,9 @@ def failure_reason(context: Context) -> str:
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
     except Exception as exc:  # outside a supervised task (unit tests) there is no API to ask
         return f"upstream failure (task states unavailable: {exc})"
-    failed = sorted(task_id for task_id, state in states.items() if str(state) in ("failed", "TaskInstanceState.FAILED"))
+    failed = sorted(
+        task_id for task_id, state in states.items() if str(state) in ("failed", "TaskInstanceState.FAILED")
+    )
     if not failed:
         return "upstream failure"
     parts = []
@@ -75,11 +76,21 @@ class RollbackOperator(KubeOperator):
         spec = self.service_spec
         reason = str(self.reason or "") or failure_reason(context)
         plan = self._plan()
-        base = {"strategy": plan.strategy if plan else None, "reason": reason, "dry_run": self.is_dry_run,
-                "restored": {}, "evidence": {}, "actions": [], "noop": False, "healthy": True}
+        base = {
+            "strategy": plan.strategy if plan else None,
+            "reason": reason,
+            "dry_run": self.is_dry_run,
+            "restored": {},
+            "evidence": {},
+            "actions": [],
+            "noop": False,
+            "healthy": True,
+        }
         self.log.info("ROLLBACK of %s requested: %s", spec.service, reason)
         if plan is None:
-            self.log.info("no rollback plan was recorded for this run, so production was never touched: nothing to do")
+            self.log.info(
+                "no rollback plan was recorded for this run, so production was never touched: nothing to do"
+            )
             return {**base, "noop": True}
         kube = self.kube()
         reader = Kube(api_client(spec, self.environment), log=self.log)
@@ -93,10 +104,18 @@ class RollbackOperator(KubeOperator):
         evidence = collect_evidence(reader, plan.namespace, spec.app_labels, involved)
         if not actions:
             status = rollout_status(reader.get("deployments", plan.namespace, plan.deployment) or {})
-            self.log.info("production is exactly as recorded in the rollback plan (nothing was changed yet): "
-                          "no write needed; %s", status.message)
-            return {**base, "noop": True, "evidence": evidence, "healthy": status.done,
-                    "restored": rollback.restored_state(reader, plan)}
+            self.log.info(
+                "production is exactly as recorded in the rollback plan (nothing was changed yet): "
+                "no write needed; %s",
+                status.message,
+            )
+            return {
+                **base,
+                "noop": True,
+                "evidence": evidence,
+                "healthy": status.done,
+                "restored": rollback.restored_state(reader, plan),
+            }
         self.log.info("rollback plan: %s", "; ".join(a.what for a in actions))
         done = rollback.apply_rollback(kube, spec, plan, actions)
         result = {**base, "actions": done, "evidence": evidence}
@@ -105,8 +124,9 @@ class RollbackOperator(KubeOperator):
             return {**result, "healthy": None}
         return self.wait_rollout(context, plan.deployment, "execute_complete", {"result": result})
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         result: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
+    ) -> Any:
         result = self.resumed(event, "result", result)
         result = dict(result or {})
         plan = self._plan()
@@ -121,9 +141,16 @@ class RollbackOperator(KubeOperator):
             result["healthy"] = False
             result["verification"] = str(exc)
             context["ti"].xcom_push(key=RETURN_VALUE, value=result)
-            raise AirflowException(f"rollback of {self.service_spec.service} was applied but the restored state is "
-                                   f"NOT healthy: {exc}") from None
-        self.log.info("rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
-                      plan.deployment, result["restored"].get("images"), result["restored"].get("revision"),
-                      result["restored"].get("replicas"), result["restored"].get("service_selector"))
+            raise AirflowException(
+                f"rollback of {self.service_spec.service} was applied but the restored state is "
+                f"NOT healthy: {exc}"
+            ) from None
+        self.log.info(
+            "rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
+            plan.deployment,
+            result["restored"].get("images"),
+            result["restored"].get("revision"),
+            result["restored"].get("replicas"),
+            result["restored"].get("service_selector"),
+        )
         return result

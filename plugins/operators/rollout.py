@@ -21,15 +21,23 @@ class RollingUpdateOperator(KubeOperator):
         spec = self.service_spec
         kube = self.kube()
         deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
-        result = rolling.set_image(kube, self.namespace, spec.deployment, spec.container, self.image(),
-                                   self.cause(context), progress_deadline_seconds=deadline)
+        result = rolling.set_image(
+            kube,
+            self.namespace,
+            spec.deployment,
+            spec.container,
+            self.image(),
+            self.cause(context),
+            progress_deadline_seconds=deadline,
+        )
         if kube.dry_run:
             self.log.info("DRY RUN: not waiting for a rollout that was not started")
             return result.with_status("dry_run").to_dict()
         return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result.to_dict()})
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         result: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
+    ) -> Any:
         update = rolling.ImageUpdate.from_dict(self.resumed(event, "result", result))
         event = self.check_rollout_event(event, context)
         self.log.info("%s", event.get("message"))

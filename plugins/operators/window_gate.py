@@ -71,13 +71,25 @@ class WindowGateOperator(DashboardLinkMixin, RequestBound, BaseOperator):
             deferrals=deferrals,
         )
 
-    def _evaluate(self, spec: ServiceSpec, context: Context, *, started: datetime, deferrals: int) -> dict[str, Any]:
+    def _evaluate(
+        self, spec: ServiceSpec, context: Context, *, started: datetime, deferrals: int
+    ) -> dict[str, Any]:
         request = self.run_request
         real_now, now = real_utcnow(), clock()
-        self.log.info("Now: %s; run mode window=%s, risk=%s.", local_time(now, spec.windows.timezone),
-                      request.window, request.risk)
-        decision = decide_window(spec.windows, now, mode=request.window, risk=request.risk,
-                                 waited=real_now - started, deferrals=deferrals)
+        self.log.info(
+            "Now: %s; run mode window=%s, risk=%s.",
+            local_time(now, spec.windows.timezone),
+            request.window,
+            request.risk,
+        )
+        decision = decide_window(
+            spec.windows,
+            now,
+            mode=request.window,
+            risk=request.risk,
+            waited=real_now - started,
+            deferrals=deferrals,
+        )
         if decision.action == "block":
             raise AirflowFailException(decision.reason[:1].upper() + decision.reason[1:] + ".")
         if decision.action == "go":
@@ -89,11 +101,19 @@ class WindowGateOperator(DashboardLinkMixin, RequestBound, BaseOperator):
         self._defer_until_open(context, decision, real_now, started, deferrals)
         raise AssertionError("defer() raises")  # pragma: no cover
 
-    def _defer_until_open(self, context: Context, decision: WindowDecision, real_now: datetime,
-                          started: datetime, deferrals: int) -> None:
+    def _defer_until_open(
+        self,
+        context: Context,
+        decision: WindowDecision,
+        real_now: datetime,
+        started: datetime,
+        deferrals: int,
+    ) -> None:
         remaining = timedelta(seconds=decision.wait_seconds or 0.0)
-        self.log.info("Decision: WAIT. %s; deferring (no worker slot held) and deciding again then.",
-                      decision.reason[:1].upper() + decision.reason[1:])
+        self.log.info(
+            "Decision: WAIT. %s; deferring (no worker slot held) and deciding again then.",
+            decision.reason[:1].upper() + decision.reason[1:],
+        )
         if deferrals == 0:
             # XCom survives deferral (defer kwargs and the try's start_date do not, under dag.test()).
             context["ti"].xcom_push(key=WINDOW_STARTED_KEY, value=started.isoformat())

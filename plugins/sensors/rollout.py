@@ -19,8 +19,16 @@ class RolloutSensor(BaseSensorOperator):
 
     template_fields = ("namespace", "deployment")
 
-    def __init__(self, *, namespace: str, deployment: str, kubernetes_conn_id: str = "kubernetes_default",
-                 timeout: float = 900, deferrable: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        deployment: str,
+        kubernetes_conn_id: str = "kubernetes_default",
+        timeout: float = 900,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(timeout=timeout, **kwargs)
         self.namespace = namespace
         self.deployment = deployment
@@ -44,9 +52,16 @@ class RolloutSensor(BaseSensorOperator):
             return super().execute(context)
         from triggers.rollout import RolloutTrigger  # lazy: keeps DAG parsing free of the kubernetes clients
 
-        self.defer(trigger=RolloutTrigger(conn_id=self.kubernetes_conn_id, namespace=self.namespace,
-                                          deployment=self.deployment, timeout=float(self.timeout)),
-                   method_name="execute_complete", timeout=timedelta(seconds=float(self.timeout) + 60))
+        self.defer(
+            trigger=RolloutTrigger(
+                conn_id=self.kubernetes_conn_id,
+                namespace=self.namespace,
+                deployment=self.deployment,
+                timeout=float(self.timeout),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout) + 60),
+        )
 
     def _why(self, message: str, reason: dict[str, Any] | None = None) -> str:
         if reason is None:

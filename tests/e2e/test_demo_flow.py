@@ -42,9 +42,13 @@ def test_demo_flow_through_real_airflow(tmp_path: Path) -> None:
         assert api.import_errors() == []
         api.unpause(DAG_ID)
 
-        good = api.trigger(DAG_ID, {"version": "v2", "strategy": "canary", "window": "now",
-                                    "change_summary": "e2e healthy canary"})
-        result = RunWatcher(api, DAG_ID, good["dag_run_id"], stack.kubesim_url, lines.append).follow(timeout=480)
+        good = api.trigger(
+            DAG_ID,
+            {"version": "v2", "strategy": "canary", "window": "now", "change_summary": "e2e healthy canary"},
+        )
+        result = RunWatcher(api, DAG_ID, good["dag_run_id"], stack.kubesim_url, lines.append).follow(
+            timeout=480
+        )
         assert result.state == "success", "\n".join(lines[-60:])
         deployments = _deployments(stack.kubesim_url)
         assert _image(deployments["demo-api"]) == "registry.example/demo-api:v2"
@@ -54,17 +58,36 @@ def test_demo_flow_through_real_airflow(tmp_path: Path) -> None:
         tis = {ti["task_id"]: ti for ti in api.task_instances(DAG_ID, good["dag_run_id"])}
         analysis = tis["production.canary.analysis_1"]
         assert analysis["state"] == "success"
-        log = api.task_log(DAG_ID, good["dag_run_id"], "production.canary.analysis_1",
-                           int(analysis.get("try_number") or 1))
+        log = api.task_log(
+            DAG_ID, good["dag_run_id"], "production.canary.analysis_1", int(analysis.get("try_number") or 1)
+        )
         # the verdict table, as the person in the UI reads it: header row and the error-rate rows
-        for column in ("metric", "canary", "baseline", "threshold", "statistic", "samples (err/req)", "status"):
+        for column in (
+            "metric",
+            "canary",
+            "baseline",
+            "threshold",
+            "statistic",
+            "samples (err/req)",
+            "status",
+        ):
             assert column in log, (column, log[-3000:])
         assert "canary gate after" in log and "error_rate" in log, log[-3000:]
 
         # as in the demo: a hotfix skips the staging soak, so the production canary must catch v3
-        bad = api.trigger(DAG_ID, {"version": "v3", "strategy": "canary", "window": "now", "risk": "hotfix",
-                                   "change_summary": "e2e bad canary"})
-        result = RunWatcher(api, DAG_ID, bad["dag_run_id"], stack.kubesim_url, lines.append).follow(timeout=480)
+        bad = api.trigger(
+            DAG_ID,
+            {
+                "version": "v3",
+                "strategy": "canary",
+                "window": "now",
+                "risk": "hotfix",
+                "change_summary": "e2e bad canary",
+            },
+        )
+        result = RunWatcher(api, DAG_ID, bad["dag_run_id"], stack.kubesim_url, lines.append).follow(
+            timeout=480
+        )
         assert result.state == "failed", "\n".join(lines[-60:])
         tis = {ti["task_id"]: ti for ti in api.task_instances(DAG_ID, bad["dag_run_id"])}
         assert tis["staging.soak"]["state"] == "skipped"  # hotfix, recorded as such

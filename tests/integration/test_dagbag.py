@@ -51,7 +51,10 @@ def test_broken_spec_is_a_clear_import_error_and_others_still_load(airflow_db, t
     assert len(bag.import_errors) == 1
     message = next(iter(bag.import_errors.values()))
     assert "broken-svc.yaml" in message
-    assert "field 'strategy.allowed.1': value 'yolo': not allowed; allowed values: 'canary', 'blue_green' or 'rolling'" in message
+    assert (
+        "field 'strategy.allowed.1': value 'yolo': not allowed; allowed values: 'canary', 'blue_green' or 'rolling'"
+        in message
+    )
     assert "field 'strategy.canary.step_duraton'" in message and "unknown field" in message
 
 
@@ -69,10 +72,14 @@ def test_any_failure_in_one_file_is_its_own_error_and_every_other_service_loads(
     shutil.copy(REPO / "dags" / "services" / "demo-api.yaml", services / "demo-api.yaml")
     head = "image: registry.example/{0}\n"
     (services / "overflow.yaml").write_text(
-        "service: overflow\n" + head.format("overflow") + "strategy:\n  canary: {step_duration: 99999999999d}\n"
+        "service: overflow\n"
+        + head.format("overflow")
+        + "strategy:\n  canary: {step_duration: 99999999999d}\n"
     )
     (services / "bomb.yaml").write_text(
-        "service: bomb\n" + head.format("bomb") + "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a]\n"
+        "service: bomb\n"
+        + head.format("bomb")
+        + "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a]\n"
     )
     (services / "dupe.yaml").write_text("service: dupe\n" + head.format("dupe") + "service: dupe2\n")
     (services / "build-fails.yaml").write_text("service: build-fails\n" + head.format("build-fails"))
@@ -94,4 +101,7 @@ def test_any_failure_in_one_file_is_its_own_error_and_every_other_service_loads(
     assert "field 'strategy.canary.step_duration': value '99999999999d'" in errors
     assert f"{services / 'bomb.yaml'}: not valid YAML: YAML aliases" in errors
     assert f"{services / 'dupe.yaml'}: not valid YAML: duplicate key 'service' at lines 1 and 3" in errors
-    assert f"{services / 'build-fails.yaml'}: could not be loaded: KeyError: 'a bug while building the DAG'" in errors
+    assert (
+        f"{services / 'build-fails.yaml'}: could not be loaded: KeyError: 'a bug while building the DAG'"
+        in errors
+    )

@@ -30,8 +30,9 @@ print(json.dumps({"plugins": [p.name for p in loaded], "errors": errors, "names"
 
 
 def _probe(plugins_dir: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", PROBE, str(plugins_dir)], capture_output=True, text=True,
-                            cwd=REPO, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(plugins_dir)], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -44,7 +45,8 @@ def test_plugin_loads_once_without_duplicate_modules() -> None:
     assert duplicates == {}, f"modules loaded under two names (duplicate classes): {duplicates}"
     # the library packages are importable under their package names only
     bare = {
-        names[0] for f, names in out["names"].items()
+        names[0]
+        for f, names in out["names"].items()
         if "/" in f and not f.endswith("__init__.py") and "." not in names[0]
     }
     assert bare == set(), f"library modules exec'd under bare names: {bare}"

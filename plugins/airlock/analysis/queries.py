@@ -21,8 +21,7 @@ from collections.abc import Mapping
 # increase() under-counts exactly the errors a canary judge is looking for. Series that did not exist
 # at the window's start count from zero (`unless`); a counter reset counts as no increase (clamp_min).
 _COUNT = (
-    "(sum(M unless M offset {window}) or vector(0))"
-    " + (sum(clamp_min(M - M offset {window}, 0)) or vector(0))"
+    "(sum(M unless M offset {window}) or vector(0)) + (sum(clamp_min(M - M offset {window}, 0)) or vector(0))"
 )
 _QUANTILE = "histogram_quantile(Q, sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{window}])))"
 

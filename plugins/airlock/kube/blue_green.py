@@ -92,12 +92,17 @@ def adopt_blue(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
     blue = kube.get("deployments", namespace, spec.deployment)
     service = kube.get("services", namespace, spec.k8s_service)
     if blue is None or service is None:
-        raise LookupError(f'deployment "{spec.deployment}" and service "{spec.k8s_service}" must exist '
-                          f"in namespace {namespace} for a blue-green deployment")
+        raise LookupError(
+            f'deployment "{spec.deployment}" and service "{spec.k8s_service}" must exist '
+            f"in namespace {namespace} for a blue-green deployment"
+        )
     dep_patch, svc_patch = adoption_patches(spec, blue, service)
     if dep_patch:
-        kube.log.info('adopting "%s" as the blue colour: adding pod label %s=blue (rolling restart, same image)',
-                      spec.deployment, spec.kubernetes.track_label)
+        kube.log.info(
+            'adopting "%s" as the blue colour: adding pod label %s=blue (rolling restart, same image)',
+            spec.deployment,
+            spec.kubernetes.track_label,
+        )
         kube.patch("deployments", namespace, spec.deployment, dep_patch, what="(blue-green adoption)")
     return svc_patch is not None
 
@@ -115,7 +120,13 @@ def pin_service_to_blue(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
 def green_body(spec: ServiceSpec, blue: Obj, image: str, replicas: int, cause: str) -> Obj:
     """A new green Deployment built from blue's spec: same pod template, colour label, new image."""
     return track_deployment_body(
-        spec, blue, name=deployment_for(spec, GREEN), track=GREEN, image=image, replicas=replicas, cause=cause,
+        spec,
+        blue,
+        name=deployment_for(spec, GREEN),
+        track=GREEN,
+        image=image,
+        replicas=replicas,
+        cause=cause,
         copy_spec_keys=("strategy", "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit"),
     )
 
@@ -132,29 +143,52 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
         raise LookupError(f'active deployment "{state["active_deployment"]}" not found in {namespace}')
     if image_of(active, spec.container) == image:
         # a retry after the switch (or a re-deploy of the live version): nothing to put on the other colour
-        kube.log.info('the active colour %s ("%s") already runs %s; nothing to deploy', state["active"],
-                      state["active_deployment"], image)
-        return {"colour": state["active"], "deployment": state["active_deployment"], "changed": False,
-                "replicas": int((active.get("spec") or {}).get("replicas", 1)), "already_active": True,
-                "active": state["active"], "active_deployment": state["active_deployment"]}
+        kube.log.info(
+            'the active colour %s ("%s") already runs %s; nothing to deploy',
+            state["active"],
+            state["active_deployment"],
+            image,
+        )
+        return {
+            "colour": state["active"],
+            "deployment": state["active_deployment"],
+            "changed": False,
+            "replicas": int((active.get("spec") or {}).get("replicas", 1)),
+            "already_active": True,
+            "active": state["active"],
+            "active_deployment": state["active_deployment"],
+        }
     replicas = int((active.get("spec") or {}).get("replicas", 1)) or 1
     current = kube.get("deployments", namespace, new_name)
     changed = False
     if current is None:
         kube.log.info('creating %s deployment "%s" with %s at %d replicas', new, new_name, image, replicas)
-        kube.create("deployments", namespace, green_body(spec, active, image, replicas, cause),
-                    what=f"(new colour {new})")
+        kube.create(
+            "deployments",
+            namespace,
+            green_body(spec, active, image, replicas, cause),
+            what=f"(new colour {new})",
+        )
         changed = True
     else:
         patch = track_deployment_patch(spec, current, track=new, image=image, replicas=replicas, cause=cause)
         if patch:
-            kube.log.info('updating %s deployment "%s": image %s, %d replicas', new, new_name, image, replicas)
+            kube.log.info(
+                'updating %s deployment "%s": image %s, %d replicas', new, new_name, image, replicas
+            )
             kube.patch("deployments", namespace, new_name, patch, what=f"(new colour {new})")
             changed = True
         else:
             kube.log.info('%s deployment "%s" already runs %s at %d replicas', new, new_name, image, replicas)
-    return {"colour": new, "deployment": new_name, "replicas": replicas, "changed": changed, "already_active": False,
-            "active": state["active"], "active_deployment": state["active_deployment"]}
+    return {
+        "colour": new,
+        "deployment": new_name,
+        "replicas": replicas,
+        "changed": changed,
+        "already_active": False,
+        "active": state["active"],
+        "active_deployment": state["active_deployment"],
+    }
 
 
 def preview_body(spec: ServiceSpec, service: Obj, colour: str) -> Obj:
@@ -166,8 +200,10 @@ def preview_body(spec: ServiceSpec, service: Obj, colour: str) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": preview_service_name(spec),
-                     "labels": {**spec.app_labels, "app.kubernetes.io/managed-by": "airlock"}},
+        "metadata": {
+            "name": preview_service_name(spec),
+            "labels": {**spec.app_labels, "app.kubernetes.io/managed-by": "airlock"},
+        },
         "spec": {"selector": selector, "ports": ports, "type": "ClusterIP"},
     }
 
@@ -183,9 +219,14 @@ def ensure_preview_service(kube: Kube, spec: ServiceSpec, namespace: str, colour
     if current is None:
         kube.create("services", namespace, body, what=f"(preview of {colour})")
     elif (current.get("spec") or {}).get("selector") != body["spec"]["selector"]:
-        kube.patch("services", namespace, name, [{"op": "replace", "path": "/spec/selector",
-                                                  "value": body["spec"]["selector"]}],
-                   patch_type="json", what=f"(preview of {colour})")
+        kube.patch(
+            "services",
+            namespace,
+            name,
+            [{"op": "replace", "path": "/spec/selector", "value": body["spec"]["selector"]}],
+            patch_type="json",
+            what=f"(preview of {colour})",
+        )
     else:
         kube.log.info('preview service "%s" already selects %s', name, colour)
     return {"name": name, "selector": body["spec"]["selector"]}
@@ -211,8 +252,13 @@ def switch_traffic(kube: Kube, spec: ServiceSpec, namespace: str, colour: str) -
         kube.log.info('service "%s" already sends traffic to %s', spec.k8s_service, colour)
         return {"from": before, "to": selector, "changed": False}
     selector[track] = colour
-    kube.patch("services", namespace, spec.k8s_service, {"spec": {"selector": {track: colour}}},
-               what=f"(switch traffic to {colour})")
+    kube.patch(
+        "services",
+        namespace,
+        spec.k8s_service,
+        {"spec": {"selector": {track: colour}}},
+        what=f"(switch traffic to {colour})",
+    )
     return {"from": before, "to": selector, "changed": True}
 
 
@@ -223,6 +269,12 @@ def restore_selector(kube: Kube, namespace: str, service_name: str, selector: di
         raise LookupError(f'service "{service_name}" not found in namespace {namespace}')
     if ((service.get("spec") or {}).get("selector") or {}) == selector:
         return False
-    kube.patch("services", namespace, service_name, [{"op": "replace", "path": "/spec/selector", "value": selector}],
-               patch_type="json", what="(restore recorded selector)")
+    kube.patch(
+        "services",
+        namespace,
+        service_name,
+        [{"op": "replace", "path": "/spec/selector", "value": selector}],
+        patch_type="json",
+        what="(restore recorded selector)",
+    )
     return True

@@ -10,9 +10,8 @@ promotion: the stable Deployment is rolled to the new version, then the canary i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-
 import math
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from airlock.kube.api import Kube
@@ -41,7 +40,13 @@ def effective_percent(stable: int, canary: int) -> float:
 
 def canary_body(spec: ServiceSpec, stable: Obj, image: str, replicas: int, cause: str) -> Obj:
     return track_deployment_body(
-        spec, stable, name=canary_name(spec), track=CANARY, image=image, replicas=replicas, cause=cause,
+        spec,
+        stable,
+        name=canary_name(spec),
+        track=CANARY,
+        image=image,
+        replicas=replicas,
+        cause=cause,
         copy_spec_keys=("minReadySeconds", "progressDeadlineSeconds"),
     )
 
@@ -70,7 +75,9 @@ class CanaryStep:
         return cls(**data)
 
 
-def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, weight: float, cause: str) -> CanaryStep:
+def ensure_canary(
+    kube: Kube, spec: ServiceSpec, namespace: str, image: str, weight: float, cause: str
+) -> CanaryStep:
     """Create or resize the canary for `weight` %. Writes nothing if it is already so."""
     stable = kube.get("deployments", namespace, spec.deployment)
     if stable is None:
@@ -81,17 +88,30 @@ def ensure_canary(kube: Kube, spec: ServiceSpec, namespace: str, image: str, wei
     current = kube.get("deployments", namespace, name)
     changed = False
     if current is None:
-        kube.create("deployments", namespace, canary_body(spec, stable, image, replicas, cause),
-                    what=f"(canary {weight:g} %)")
+        kube.create(
+            "deployments",
+            namespace,
+            canary_body(spec, stable, image, replicas, cause),
+            what=f"(canary {weight:g} %)",
+        )
         changed = True
     else:
-        patch = track_deployment_patch(spec, current, track=CANARY, image=image, replicas=replicas, cause=cause)
+        patch = track_deployment_patch(
+            spec, current, track=CANARY, image=image, replicas=replicas, cause=cause
+        )
         if patch:
             kube.patch("deployments", namespace, name, patch, what=f"(canary {weight:g} %)")
             changed = True
     pct = effective_percent(stable_replicas, replicas)
-    kube.log.info("canary step %g %%: %d canary + %d stable replicas -> canary receives %.1f %% of traffic "
-                  "(replica ratio)%s", weight, replicas, stable_replicas, pct, "" if changed else "; already so")
+    kube.log.info(
+        "canary step %g %%: %d canary + %d stable replicas -> canary receives %.1f %% of traffic "
+        "(replica ratio)%s",
+        weight,
+        replicas,
+        stable_replicas,
+        pct,
+        "" if changed else "; already so",
+    )
     return CanaryStep(name, replicas, stable_replicas, weight, round(pct, 2), changed, image)
 
 
@@ -102,7 +122,13 @@ def remove_canary(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
     if current is None:
         return False
     if (current.get("spec") or {}).get("replicas", 1) != 0:
-        kube.patch("deployments", namespace, name, {"spec": {"replicas": 0}}, patch_type="merge",
-                   what="(canary to 0)")
+        kube.patch(
+            "deployments",
+            namespace,
+            name,
+            {"spec": {"replicas": 0}},
+            patch_type="merge",
+            what="(canary to 0)",
+        )
     kube.delete("deployments", namespace, name, what="(remove canary)")
     return True

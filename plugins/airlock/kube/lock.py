@@ -83,8 +83,9 @@ def lease_holder(lease: Obj | None, now: datetime) -> str | None:
     return str(holder)
 
 
-def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: int,
-            now: datetime | None = None) -> LockState:
+def acquire(
+    kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: int, now: datetime | None = None
+) -> LockState:
     """Take the lock for `holder`; raises LockHeld naming the live holder."""
     name = lease_name(service)
     for _ in range(3):  # retry on a lost optimistic-concurrency race
@@ -92,21 +93,28 @@ def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: 
         lease = kube.get("leases", namespace, name)
         current = lease_holder(lease, now)
         if current is not None and current != holder:
-            raise LockHeld(f'deploy lock {namespace}/{name} is held by "{current}" until '
-                           f"{lease_expiry(lease or {}):%Y-%m-%d %H:%M:%S} UTC; another deployment of {service} is "
-                           "in progress. Wait for it to finish (or, if it is dead, for the lease to expire), then "
-                           "retry this run.")
+            raise LockHeld(
+                f'deploy lock {namespace}/{name} is held by "{current}" until '
+                f"{lease_expiry(lease or {}):%Y-%m-%d %H:%M:%S} UTC; another deployment of {service} is "
+                "in progress. Wait for it to finish (or, if it is dead, for the lease to expire), then "
+                "retry this run."
+            )
         if current == holder:
             expiry = lease_expiry(lease or {})
             if expiry is not None and (expiry - now).total_seconds() > ttl_seconds / 2:
-                kube.log.info("deploy lock %s already held by %s until %s; nothing to do", name, holder, expiry)
+                kube.log.info(
+                    "deploy lock %s already held by %s until %s; nothing to do", name, holder, expiry
+                )
                 return LockState(name, holder, expiry.isoformat(), changed=False)
         spec = {"holderIdentity": holder, "leaseDurationSeconds": int(ttl_seconds), "renewTime": _micro(now)}
         try:
             if lease is None:
-                body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "airlock"}},
-                        "spec": {**spec, "acquireTime": _micro(now), "leaseTransitions": 0}}
+                body = {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "airlock"}},
+                    "spec": {**spec, "acquireTime": _micro(now), "leaseTransitions": 0},
+                }
                 kube.create("leases", namespace, body, what=f"(acquire deploy lock for {holder})")
             else:
                 old = lease.get("spec") or {}
@@ -115,7 +123,9 @@ def acquire(kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: 
                     new_spec["acquireTime"] = _micro(now)
                     new_spec["leaseTransitions"] = int(old.get("leaseTransitions") or 0) + 1
                 body = {**lease, "spec": new_spec}
-                kube.replace("leases", namespace, name, body, what=f"(acquire/renew deploy lock for {holder})")
+                kube.replace(
+                    "leases", namespace, name, body, what=f"(acquire/renew deploy lock for {holder})"
+                )
         except KubeError as exc:
             if exc.status == 409:
                 now = None
@@ -132,11 +142,21 @@ def release(kube: Kube, namespace: str, service: str, holder: str) -> LockState:
     lease = kube.get("leases", namespace, name)
     current = ((lease or {}).get("spec") or {}).get("holderIdentity")
     if lease is None or current != holder:
-        kube.log.info("deploy lock %s is not held by %s (holder: %s); nothing to release", name, holder,
-                      current or "nobody")
+        kube.log.info(
+            "deploy lock %s is not held by %s (holder: %s); nothing to release",
+            name,
+            holder,
+            current or "nobody",
+        )
         expiry = lease_expiry(lease) if lease is not None and current else None
         return LockState(name, current, expiry.isoformat() if expiry else None, changed=False)
-    body = {**lease, "spec": {k: v for k, v in (lease.get("spec") or {}).items()
-                              if k not in ("holderIdentity", "renewTime", "acquireTime")}}
+    body = {
+        **lease,
+        "spec": {
+            k: v
+            for k, v in (lease.get("spec") or {}).items()
+            if k not in ("holderIdentity", "renewTime", "acquireTime")
+        },
+    }
     kube.replace("leases", namespace, name, body, what=f"(release deploy lock held by {holder})")
     return LockState(name, None, None, changed=True)

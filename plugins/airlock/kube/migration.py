@@ -26,10 +26,14 @@ def job_state(job: Obj) -> tuple[str, str]:
         if cond.get("type") == "Complete":
             return "Complete", f'job "{name}" completed ({status.get("succeeded", 0)} succeeded)'
         if cond.get("type") == "Failed":
-            return "Failed", (f'job "{name}" failed: {cond.get("reason", "")} {cond.get("message", "")}'.strip()
-                              + f' ({status.get("failed", 0)} failed pods)')
-    return "Running", (f'job "{name}" running: {status.get("active", 0)} active, {status.get("succeeded", 0)} '
-                       f'succeeded, {status.get("failed", 0)} failed')
+            return "Failed", (
+                f'job "{name}" failed: {cond.get("reason", "")} {cond.get("message", "")}'.strip()
+                + f" ({status.get('failed', 0)} failed pods)"
+            )
+    return "Running", (
+        f'job "{name}" running: {status.get("active", 0)} active, {status.get("succeeded", 0)} '
+        f"succeeded, {status.get('failed', 0)} failed"
+    )
 
 
 def job_body(spec: ServiceSpec, version: str, image: str | None = None) -> Obj:
@@ -37,8 +41,12 @@ def job_body(spec: ServiceSpec, version: str, image: str | None = None) -> Obj:
     if mig is None:
         raise ValueError(f"{spec.service}: the service spec has no migration section")
     name = migration_job_name(spec, version)
-    labels = {**spec.app_labels, "app.kubernetes.io/component": "migration", "app.kubernetes.io/managed-by": "airlock",
-              "airlock.io/version": "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in version)[:63]}
+    labels = {
+        **spec.app_labels,
+        "app.kubernetes.io/component": "migration",
+        "app.kubernetes.io/managed-by": "airlock",
+        "airlock.io/version": "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in version)[:63],
+    }
     container: Obj = {"name": "migrate", "image": mig.image or image or spec.image_ref(version)}
     if mig.command:
         container["command"] = list(mig.command)
@@ -53,8 +61,10 @@ def job_body(spec: ServiceSpec, version: str, image: str | None = None) -> Obj:
         "spec": {
             "backoffLimit": mig.backoff_limit,
             "activeDeadlineSeconds": int(mig.timeout.total_seconds()),
-            "template": {"metadata": {"labels": labels},
-                         "spec": {"restartPolicy": "Never", "containers": [container]}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"restartPolicy": "Never", "containers": [container]},
+            },
         },
     }
 
@@ -68,7 +78,11 @@ def ensure_job(kube: Kube, spec: ServiceSpec, namespace: str, version: str, imag
         state, message = job_state(job)
         kube.log.info('migration job "%s" already exists (%s); not creating it again', name, message)
         return {"job": name, "status": state, "message": message, "created": False}
-    kube.log.info('creating migration job "%s" with image %s', name, body["spec"]["template"]["spec"]["containers"][0]["image"])
+    kube.log.info(
+        'creating migration job "%s" with image %s',
+        name,
+        body["spec"]["template"]["spec"]["containers"][0]["image"],
+    )
     kube.create("jobs", namespace, body, what="(migration)")
     return {"job": name, "status": "Running", "message": f'job "{name}" created', "created": True}
 
@@ -77,4 +91,7 @@ def job_logs(kube: Kube, namespace: str, name: str, tail_lines: int = 200) -> di
     """Log lines of the Job's pods, by pod name (oldest pod first)."""
     pods = kube.items("pods", namespace, label_selector={"job-name": name})
     pods.sort(key=lambda p: (p.get("metadata") or {}).get("creationTimestamp", ""))
-    return {p["metadata"]["name"]: kube.logs(namespace, p["metadata"]["name"], tail_lines=tail_lines) for p in pods}
+    return {
+        p["metadata"]["name"]: kube.logs(namespace, p["metadata"]["name"], tail_lines=tail_lines)
+        for p in pods
+    }

@@ -115,10 +115,23 @@ class RollbackPlan:
         other = data.get("other_colour")
         migration = data.get("migration")
         return cls(
-            **{k: data[k] for k in ("run_id", "service", "namespace", "strategy", "version", "new_image",
-                                    "recorded_at", "service_name")},
+            **{
+                k: data[k]
+                for k in (
+                    "run_id",
+                    "service",
+                    "namespace",
+                    "strategy",
+                    "version",
+                    "new_image",
+                    "recorded_at",
+                    "service_name",
+                )
+            },
             stable=DeploymentState.from_dict(data["stable"]),
-            service_selector=dict(data["service_selector"]) if data.get("service_selector") is not None else None,
+            service_selector=dict(data["service_selector"])
+            if data.get("service_selector") is not None
+            else None,
             canary=DeploymentState.from_dict(data["canary"]),
             colour=data.get("colour"),
             other_colour=DeploymentState.from_dict(other) if other else None,
@@ -144,21 +157,32 @@ def deployment_state(kube: Kube, namespace: str, name: str) -> DeploymentState:
     )
 
 
-def read_plan(kube: Kube, spec: ServiceSpec, namespace: str, strategy: str, run_id: str, version: str,
-              new_image: str) -> RollbackPlan:
+def read_plan(
+    kube: Kube, spec: ServiceSpec, namespace: str, strategy: str, run_id: str, version: str, new_image: str
+) -> RollbackPlan:
     """Read the current production state into a plan (no writes)."""
     service = kube.get("services", namespace, spec.k8s_service)
     selector = dict(((service or {}).get("spec") or {}).get("selector") or {}) if service else None
-    colour = blue_green.active_colour(service, spec.kubernetes.track_label) if strategy == "blue_green" else None
+    colour = (
+        blue_green.active_colour(service, spec.kubernetes.track_label) if strategy == "blue_green" else None
+    )
     stable_name = blue_green.deployment_for(spec, colour) if colour else spec.deployment
     stable = deployment_state(kube, namespace, stable_name)
     if not stable.exists:
-        raise LookupError(f'deployment "{stable_name}" not found in namespace {namespace}: Airlock updates an '
-                          "existing service; create it first (kubectl apply)")
-    other = deployment_state(kube, namespace, blue_green.deployment_for(spec, blue_green.other(colour))) \
-        if colour else None
-    migration = MigrationPlan(migration_job_name(spec, version), spec.migration.reversible) \
-        if spec.migration is not None else None
+        raise LookupError(
+            f'deployment "{stable_name}" not found in namespace {namespace}: Airlock updates an '
+            "existing service; create it first (kubectl apply)"
+        )
+    other = (
+        deployment_state(kube, namespace, blue_green.deployment_for(spec, blue_green.other(colour)))
+        if colour
+        else None
+    )
+    migration = (
+        MigrationPlan(migration_job_name(spec, version), spec.migration.reversible)
+        if spec.migration is not None
+        else None
+    )
     return RollbackPlan(
         run_id=run_id,
         service=spec.service,
@@ -190,7 +214,9 @@ def stored_plan(deployment: Obj | None, run_id: str) -> RollbackPlan | None:
         stored = json.loads(raw)
     except ValueError:
         return None
-    if not (isinstance(stored, dict) and stored.get("run_id") == run_id and isinstance(stored.get("plan"), dict)):
+    if not (
+        isinstance(stored, dict) and stored.get("run_id") == run_id and isinstance(stored.get("plan"), dict)
+    ):
         return None
     try:
         return RollbackPlan.from_dict(stored["plan"])
@@ -201,26 +227,38 @@ def stored_plan(deployment: Obj | None, run_id: str) -> RollbackPlan | None:
         ) from None
 
 
-def record_plan(kube: Kube, spec: ServiceSpec, namespace: str, strategy: str, run_id: str, version: str,
-                new_image: str) -> RollbackPlan:
+def record_plan(
+    kube: Kube, spec: ServiceSpec, namespace: str, strategy: str, run_id: str, version: str, new_image: str
+) -> RollbackPlan:
     """Return this run's plan: the stored one on retry, else read now and store it on the Deployment."""
     stable = kube.get("deployments", namespace, spec.deployment)
     existing = stored_plan(stable, run_id)
     if existing is not None:
-        kube.log.info("rollback plan for run %s already recorded at %s; re-using it (not re-reading the cluster)",
-                      run_id, existing.recorded_at)
+        kube.log.info(
+            "rollback plan for run %s already recorded at %s; re-using it (not re-reading the cluster)",
+            run_id,
+            existing.recorded_at,
+        )
         return existing
     plan = read_plan(kube, spec, namespace, strategy, run_id, version, new_image)
     value = json.dumps({"run_id": run_id, "plan": plan.to_dict()}, sort_keys=True, separators=(",", ":"))
-    kube.patch("deployments", namespace, spec.deployment, {"metadata": {"annotations": {PLAN_ANNOTATION: value}}},
-               patch_type="merge", what="(store rollback plan)")
+    kube.patch(
+        "deployments",
+        namespace,
+        spec.deployment,
+        {"metadata": {"annotations": {PLAN_ANNOTATION: value}}},
+        patch_type="merge",
+        what="(store rollback plan)",
+    )
     return plan
 
 
 def describe_plan(plan: RollbackPlan) -> str:
     """One paragraph for the task log / deployment record."""
-    parts = [f'deployment "{plan.deployment}" revision {plan.revision} at {plan.replicas} replicas',
-             "images " + ", ".join(f"{k}={v}" for k, v in sorted(plan.images.items()))]
+    parts = [
+        f'deployment "{plan.deployment}" revision {plan.revision} at {plan.replicas} replicas',
+        "images " + ", ".join(f"{k}={v}" for k, v in sorted(plan.images.items())),
+    ]
     if plan.service_selector is not None:
         parts.append(f'service "{plan.service_name}" selector {plan.service_selector}')
     if plan.colour:

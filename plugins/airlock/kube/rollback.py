@@ -58,8 +58,14 @@ def check_migration(kube: Kube, plan: RollbackPlan, spec: ServiceSpec | None = N
     job = migration_ran(kube, plan)
     if job is None:
         return
-    state = "completed" if any(c.get("type") == "Complete" and c.get("status") == "True"
-                               for c in (job.get("status") or {}).get("conditions") or []) else "started"
+    state = (
+        "completed"
+        if any(
+            c.get("type") == "Complete" and c.get("status") == "True"
+            for c in (job.get("status") or {}).get("conditions") or []
+        )
+        else "started"
+    )
     raise IrreversibleMigration(
         f"REFUSING TO ROLL BACK {plan.service}: the irreversible migration job {mig.job} has {state} in "
         f"namespace {plan.namespace}, so the previous version ({', '.join(plan.images.values())}) may not "
@@ -76,16 +82,33 @@ def _stable_actions(kube: Kube, namespace: str, recorded: DeploymentState) -> li
     now = deployment_state(kube, namespace, name)
     actions: list[Action] = []
     if not now.exists:
-        raise LookupError(f'deployment "{name}" recorded in the rollback plan no longer exists in {namespace}')
-    same_template = (now.template_hash == recorded.template_hash) if recorded.template_hash \
+        raise LookupError(
+            f'deployment "{name}" recorded in the rollback plan no longer exists in {namespace}'
+        )
+    same_template = (
+        (now.template_hash == recorded.template_hash)
+        if recorded.template_hash
         else now.images == recorded.images
+    )
     if not same_template:
-        actions.append(Action(f'undo deployment "{name}" to recorded revision {recorded.revision} '
-                              f"(images {recorded.images})", "undo", name,
-                              {"revision": recorded.revision, "images": recorded.images}))
+        actions.append(
+            Action(
+                f'undo deployment "{name}" to recorded revision {recorded.revision} '
+                f"(images {recorded.images})",
+                "undo",
+                name,
+                {"revision": recorded.revision, "images": recorded.images},
+            )
+        )
     if now.replicas != recorded.replicas:
-        actions.append(Action(f'scale deployment "{name}" from {now.replicas} back to {recorded.replicas} replicas',
-                              "scale", name, {"replicas": recorded.replicas}))
+        actions.append(
+            Action(
+                f'scale deployment "{name}" from {now.replicas} back to {recorded.replicas} replicas',
+                "scale",
+                name,
+                {"replicas": recorded.replicas},
+            )
+        )
     return actions
 
 
@@ -101,15 +124,31 @@ def rollback_actions(kube: Kube, spec: ServiceSpec, plan: RollbackPlan) -> list[
     if plan.strategy == "blue_green":
         selector = plan.service_selector
         service = kube.get("services", ns, plan.service_name)
-        if selector is not None and service is not None and (service.get("spec") or {}).get("selector") != selector:
-            actions.append(Action(f'switch service "{plan.service_name}" back to selector {selector}',
-                                  "restore_selector", plan.service_name, {"selector": selector}))
-        other_name = plan.other_colour.name if plan.other_colour else \
-            blue_green.deployment_for(spec, blue_green.other(plan.colour))
+        if (
+            selector is not None
+            and service is not None
+            and (service.get("spec") or {}).get("selector") != selector
+        ):
+            actions.append(
+                Action(
+                    f'switch service "{plan.service_name}" back to selector {selector}',
+                    "restore_selector",
+                    plan.service_name,
+                    {"selector": selector},
+                )
+            )
+        other_name = (
+            plan.other_colour.name
+            if plan.other_colour
+            else blue_green.deployment_for(spec, blue_green.other(plan.colour))
+        )
         now = kube.get("deployments", ns, other_name)
         if now is not None and (now.get("spec") or {}).get("replicas", 1) != 0:
-            actions.append(Action(f'scale new colour deployment "{other_name}" to 0', "scale", other_name,
-                                  {"replicas": 0}))
+            actions.append(
+                Action(
+                    f'scale new colour deployment "{other_name}" to 0', "scale", other_name, {"replicas": 0}
+                )
+            )
         preview = blue_green.preview_service_name(spec)
         if kube.get("services", ns, preview) is not None:
             actions.append(Action(f'delete preview service "{preview}"', "delete_preview", preview))

@@ -9,7 +9,6 @@ A retry finds the image already set and writes nothing.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-
 from typing import Any
 
 from airlock.kube.api import Kube
@@ -24,7 +23,9 @@ def change_cause(service: str, run_id: str, image: str) -> str:
 
 
 def containers_of(deployment: Obj) -> list[Obj]:
-    return list(((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [])
+    return list(
+        ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    )
 
 
 def container_images(deployment: Obj) -> dict[str, str]:
@@ -41,16 +42,25 @@ def image_of(deployment: Obj, container: str) -> str:
             return str(c.get("image", ""))
     names = ", ".join(c.get("name", "?") for c in containers_of(deployment))
     name = (deployment.get("metadata") or {}).get("name")
-    raise ValueError(f'deployment "{name}" has no container "{container}" (containers: {names}); '
-                     "set kubernetes.container in the service spec")
+    raise ValueError(
+        f'deployment "{name}" has no container "{container}" (containers: {names}); '
+        "set kubernetes.container in the service spec"
+    )
 
 
-def image_patch(deployment: Obj, container: str, image: str, cause: str | None,
-                progress_deadline_seconds: int | None = None) -> Obj | None:
+def image_patch(
+    deployment: Obj,
+    container: str,
+    image: str,
+    cause: str | None,
+    progress_deadline_seconds: int | None = None,
+) -> Obj | None:
     """The strategic merge patch that sets `container`'s image, or None if it is already set."""
     current = image_of(deployment, container)
     spec = deployment.get("spec") or {}
-    deadline_ok = progress_deadline_seconds is None or spec.get("progressDeadlineSeconds") == progress_deadline_seconds
+    deadline_ok = (
+        progress_deadline_seconds is None or spec.get("progressDeadlineSeconds") == progress_deadline_seconds
+    )
     if current == image and deadline_ok:
         return None
     patch: Obj = {}
@@ -86,8 +96,15 @@ class ImageUpdate:
         return cls(**data)
 
 
-def set_image(kube: Kube, namespace: str, name: str, container: str, image: str, cause: str | None,
-              progress_deadline_seconds: int | None = None) -> ImageUpdate:
+def set_image(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    container: str,
+    image: str,
+    cause: str | None,
+    progress_deadline_seconds: int | None = None,
+) -> ImageUpdate:
     """Start a rolling update of Deployment `name` to `image` (no-op if already there)."""
     deployment = kube.get("deployments", namespace, name)
     if deployment is None:
@@ -95,9 +112,13 @@ def set_image(kube: Kube, namespace: str, name: str, container: str, image: str,
     current = image_of(deployment, container)
     patch = image_patch(deployment, container, image, cause, progress_deadline_seconds)
     if patch is None:
-        kube.log.info('deployment "%s" container %s already runs %s; nothing to patch', name, container, image)
+        kube.log.info(
+            'deployment "%s" container %s already runs %s; nothing to patch', name, container, image
+        )
     else:
-        kube.log.info('rolling update of deployment "%s": container %s %s -> %s', name, container, current, image)
+        kube.log.info(
+            'rolling update of deployment "%s": container %s %s -> %s', name, container, current, image
+        )
         kube.patch("deployments", namespace, name, patch, what="(set image, change-cause)")
     return ImageUpdate(name, namespace, container, current, image, changed=patch is not None)
 
@@ -109,6 +130,12 @@ def scale(kube: Kube, namespace: str, name: str, replicas: int) -> bool:
         raise LookupError(f'deployment "{name}" not found in namespace {namespace}')
     if (deployment.get("spec") or {}).get("replicas", 1) == replicas:
         return False
-    kube.patch("deployments", namespace, name, {"spec": {"replicas": replicas}}, patch_type="merge",
-               what=f"(scale to {replicas})")
+    kube.patch(
+        "deployments",
+        namespace,
+        name,
+        {"spec": {"replicas": replicas}},
+        patch_type="merge",
+        what=f"(scale to {replicas})",
+    )
     return True

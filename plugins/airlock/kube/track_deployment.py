@@ -17,7 +17,9 @@ Obj = dict[str, Any]
 
 
 def template_labels(deployment: Obj) -> dict[str, str]:
-    return dict((((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
+    return dict(
+        (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    )
 
 
 def track_deployment_body(
@@ -63,8 +65,9 @@ def track_deployment_body(
     return body
 
 
-def track_deployment_patch(spec: ServiceSpec, current: Obj, *, track: str, image: str, replicas: int,
-                           cause: str) -> Obj:
+def track_deployment_patch(
+    spec: ServiceSpec, current: Obj, *, track: str, image: str, replicas: int, cause: str
+) -> Obj:
     """The strategic-merge patch that brings an existing track Deployment to image/label/replicas.
 
     Empty when it already matches: that is what makes a retried step write nothing.

@@ -19,14 +19,16 @@ from airlock.kube.status import POD_TEMPLATE_HASH, owned_replicasets, revision_o
 
 Obj = dict[str, Any]
 
-ANNOTATIONS_TO_SKIP = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "deployment.kubernetes.io/revision",
-    "deployment.kubernetes.io/revision-history",
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-})
+ANNOTATIONS_TO_SKIP = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "deployment.kubernetes.io/revision",
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 
 
 class RevisionNotFound(LookupError):
@@ -69,7 +71,9 @@ def replicaset_for_revision(kube: Kube, namespace: str, deployment: Obj, revisio
             return rs
     name = deployment["metadata"]["name"]
     known = ", ".join(str(revision_of(rs)) for rs in owned) or "none"
-    raise RevisionNotFound(f'unable to find revision {revision} of deployment "{name}" (revisions kept: {known})')
+    raise RevisionNotFound(
+        f'unable to find revision {revision} of deployment "{name}" (revisions kept: {known})'
+    )
 
 
 def undo(kube: Kube, namespace: str, name: str, to_revision: int) -> Obj:
@@ -78,13 +82,25 @@ def undo(kube: Kube, namespace: str, name: str, to_revision: int) -> Obj:
     if deployment is None:
         raise LookupError(f'deployment "{name}" not found in namespace {namespace}')
     if (deployment.get("spec") or {}).get("paused"):
-        raise RuntimeError(f'deployment "{name}" is paused; resume it first (kubectl rollout resume) and retry')
+        raise RuntimeError(
+            f'deployment "{name}" is paused; resume it first (kubectl rollout resume) and retry'
+        )
     rs = replicaset_for_revision(kube, namespace, deployment, to_revision)
     patch = undo_patch(deployment, rs)
     if patch is None:
         message = f"skipped rollback (current template already matches revision {to_revision})"
         kube.log.info('deployment "%s": %s', name, message)
         return {"changed": False, "message": message, "patch": None}
-    kube.patch("deployments", namespace, name, patch, patch_type="json",
-               what=f"(rollout undo to revision {to_revision}, ReplicaSet {rs['metadata']['name']})")
-    return {"changed": True, "message": f'deployment "{name}" rolled back to revision {to_revision}', "patch": patch}
+    kube.patch(
+        "deployments",
+        namespace,
+        name,
+        patch,
+        patch_type="json",
+        what=f"(rollout undo to revision {to_revision}, ReplicaSet {rs['metadata']['name']})",
+    )
+    return {
+        "changed": True,
+        "message": f'deployment "{name}" rolled back to revision {to_revision}',
+        "patch": patch,
+    }

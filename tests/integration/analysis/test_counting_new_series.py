@@ -46,25 +46,40 @@ def test_errors_of_pods_born_in_the_window_are_all_counted(tmp_path: Any) -> Non
         "services": {"production/web": {"rps": 60}},
         "objects": [
             make_service("web", "production", selector={"app": "web"}),
-            make_deployment("web", "production", replicas=4, labels={"app": "web", "track": "stable"},
-                            containers=[make_container("app", f"{IMAGE}:1")]),
+            make_deployment(
+                "web",
+                "production",
+                replicas=4,
+                labels={"app": "web", "track": "stable"},
+                containers=[make_container("app", f"{IMAGE}:1")],
+            ),
         ],
     }
     with run_kubesim(scenario) as sim, start_prometheus([sim.url + "/metrics"], tmp_path) as prom:
         wait_for_scrapes(prom, count=3)
         started = time.time()
-        canary = make_deployment("web-canary", "production", replicas=4, labels={"app": "web", "track": "canary"},
-                                 containers=[make_container("app", f"{IMAGE}:2")])
-        requests.post(f"{sim.url}/apis/apps/v1/namespaces/production/deployments", json=canary,
-                      timeout=10).raise_for_status()
+        canary = make_deployment(
+            "web-canary",
+            "production",
+            replicas=4,
+            labels={"app": "web", "track": "canary"},
+            containers=[make_container("app", f"{IMAGE}:2")],
+        )
+        requests.post(
+            f"{sim.url}/apis/apps/v1/namespaces/production/deployments", json=canary, timeout=10
+        ).raise_for_status()
         time.sleep(12)
         truth = _kubesim_canary_errors(sim.url)
         time.sleep(2.5)  # one more scrape, so Prometheus has what kubesim had
         window = queries.window(time.time() - started)
         selector = queries.matchers({"namespace": "production", "service": "web"}, 'track="canary"')
-        airlock = query_scalar(prom, queries.render(queries.DEFAULT_QUERIES["errors"], selector=selector,
-                                                    window=window))
-        naive = query_scalar(prom, f'sum(increase(http_requests_total{{{selector},code=~"5.."}}[{window}]))') or 0.0
+        airlock = query_scalar(
+            prom, queries.render(queries.DEFAULT_QUERIES["errors"], selector=selector, window=window)
+        )
+        naive = (
+            query_scalar(prom, f'sum(increase(http_requests_total{{{selector},code=~"5.."}}[{window}]))')
+            or 0.0
+        )
 
     print(f"kubesim truth {truth:.0f} errors, Airlock count {airlock}, increase() {naive:.1f}")
     assert truth >= 4, f"the scenario should have produced canary errors, got {truth}"

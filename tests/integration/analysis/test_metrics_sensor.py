@@ -14,8 +14,8 @@ from airflow.sdk import DAG
 from airlock.spec import parse_spec, spec_to_dict
 from sensors.metrics import MetricsSensor
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
-from tests.integration.analysis.conftest import canary_scenario
 from tests.fixtures.run_requests import request_for
+from tests.integration.analysis.conftest import canary_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,11 @@ def _run(dag_id: str, prometheus_url: str, airflow_connections: Any, **sensor_ar
     airflow_connections("prometheus_default", {"conn_type": "http", "host": prometheus_url})
     with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False) as dag:
         MetricsSensor(
-            task_id="analysis", spec=SPEC, phase="canary", slot=0, **sensor_args,
+            task_id="analysis",
+            spec=SPEC,
+            phase="canary",
+            slot=0,
+            **sensor_args,
             request=request_for(SPEC, "1.1.0", "canary", canary_steps=[10, 100]),
         )
     return run_dag(dag)

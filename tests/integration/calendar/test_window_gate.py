@@ -13,8 +13,8 @@ from airflow.sdk import DAG
 from airlock.spec import parse_spec, spec_to_dict
 from operators import window_gate
 from operators.window_gate import WindowGateOperator
-from tests.fixtures.run_requests import request_for
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
+from tests.fixtures.run_requests import request_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,9 @@ def test_defers_while_closed_and_passes_when_window_opens(
     # Injected clock: 3 seconds before the 02:00 Berlin window opens (a winter date, UTC+1).
     spec = _spec(timezone="Europe/Berlin", off_peak=["Daily 02:00-04:00"], max_wait="1h")
     set_clock("2026-03-10T01:59:57+01:00")
-    dag = _gate_dag("gate_defers", spec=spec, request=request_for(spec, "v1.0.0", window="next_window", risk="planned"))
+    dag = _gate_dag(
+        "gate_defers", spec=spec, request=request_for(spec, "v1.0.0", window="next_window", risk="planned")
+    )
     real_start = datetime.now(UTC)
     with caplog.at_level(logging.INFO):
         dr = run_dag(dag)
@@ -88,7 +90,9 @@ def test_defers_while_closed_and_passes_when_window_opens(
 def test_open_window_passes_without_deferring(airflow_db: Any, set_clock: Any) -> None:
     spec = _spec(timezone="Europe/Berlin", off_peak=["Daily 02:00-04:00"])
     set_clock("2026-03-10T02:30:00+01:00")
-    dag = _gate_dag("gate_open", spec=spec, request=request_for(spec, "v1.0.0", window="next_window", risk="planned"))
+    dag = _gate_dag(
+        "gate_open", spec=spec, request=request_for(spec, "v1.0.0", window="next_window", risk="planned")
+    )
     dr = run_dag(dag)
     assert _state(dr) == "success"
     result = xcom_value(dr, "window_gate")
@@ -102,7 +106,9 @@ def test_freeze_blocks_window_now_and_names_the_freeze(
 ) -> None:
     spec = _spec(timezone="Europe/Berlin", off_peak=["Daily 02:00-04:00"], freezes=["2026-12-20..2027-01-04"])
     set_clock("2026-12-24T10:00:00+01:00")
-    dag = _gate_dag("gate_frozen", spec=spec, request=request_for(spec, "v1.0.0", window="now", risk="planned"))
+    dag = _gate_dag(
+        "gate_frozen", spec=spec, request=request_for(spec, "v1.0.0", window="now", risk="planned")
+    )
     dr = run_dag(dag)
     assert _state(dr) == "failed"
     task_log = capsys.readouterr().out  # task logs go through structlog to stdout
@@ -113,7 +119,9 @@ def test_freeze_blocks_window_now_and_names_the_freeze(
 def test_hotfix_overrides_freeze_and_is_recorded(airflow_db: Any, set_clock: Any) -> None:
     spec = _spec(timezone="Europe/Berlin", off_peak=["Daily 02:00-04:00"], freezes=["2026-12-20..2027-01-04"])
     set_clock("2026-12-24T10:00:00+01:00")
-    dag = _gate_dag("gate_hotfix", spec=spec, request=request_for(spec, "v1.0.0", window="now", risk="hotfix"))
+    dag = _gate_dag(
+        "gate_hotfix", spec=spec, request=request_for(spec, "v1.0.0", window="now", risk="hotfix")
+    )
     dr = run_dag(dag)
     assert _state(dr) == "success"
     result = xcom_value(dr, "window_gate")
@@ -128,7 +136,9 @@ def test_next_window_beyond_max_wait_fails(
     # In a freeze until Jan 4: the next window is 10 days away, max_wait is 7 days (default).
     spec = _spec(timezone="Europe/Berlin", off_peak=["Daily 02:00-04:00"], freezes=["2026-12-20..2027-01-04"])
     set_clock("2026-12-24T10:00:00+01:00")
-    dag = _gate_dag("gate_too_far", spec=spec, request=request_for(spec, "v1.0.0", window="next_window", risk="planned"))
+    dag = _gate_dag(
+        "gate_too_far", spec=spec, request=request_for(spec, "v1.0.0", window="next_window", risk="planned")
+    )
     dr = run_dag(dag)
     assert _state(dr) == "failed"
     task_log = capsys.readouterr().out

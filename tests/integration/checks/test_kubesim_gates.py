@@ -185,7 +185,9 @@ def test_preflight_operator_on_kubesim(sim_connections, kube_client, capsys):
     deploy(kube_client, "staging", "payment-service", "1.2.3")
     sim_connections.advance(5)
     spec = make_spec()
-    dr = run_dag(dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3"))))
+    dr = run_dag(
+        dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3")))
+    )
     out = capsys.readouterr().out
     assert task_state(dr, "checks") == "success", out[-3000:]
     assert [r["status"] for r in xcom_value(dr, "checks")] == ["pass", "pass"]
@@ -193,7 +195,9 @@ def test_preflight_operator_on_kubesim(sim_connections, kube_client, capsys):
     deploy(kube_client, "staging", "worker", "broken", replicas=1)
     sim_connections.advance(10)
     spec = make_spec(cluster={"max_node_cpu": 0.4, "max_node_memory": 0.9})
-    dr = run_dag(dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3"))))
+    dr = run_dag(
+        dag_with(lambda: PreflightOperator(task_id="checks", spec=spec, request=request_for(spec, "1.2.3")))
+    )
     out = capsys.readouterr().out
     assert task_state(dr, "checks") == "failed"
     assert "2 pre-flight check(s) failed: staging_healthy: staging (staging)" in out
@@ -210,8 +214,12 @@ def test_health_smoke_and_log_scan_operators_on_kubesim(sim_connections, kube_cl
     sim_connections.advance(30)
     spec = make_spec()
     dag = dag_with(
-        lambda: HealthCheckOperator(task_id="health", spec=spec, request=request_for(spec, "1.2.3"), target="production"),
-        lambda: SmokeTestOperator(task_id="smoke", spec=spec, request=request_for(spec, "1.2.3"), target="production"),
+        lambda: HealthCheckOperator(
+            task_id="health", spec=spec, request=request_for(spec, "1.2.3"), target="production"
+        ),
+        lambda: SmokeTestOperator(
+            task_id="smoke", spec=spec, request=request_for(spec, "1.2.3"), target="production"
+        ),
         lambda: LogScanOperator(task_id="log_scan", spec=spec, request=request_for(spec, "1.2.3")),
     )
     dr = run_dag(dag)
@@ -227,7 +235,9 @@ def test_health_smoke_and_log_scan_operators_on_kubesim(sim_connections, kube_cl
 
     dr = run_dag(
         dag_with(
-            lambda: HealthCheckOperator(task_id="health", spec=spec, request=request_for(spec, "1.3.0"), target="production")
+            lambda: HealthCheckOperator(
+                task_id="health", spec=spec, request=request_for(spec, "1.3.0"), target="production"
+            )
         )
     )
     out = capsys.readouterr().out

@@ -14,8 +14,8 @@ from airflow.sdk import DAG
 from airlock.spec import parse_spec, spec_to_dict
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.fake_apis import Reply
-from tests.integration.checks.fake_kube import FakeApp, FakeKubeApi
 from tests.fixtures.run_requests import request_for
+from tests.integration.checks.fake_kube import FakeApp, FakeKubeApi
 
 pytestmark = pytest.mark.integration
 

@@ -39,14 +39,15 @@ LATENCY = {"p50": 40, "p95": 120, "p99": 200}  # as demo/scenario.yaml; every ve
 # Image profiles: v2 healthy, v3 answers 8 % of requests with 5xx (the canary must be stopped), v4 cannot
 # be pulled, v5 is healthy on /health but answers every other request with 500 (smoke and metrics fail).
 IMAGES: dict[str, Any] = {
-    f"{IMAGE}:v3*": {"ready_after_seconds": 0.5, "error_rate": 0.08,
-                     "latency_ms": LATENCY},
+    f"{IMAGE}:v3*": {"ready_after_seconds": 0.5, "error_rate": 0.08, "latency_ms": LATENCY},
     f"{IMAGE}:v4*": {"fail": "ImagePullBackOff"},
-    f"{IMAGE}:v5*": {"ready_after_seconds": 0.5, "error_rate": 1.0,
-                     "latency_ms": LATENCY},
-    f"{IMAGE}:*": {"ready_after_seconds": 0.5, "error_rate": 0.002,
-                   "latency_ms": LATENCY,
-                   "log_lines": ["GET /api/v1/items 200", "GET /health 200"]},
+    f"{IMAGE}:v5*": {"ready_after_seconds": 0.5, "error_rate": 1.0, "latency_ms": LATENCY},
+    f"{IMAGE}:*": {
+        "ready_after_seconds": 0.5,
+        "error_rate": 0.002,
+        "latency_ms": LATENCY,
+        "log_lines": ["GET /api/v1/items 200", "GET /health 200"],
+    },
 }
 
 
@@ -85,22 +86,31 @@ def build_dag(spec: ServiceSpec | None = None) -> Any:
 
 def _deployment(namespace: str, replicas: int, version: str = "v1") -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "demo-api", "namespace": namespace, "labels": {"app": "demo-api"}},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": "demo-api"}},
-            "template": {"metadata": {"labels": {"app": "demo-api"}},
-                         "spec": {"containers": [{"name": "app", "image": f"{IMAGE}:{version}",
-                                                  "ports": [{"containerPort": 8080}]}]}},
+            "template": {
+                "metadata": {"labels": {"app": "demo-api"}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": f"{IMAGE}:{version}", "ports": [{"containerPort": 8080}]}
+                    ]
+                },
+            },
         },
     }
 
 
 def _service(namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "demo-api", "namespace": namespace, "labels": {"app": "demo-api"}},
-            "spec": {"selector": {"app": "demo-api"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "demo-api", "namespace": namespace, "labels": {"app": "demo-api"}},
+        "spec": {"selector": {"app": "demo-api"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
 
 
 def scenario(seed: int) -> dict[str, Any]:
@@ -166,7 +176,10 @@ def observability(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observab
         pytest.skip("prometheus-alertmanager is not installed")
     relay = MetricsRelay()
     try:
-        with start_prometheus([relay.url], tmp_path_factory.mktemp("prom")) as prom, alertmanager_server() as am:
+        with (
+            start_prometheus([relay.url], tmp_path_factory.mktemp("prom")) as prom,
+            alertmanager_server() as am,
+        ):
             yield Observability(prom, am, relay)
     finally:
         relay.stop()
@@ -201,8 +214,11 @@ class World:
 
     def writes(self) -> list[dict[str, Any]]:
         """Kubernetes API writes (not kubesim's own /_sim endpoints) recorded by kubesim's audit log."""
-        return [e for e in self.sim.audit() if e["method"] in ("POST", "PUT", "PATCH", "DELETE")
-                and not str(e["path"]).startswith("/_sim")]
+        return [
+            e
+            for e in self.sim.audit()
+            if e["method"] in ("POST", "PUT", "PATCH", "DELETE") and not str(e["path"]).startswith("/_sim")
+        ]
 
 
 @contextmanager
@@ -212,7 +228,9 @@ def start_world(obs: Observability, set_conn: Any) -> Generator[World, None, Non
     slack = SlackReceiver()
     with run_kubesim(scenario(seed)) as sim:
         obs.relay.target = f"{sim.url}/metrics"
-        set_conn("kubernetes_default", {"conn_type": "kubernetes", "extra": {"kube_config_path": sim.kubeconfig}})
+        set_conn(
+            "kubernetes_default", {"conn_type": "kubernetes", "extra": {"kube_config_path": sim.kubeconfig}}
+        )
         set_conn("prometheus_default", {"conn_type": "http", "host": obs.prometheus})
         set_conn("alertmanager_default", {"conn_type": "http", "host": obs.alertmanager.url})
         set_conn("airlock_app_http", {"conn_type": "http", "host": sim.url})
@@ -229,11 +247,16 @@ def start_world(obs: Observability, set_conn: Any) -> Generator[World, None, Non
 
 def _wait_scraped(prometheus: str, sim: Sim) -> None:
     """Until Prometheus holds two scrapes of this kubesim's production pods (rate() needs two)."""
-    pods = [p["metadata"]["name"] for p in requests.get(
-        f"{sim.url}/api/v1/namespaces/{NS}/pods", timeout=10).json()["items"]]
+    pods = [
+        p["metadata"]["name"]
+        for p in requests.get(f"{sim.url}/api/v1/namespaces/{NS}/pods", timeout=10).json()["items"]
+    ]
     assert pods, "the scenario's production pods exist"
-    wait_for_series(prometheus, f'count_over_time(http_requests_total{{namespace="{NS}",pod="{pods[0]}"}}[1m]) >= 2',
-                    timeout=30)
+    wait_for_series(
+        prometheus,
+        f'count_over_time(http_requests_total{{namespace="{NS}",pod="{pods[0]}"}}[1m]) >= 2',
+        timeout=30,
+    )
 
 
 @pytest.fixture

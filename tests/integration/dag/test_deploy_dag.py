@@ -48,9 +48,16 @@ def test_healthy_canary_is_promoted(world: Any) -> None:
 
     st = states(dr)
     assert str(dr.state) == "success", dump(st)
-    for task in ("production.canary.step_1", "production.canary.analysis_1", "production.canary.step_2",
-                 "production.canary.analysis_2", "production.canary.promote", "validation.metrics",
-                 "validation.log_scan", "complete.mark_deployed"):
+    for task in (
+        "production.canary.step_1",
+        "production.canary.analysis_1",
+        "production.canary.step_2",
+        "production.canary.analysis_2",
+        "production.canary.promote",
+        "validation.metrics",
+        "validation.log_scan",
+        "complete.mark_deployed",
+    ):
         assert st[task] == "success", (task, dump(st))
     assert st["rollback"] == "skipped" and st["complete.retire_old_colour"] == "skipped", dump(st)
     assert [xcom_value(dr, f"production.canary.step_{n}")["replicas"] for n in (1, 2)] == [2, 6]
@@ -84,19 +91,23 @@ def test_canary_with_8_percent_errors_is_rolled_back(world: Any) -> None:
     verdict = xcom_value(dr, "record")["checks"]["metrics"]["production.canary.analysis_1"]
     assert verdict["decision"] == "fail", dump(verdict)
     failing = [m for m in verdict["metrics"] if m["status"] == "fail"]
-    assert {m["name"] for m in failing} & {"error_rate", "error_rate_increase", "error_rate_test"}, dump(failing)
+    assert {m["name"] for m in failing} & {"error_rate", "error_rate_increase", "error_rate_test"}, dump(
+        failing
+    )
     rollback = xcom_value(dr, "rollback")
     assert rollback["healthy"] is True and rollback["noop"] is False, dump(rollback)
-    assert rollback["reason"].startswith("task production.canary.analysis_1 failed: canary gate failed for "
-                                         "demo-api v3.0.0: canary error rate"), rollback["reason"]
+    assert rollback["reason"].startswith(
+        "task production.canary.analysis_1 failed: canary gate failed for demo-api v3.0.0: canary error rate"
+    ), rollback["reason"]
 
     # stable untouched (only the rollback plan's annotation was written to it), canary gone
     stable = world.get("deployments", "demo-api")
     assert world.image() == f"{IMAGE}:v1" and stable["spec"]["replicas"] == 6
     assert world.get("deployments", "demo-api-canary") is None
     stable_writes = [w for w in world.writes() if w["path"].endswith("/deployments/demo-api")]
-    assert stable_writes and all(w["method"] == "PATCH" and set(w["body"]) == {"metadata"}
-                                 for w in stable_writes), dump(stable_writes)
+    assert stable_writes and all(
+        w["method"] == "PATCH" and set(w["body"]) == {"metadata"} for w in stable_writes
+    ), dump(stable_writes)
     assert lease_holder(world) is None, "the lock is released after a failed run"
 
     start, outcome = world.slack.texts()
@@ -119,7 +130,9 @@ def test_rolling_update_stuck_on_image_pull_is_undone(world: Any) -> None:
     assert rollback["reason"] == f"task production.rolling.update failed: {stuck}", rollback["reason"]
     assert world.image() == f"{IMAGE}:v1", "production is back on the previous image"
     dep = world.get("deployments", "demo-api")
-    assert dep["status"].get("readyReplicas") == 6 and dep["status"].get("updatedReplicas") == 6, dump(dep["status"])
+    assert dep["status"].get("readyReplicas") == 6 and dep["status"].get("updatedReplicas") == 6, dump(
+        dep["status"]
+    )
     assert lease_holder(world) is None
 
     outcome = world.slack.texts()[-1]
@@ -131,9 +144,13 @@ def test_blue_green_switches_and_retires_the_old_colour(world: Any) -> None:
 
     st = states(dr)
     assert str(dr.state) == "success", dump(st)
-    for task in ("production.blue_green.deploy_green", "production.blue_green.verify_green_health",
-                 "production.blue_green.verify_green_smoke", "production.blue_green.switch",
-                 "complete.retire_old_colour"):
+    for task in (
+        "production.blue_green.deploy_green",
+        "production.blue_green.verify_green_health",
+        "production.blue_green.verify_green_smoke",
+        "production.blue_green.switch",
+        "complete.retire_old_colour",
+    ):
         assert st[task] == "success", (task, dump(st))
     service = world.get("services", "demo-api")
     assert service["spec"]["selector"] == {"app": "demo-api", "track": "green"}
@@ -169,12 +186,14 @@ def test_blue_green_failing_after_the_switch_is_switched_back(world: Any) -> Non
     assert len(service_writes) >= 3, service_writes  # pinned to blue, switched to green, switched back
     rollback = xcom_value(dr, "rollback")
     assert rollback["healthy"] is True, dump(rollback)
-    assert rollback["reason"].startswith("task validation.smoke failed: smoke tests failed at production"), \
+    assert rollback["reason"].startswith("task validation.smoke failed: smoke tests failed at production"), (
         rollback["reason"]
+    )
     assert lease_holder(world) is None
     outcome = world.slack.texts()[-1]
-    assert outcome.startswith("⏪ demo-api v5.0.0 rolled back to v1: task validation.smoke failed: smoke tests"), \
-        outcome
+    assert outcome.startswith(
+        "⏪ demo-api v5.0.0 rolled back to v1: task validation.smoke failed: smoke tests"
+    ), outcome
 
 
 def test_hotfix_skips_the_soak_but_not_preflight(world: Any) -> None:
@@ -209,16 +228,23 @@ def test_dry_run_writes_nothing(world: Any) -> None:
     assert world.get("leases", "airlock-demo-api") is None
     assert xcom_value(dr, "record")["outcome"] == "dry_run"
     start, outcome = world.slack.texts()
-    assert start.startswith("[DRY RUN] Deploying demo-api v2.0.0") and outcome.startswith("[DRY RUN] ✅"), outcome
+    assert start.startswith("[DRY RUN] Deploying demo-api v2.0.0") and outcome.startswith("[DRY RUN] ✅"), (
+        outcome
+    )
 
 
-@pytest.mark.parametrize("conf, field", [
-    ({"version": "latest"}, "version"),
-    ({"version": "v2.0.0", "strategy": "yolo"}, "strategy"),
-    ({"version": "v2.0.0", "canary_steps": "10;50;100"}, "canary_steps"),
-    ({"strategy": "canary"}, "version"),
-])
-def test_invalid_declared_params_are_refused_before_the_run(world: Any, conf: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    "conf, field",
+    [
+        ({"version": "latest"}, "version"),
+        ({"version": "v2.0.0", "strategy": "yolo"}, "strategy"),
+        ({"version": "v2.0.0", "canary_steps": "10;50;100"}, "canary_steps"),
+        ({"strategy": "canary"}, "version"),
+    ],
+)
+def test_invalid_declared_params_are_refused_before_the_run(
+    world: Any, conf: dict[str, Any], field: str
+) -> None:
     with pytest.raises(ParamValidationError, match=f"param {field}"):
         deploy(**conf)
     assert world.sim.audit() == []
@@ -231,15 +257,24 @@ def test_strategy_not_allowed_by_the_spec_is_refused(world: Any) -> None:
     assert world.sim.audit() == []
 
 
-@pytest.mark.parametrize("conf, problems", [
-    # an undeclared key (REST accepts it) and canary steps that do not increase
-    ({"strategy": "canary", "canary_steps": "50,25,100", "force": True},
-     ["unknown parameter(s) ['force']", "[50, 25, 100]"]),
-    # canary steps with another strategy, and more steps than the spec's (the DAG's step slots)
-    ({"strategy": "rolling", "canary_steps": "10,20,50,100"},
-     ["field 'canary_steps': value [10, 20, 50, 100]: only valid with strategy 'canary'",
-      "field 'canary_steps': value [10, 20, 50, 100]: at most 3 steps"]),
-])
+@pytest.mark.parametrize(
+    "conf, problems",
+    [
+        # an undeclared key (REST accepts it) and canary steps that do not increase
+        (
+            {"strategy": "canary", "canary_steps": "50,25,100", "force": True},
+            ["unknown parameter(s) ['force']", "[50, 25, 100]"],
+        ),
+        # canary steps with another strategy, and more steps than the spec's (the DAG's step slots)
+        (
+            {"strategy": "rolling", "canary_steps": "10,20,50,100"},
+            [
+                "field 'canary_steps': value [10, 20, 50, 100]: only valid with strategy 'canary'",
+                "field 'canary_steps': value [10, 20, 50, 100]: at most 3 steps",
+            ],
+        ),
+    ],
+)
 def test_invalid_conf_fails_in_validate_before_any_write(
     world: Any, capfd: pytest.CaptureFixture[str], conf: dict[str, Any], problems: list[str]
 ) -> None:
@@ -263,10 +298,17 @@ def test_a_run_while_another_holds_the_lock_fails_naming_the_holder(
     world: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-             "metadata": {"name": "airlock-demo-api", "namespace": NS},
-             "spec": {"holderIdentity": "manual__other-deployment", "leaseDurationSeconds": 600,
-                      "acquireTime": now, "renewTime": now}}
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "airlock-demo-api", "namespace": NS},
+        "spec": {
+            "holderIdentity": "manual__other-deployment",
+            "leaseDurationSeconds": 600,
+            "acquireTime": now,
+            "renewTime": now,
+        },
+    }
     api = world.sim.api_client()
     try:
         k8s.CoordinationV1Api(api).create_namespaced_lease(NS, lease)
@@ -288,10 +330,16 @@ def test_a_run_while_another_holds_the_lock_fails_naming_the_holder(
     assert st["outcome"] == "failed", dump(st)
     out = "".join(capfd.readouterr())
     # the lock task's failure, and the run's last task, name the holder
-    assert re.search(r'AirflowFailException: deploy lock production/airlock-demo-api is held by '
-                     r'"manual__other-deployment" until \S+ \S+ UTC', out), out[-3000:]
-    assert re.search(r'AirflowFailException: the deployment did not start: task acquire_lock failed: deploy lock '
-                     r'production/airlock-demo-api is held by "manual__other-deployment"', out), out[-3000:]
+    assert re.search(
+        r"AirflowFailException: deploy lock production/airlock-demo-api is held by "
+        r'"manual__other-deployment" until \S+ \S+ UTC',
+        out,
+    ), out[-3000:]
+    assert re.search(
+        r"AirflowFailException: the deployment did not start: task acquire_lock failed: deploy lock "
+        r'production/airlock-demo-api is held by "manual__other-deployment"',
+        out,
+    ), out[-3000:]
     assert world.slack.texts() == [], "nothing started, nothing announced"
 
 
@@ -307,9 +355,12 @@ def test_release_train_with_nothing_queued_deploys_nothing_and_does_not_fail(wor
 
 def _pod_images(world: Any, namespace: str) -> dict[str, str]:
     pods = requests.get(f"{world.sim.url}/api/v1/namespaces/{namespace}/pods", timeout=10).json()["items"]
-    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in pods
-            if (p["metadata"].get("labels") or {}).get("app") == "demo-api"
-            and not p["metadata"].get("deletionTimestamp")}
+    return {
+        p["metadata"]["name"]: p["spec"]["containers"][0]["image"]
+        for p in pods
+        if (p["metadata"].get("labels") or {}).get("app") == "demo-api"
+        and not p["metadata"].get("deletionTimestamp")
+    }
 
 
 def test_release_train_deploys_the_queued_version_to_every_pod(world: Any, monkeypatch: Any) -> None:
@@ -322,7 +373,11 @@ def test_release_train_deploys_the_queued_version_to_every_pod(world: Any, monke
     st = states(dr)
     assert str(dr.state) == "success", dump(st)
     request = xcom_value(dr, "validate")
-    assert (request["version"], request["source"], request["strategy"]) == ("v2.0.0", "release_train", "rolling")
+    assert (request["version"], request["source"], request["strategy"]) == (
+        "v2.0.0",
+        "release_train",
+        "rolling",
+    )
     assert world.image() == f"{IMAGE}:v2.0.0"
     for namespace in (NS, "staging"):
         images = _pod_images(world, namespace)

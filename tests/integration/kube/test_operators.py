@@ -32,8 +32,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def k8s_conn(sim, airflow_db, airflow_connections):
-    airflow_connections("kubernetes_default", {"conn_type": "kubernetes",
-                                               "extra": {"kube_config_path": str(sim.kubeconfig)}})
+    airflow_connections(
+        "kubernetes_default", {"conn_type": "kubernetes", "extra": {"kube_config_path": str(sim.kubeconfig)}}
+    )
     return sim
 
 
@@ -111,11 +112,18 @@ def test_failed_rolling_update_is_rolled_back_with_evidence(k8s_conn, image):
     with _dag() as dag:
         plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request=req)
         update = RollingUpdateOperator(task_id="update", spec=s, request=req)
-        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, trigger_rule=TriggerRule.ONE_FAILED,
-                              request=req)
+        rb = RollbackOperator(
+            task_id="rollback", spec=s, plan=plan.output, trigger_rule=TriggerRule.ONE_FAILED, request=req
+        )
         s1 = snap.task("after_rollback")
-        rb2 = RollbackOperator(task_id="rollback_retry", spec=s, plan=plan.output, trigger_rule=TriggerRule.ALL_DONE,
-                               reason="retry", request=req)
+        rb2 = RollbackOperator(
+            task_id="rollback_retry",
+            spec=s,
+            plan=plan.output,
+            trigger_rule=TriggerRule.ALL_DONE,
+            reason="retry",
+            request=req,
+        )
         s2 = snap.task("after_retry")
         grab = snap.grab("rollback", "rollback_retry", "plan")
         plan >> update >> rb >> s1 >> rb2 >> s2 >> grab
@@ -138,7 +146,9 @@ def test_rollback_without_plan_and_dry_run(k8s_conn):
     before = len(sim.writes())
     dry = request_for(s, "2", "canary", canary_steps=[25, 100], dry_run=True)
     with _dag() as dag:
-        nothing = RollbackOperator(task_id="no_plan", spec=s, plan=None, reason="validation failed", request=dry)
+        nothing = RollbackOperator(
+            task_id="no_plan", spec=s, plan=None, reason="validation failed", request=dry
+        )
         plan = RecordRollbackPlanOperator(task_id="plan", spec=s, request={**dry, "dry_run": False})
         step = CanaryStepOperator(task_id="step", spec=s, slot=0, request=dry)
         update = RollingUpdateOperator(task_id="update", spec=s, request=dry)
@@ -173,7 +183,9 @@ def test_canary_operators_step_promote(k8s_conn):
     assert snap.xcoms["promote"]["canary_removed"] is True
     kube = sim.kube()
     assert kube.get("deployments", NS, "web-canary") is None
-    assert kube.get("deployments", NS, "web")["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMG}:2"
+    assert (
+        kube.get("deployments", NS, "web")["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMG}:2"
+    )
 
 
 def test_blue_green_operators(k8s_conn):
@@ -187,8 +199,9 @@ def test_blue_green_operators(k8s_conn):
         switch2 = BlueGreenSwitchOperator(task_id="switch_retry", spec=s, request=req)
         deploy2 = BlueGreenDeployOperator(task_id="deploy_retry", spec=s, request=req)
         s2 = snap.task("after_retry")
-        finalize = BlueGreenFinalizeOperator(task_id="finalize", spec=s, plan=plan.output,
-                                             keep_old_for=timedelta(seconds=1), request=req)
+        finalize = BlueGreenFinalizeOperator(
+            task_id="finalize", spec=s, plan=plan.output, keep_old_for=timedelta(seconds=1), request=req
+        )
         grab = snap.grab("deploy_green", "switch", "finalize")
         plan >> deploy >> switch >> s1 >> switch2 >> deploy2 >> s2 >> finalize >> grab
     dr = _run(dag)
@@ -214,7 +227,9 @@ def test_migration_operator_and_irreversible_rollback(k8s_conn):
         s1 = snap.task("before_retry")
         mig2 = MigrationOperator(task_id="migrate_retry", spec=s, request=req)
         s2 = snap.task("after_retry")
-        rb = RollbackOperator(task_id="rollback", spec=s, plan=plan.output, reason="smoke failed", request=req)
+        rb = RollbackOperator(
+            task_id="rollback", spec=s, plan=plan.output, reason="smoke failed", request=req
+        )
         grab = snap.grab("migrate", "migrate_retry")
         plan >> mig >> s1 >> mig2 >> s2 >> rb >> grab
     dr = _run(dag)

@@ -25,7 +25,9 @@ def test_rolling_update_happy_path_keeps_sidecar(sim, spec):
     plan = record_plan(kube, spec, NS, "rolling", "run-1", "2", f"{IMG}:2")
     assert plan.images == {"app": f"{IMG}:1", "proxy": "envoy:1.30"}
     assert plan.replicas == 3 and plan.revision == 1
-    result = rolling.set_image(kube, NS, "web", "app", f"{IMG}:2", rolling.change_cause("web", "run-1", f"{IMG}:2"))
+    result = rolling.set_image(
+        kube, NS, "web", "app", f"{IMG}:2", rolling.change_cause("web", "run-1", f"{IMG}:2")
+    )
     assert result.changed and (result.previous, result.image) == (f"{IMG}:1", f"{IMG}:2")
     res = wait_for_rollout(kube, NS, "web", 30)
     assert res.done and res.message == 'deployment "web" successfully rolled out'
@@ -33,7 +35,10 @@ def test_rolling_update_happy_path_keeps_sidecar(sim, spec):
     assert state.images == {"app": f"{IMG}:2", "proxy": "envoy:1.30"}
     assert state.revision == 2
     dep = kube.get("deployments", NS, "web")
-    assert dep["metadata"]["annotations"]["kubernetes.io/change-cause"] == f"airlock deploy_web run run-1: {IMG}:2"
+    assert (
+        dep["metadata"]["annotations"]["kubernetes.io/change-cause"]
+        == f"airlock deploy_web run run-1: {IMG}:2"
+    )
 
 
 def test_retry_writes_nothing(sim, spec):

@@ -72,7 +72,9 @@ def test_blue_green_alternates_colours(sim, spec):
     new, preview = _bg_deploy(kube, spec, "2")
     assert new["colour"] == "green" and new["deployment"] == "web-green" and new["replicas"] == 3
     assert preview == {"name": "web-preview", "selector": {"app": "web", "track": "green"}}
-    assert kube.get("services", NS, "web")["spec"]["selector"] == {"app": "web", "track": "blue"}, "no traffic yet"
+    assert kube.get("services", NS, "web")["spec"]["selector"] == {"app": "web", "track": "blue"}, (
+        "no traffic yet"
+    )
     switched = blue_green.switch_traffic(kube, spec, NS, "green")
     assert switched["to"] == {"app": "web", "track": "green"}
     blue_green.remove_preview_service(kube, spec, NS)
@@ -165,8 +167,12 @@ def test_kubectl_sees_airlock_change_cause_and_can_undo(sim):
     _ready(kube, "web")
 
     def kubectl(*args):
-        out = subprocess.run(["kubectl", "--kubeconfig", str(sim.kubeconfig), "-n", NS, *args],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            ["kubectl", "--kubeconfig", str(sim.kubeconfig), "-n", NS, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout
 

@@ -10,11 +10,18 @@ from tests.fixtures.kubesim import KUBECTL, make_container, make_deployment, mak
 pytestmark = [
     pytest.mark.kubectl,
     pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed"),
-    pytest.mark.kubesim_scenario({"images": {
-        "registry.example/web:bad": {"fail": "ImagePullBackOff"},
-        "registry.example/web:*": {"ready_after_seconds": 0.4, "log_lines": ["GET /health 200", "ERROR db timeout"]},
-        "registry.example/migrate:*": {"complete_after_seconds": 1},
-    }}),
+    pytest.mark.kubesim_scenario(
+        {
+            "images": {
+                "registry.example/web:bad": {"fail": "ImagePullBackOff"},
+                "registry.example/web:*": {
+                    "ready_after_seconds": 0.4,
+                    "log_lines": ["GET /health 200", "ERROR db timeout"],
+                },
+                "registry.example/migrate:*": {"complete_after_seconds": 1},
+            }
+        }
+    ),
 ]
 
 
@@ -24,16 +31,23 @@ def kubectl(kubesim, tmp_path):
         cmd = [KUBECTL, "--kubeconfig", kubesim.kubeconfig, "--cache-dir", str(tmp_path / "cache"), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=timeout)
         if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     return run
 
 
 def _apply_web(kubectl, tmp_path, replicas=3):
-    manifest = make_deployment("web", replicas=replicas, containers=[
-        make_container("web", "registry.example/web:1.0"), make_container("sidecar", "registry.example/proxy:1",
-                                                                          port=None)])
+    manifest = make_deployment(
+        "web",
+        replicas=replicas,
+        containers=[
+            make_container("web", "registry.example/web:1.0"),
+            make_container("sidecar", "registry.example/proxy:1", port=None),
+        ],
+    )
     path = tmp_path / "web.yaml"
     path.write_text(yaml.safe_dump(manifest))
     return kubectl("apply", "-f", str(path), "--validate=false")
@@ -46,7 +60,9 @@ def _jsonpath(kubectl, *args):
 def test_rollout_set_image_history_undo(kubectl, tmp_path):
     assert "deployment.apps/web created" in _apply_web(kubectl, tmp_path).stdout
     status = kubectl("rollout", "status", "deployment/web", "--timeout=30s").stdout
-    assert 'Waiting for deployment "web" rollout to finish: 0 of 3 updated replicas are available...' in status
+    assert (
+        'Waiting for deployment "web" rollout to finish: 0 of 3 updated replicas are available...' in status
+    )
     assert 'deployment "web" successfully rolled out' in status
 
     kubectl("set", "image", "deployment/web", "web=registry.example/web:2.0")
@@ -55,8 +71,16 @@ def test_rollout_set_image_history_undo(kubectl, tmp_path):
     assert status.strip().endswith('deployment "web" successfully rolled out')
     images = _jsonpath(kubectl, "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[*].image}")
     assert images == "registry.example/web:2.0 registry.example/proxy:1"  # the sidecar is kept
-    assert _jsonpath(kubectl, "deploy", "web", "-o",
-                     r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}") == "2"
+    assert (
+        _jsonpath(
+            kubectl,
+            "deploy",
+            "web",
+            "-o",
+            r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}",
+        )
+        == "2"
+    )
 
     history = kubectl("rollout", "history", "deployment/web").stdout
     assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
@@ -74,10 +98,20 @@ def test_rollout_set_image_history_undo(kubectl, tmp_path):
 
     kubectl("rollout", "undo", "deployment/web", "--to-revision=2")
     kubectl("rollout", "status", "deployment/web", "--timeout=30s")
-    assert _jsonpath(kubectl, "deploy", "web", "-o",
-                     "jsonpath={.spec.template.spec.containers[0].image}") == "registry.example/web:2.0"
-    assert _jsonpath(kubectl, "deploy", "web", "-o",
-                     r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}") == "4"
+    assert (
+        _jsonpath(kubectl, "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+        == "registry.example/web:2.0"
+    )
+    assert (
+        _jsonpath(
+            kubectl,
+            "deploy",
+            "web",
+            "-o",
+            r"jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}",
+        )
+        == "4"
+    )
 
 
 def test_image_pull_backoff_exceeds_progress_deadline(kubesim, kubectl, tmp_path):
@@ -86,7 +120,9 @@ def test_image_pull_backoff_exceeds_progress_deadline(kubesim, kubectl, tmp_path
     kubectl("set", "image", "deployment/web", "web=registry.example/web:bad")
     stalled = kubectl("rollout", "status", "deployment/web", "--timeout=2s", check=False)
     assert stalled.returncode != 0 and "1 out of 3 new replicas have been updated" in stalled.stdout
-    reasons = _jsonpath(kubectl, "pods", "-o", "jsonpath={.items[*].status.containerStatuses[0].state.waiting.reason}")
+    reasons = _jsonpath(
+        kubectl, "pods", "-o", "jsonpath={.items[*].status.containerStatuses[0].state.waiting.reason}"
+    )
     assert "ImagePullBackOff" in reasons or "ErrImagePull" in reasons
     kubesim.advance(601)
     failed = kubectl("rollout", "status", "deployment/web", "--timeout=10s", check=False)
@@ -133,7 +169,9 @@ def test_service_selector_patch_moves_endpoints(kubectl, tmp_path):
     kubectl("patch", "service", "web", "-p", '{"spec":{"selector":{"app":"web","track":"canary"}}}')
     selector = _jsonpath(kubectl, "svc", "web", "-o", "jsonpath={.spec.selector}")
     assert yaml.safe_load(selector) == {"app": "web", "track": "canary"}
-    targets = _jsonpath(kubectl, "endpoints", "web", "-o", "jsonpath={.subsets[0].addresses[*].targetRef.name}")
+    targets = _jsonpath(
+        kubectl, "endpoints", "web", "-o", "jsonpath={.subsets[0].addresses[*].targetRef.name}"
+    )
     assert targets.split() and all(t.startswith("web-canary-") for t in targets.split())
 
 

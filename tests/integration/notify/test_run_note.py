@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from airlock.spec import parse_spec, spec_to_dict
 from operators.record import RecordDeploymentOperator
-from tests.fixtures.run_requests import request_for
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
+from tests.fixtures.run_requests import request_for
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,9 @@ def test_record_writes_the_run_note_via_rest(api_server: str, airflow_connection
             return {"status": "dry_run"}
 
         deploy() >> RecordDeploymentOperator(
-            task_id="record", spec=spec, sources={"deploy": "deploy"},
+            task_id="record",
+            spec=spec,
+            sources={"deploy": "deploy"},
             request=request_for(spec, "v2.0.0", "rolling", dry_run=True),
         )
     dr = run_dag(dag)

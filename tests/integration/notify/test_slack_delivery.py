@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from airlock.analysis.verdict import MetricResult, Verdict
 from airlock.spec import parse_spec, spec_to_dict
 from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.record import RecordDeploymentOperator
-from tests.fixtures.run_requests import request_for
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
+from tests.fixtures.run_requests import request_for
 
 pytestmark = pytest.mark.integration
 
@@ -59,9 +59,7 @@ def _verdict(fail: bool) -> dict[str, Any]:
 
 
 def _deploy_dag(dag_id: str, spec: dict[str, Any], canary_fails: bool) -> DAG:
-    with DAG(
-        dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False
-    ) as dag:
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False) as dag:
         start = SlackNotifyOperator(task_id="notify_start", spec=spec, kind="start", request=_request(spec))
 
         @task
@@ -153,9 +151,7 @@ def test_successful_run_announces_success_with_metrics(
 
 
 def _start_only_dag(dag_id: str, spec: dict[str, Any]) -> DAG:
-    with DAG(
-        dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False
-    ) as dag:
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False) as dag:
         SlackNotifyOperator(task_id="notify_start", spec=spec, kind="start", request=_request(spec))
     return dag
 

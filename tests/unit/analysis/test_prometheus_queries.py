@@ -50,7 +50,9 @@ def test_canary_plan_selects_tracks_and_counts_since_the_step_started():
     plan = GatePlan.from_spec(SPEC, version="1.4.0", phase="canary", started_at=1000.0, weight=10)
     assert plan.duration_s == 900 and plan.interval_s == 60 and plan.connection == "prometheus_default"
     by_key = {(q.track, q.metric): q for q in plan.queries_at(1300.0)}
-    errors = 'http_requests_total{namespace="production",service="payment-service",track="canary",code=~"5.."}'
+    errors = (
+        'http_requests_total{namespace="production",service="payment-service",track="canary",code=~"5.."}'
+    )
     # now minus the step start, per series; series born in the step (a pod's first 5xx) count from zero
     assert by_key["canary", "errors"].promql == (
         f"(sum({errors} unless {errors} offset 300s) or vector(0))"

@@ -27,8 +27,14 @@ def test_closed_window_waits_until_it_opens() -> None:
 
 
 def test_after_waiting_the_decision_says_waited() -> None:
-    d = decide_window(BERLIN, at("2026-03-10T02:00:01+01:00"), mode="next_window", risk="planned",
-                      waited=timedelta(seconds=4), deferrals=1)
+    d = decide_window(
+        BERLIN,
+        at("2026-03-10T02:00:01+01:00"),
+        mode="next_window",
+        risk="planned",
+        waited=timedelta(seconds=4),
+        deferrals=1,
+    )
     assert (d.action, d.decision, d.waited_seconds, d.deferrals) == ("go", "waited", 4.0, 1)
 
 

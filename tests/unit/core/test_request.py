@@ -5,7 +5,9 @@ import pytest
 from airlock.request import canary_steps, validate_request
 from airlock.spec import SpecError, parse_spec
 
-SPEC = parse_spec({"service": "web", "image": "registry.example/web", "strategy": {"allowed": ["canary", "rolling"]}})
+SPEC = parse_spec(
+    {"service": "web", "image": "registry.example/web", "strategy": {"allowed": ["canary", "rolling"]}}
+)
 
 
 def test_defaults_fill_strategy_and_steps() -> None:
@@ -23,7 +25,14 @@ def test_steps_override_from_form_text() -> None:
 def test_every_problem_is_listed_in_one_message() -> None:
     with pytest.raises(SpecError) as err:
         validate_request(
-            {"version": "latest", "strategy": "blue_green", "risk": "yolo", "canary_steps": "10,5", "typo": 1}, SPEC
+            {
+                "version": "latest",
+                "strategy": "blue_green",
+                "risk": "yolo",
+                "canary_steps": "10,5",
+                "typo": 1,
+            },
+            SPEC,
         )
     message = str(err.value)
     assert "nothing was changed" in message

@@ -37,7 +37,11 @@ def test_spec_steps_are_the_default_and_other_strategies_have_none() -> None:
 
 def test_release_train_deploys_the_queued_version() -> None:
     request = build({"version": None, "canary_steps": ""}, SPEC, release_train=True, queued_version="v2.0.0")
-    assert (request.version, request.image, request.source) == ("v2.0.0", "registry.local/web:v2.0.0", "release_train")
+    assert (request.version, request.image, request.source) == (
+        "v2.0.0",
+        "registry.local/web:v2.0.0",
+        "release_train",
+    )
     assert request.canary_steps == (10, 50, 100)
 
 

@@ -34,15 +34,24 @@ def test_round_trip_through_json_dict() -> None:
 @pytest.mark.parametrize(
     ("patch", "expected"),
     [
-        ({"strategy": {"default": "canry"}}, "field 'strategy.default': value 'canry': not allowed; allowed values"),
-        ({"strategy": {"allowed": ["rolling"], "default": "canary"}}, "default strategy 'canary' is not in allowed"),
+        (
+            {"strategy": {"default": "canry"}},
+            "field 'strategy.default': value 'canry': not allowed; allowed values",
+        ),
+        (
+            {"strategy": {"allowed": ["rolling"], "default": "canary"}},
+            "default strategy 'canary' is not in allowed",
+        ),
         ({"strategy": {"canary": {"steps": [10, 5, 100]}}}, "must strictly increase"),
         ({"strategy": {"canary": {"steps": [10, 50]}}}, "must end at 100"),
         ({"strategy": {"canary": {"step_duration": "soon"}}}, "'soon' is not a duration"),
         ({"windows": {"timezone": "Mars/Olympus"}}, "'Mars/Olympus' is not an IANA time zone"),
         ({"windows": {"off_peak": ["Someday 01:00-02:00"]}}, "'Someday' is not a day"),
         ({"windows": {"freezes": ["2026-12-31..2026-12-01"]}}, "ends before it starts"),
-        ({"metrics": {"thresholds": {"max_error_rate": 3}}}, "field 'metrics.thresholds.max_error_rate': value 3"),
+        (
+            {"metrics": {"thresholds": {"max_error_rate": 3}}},
+            "field 'metrics.thresholds.max_error_rate': value 3",
+        ),
         ({"logs": {"error_patterns": ["(unclosed"]}}, "not a valid regular expression"),
         ({"gates": {"backups": {"max_age": "1h"}}}, "set exactly one of last_success_metric or url"),
         ({"service": "Bad_Name"}, "field 'service': value 'Bad_Name': does not match the required pattern"),
@@ -71,7 +80,9 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
         load_spec(path)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800), (45, 45)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800), (45, 45)]
+)
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == seconds  # type: ignore[arg-type]
 

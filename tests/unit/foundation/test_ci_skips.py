@@ -13,11 +13,21 @@ def test_skip_fails_when_tools_are_required(tmp_path: Path) -> None:
     probe.write_text("import pytest\n\ndef test_needs_tool():\n    pytest.skip('kubectl not found')\n")
     try:
         env = {**os.environ, "AIRLOCK_REQUIRE_TOOLS": "1"}
-        ci = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
-                            cwd=REPO, env=env, capture_output=True, text=True)
+        ci = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         env["AIRLOCK_REQUIRE_TOOLS"] = "0"
-        local = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
-                               cwd=REPO, env=env, capture_output=True, text=True)
+        local = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     finally:
         probe.unlink()
     assert ci.returncode == 1, ci.stdout

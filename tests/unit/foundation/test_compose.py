@@ -10,8 +10,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 EXPECTED = {
-    "postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-    "airflow-worker", "airflow-triggerer", "airflow-init", "prometheus", "prometheus-alertmanager", "k3s",
+    "postgres",
+    "redis",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
+    "airflow-init",
+    "prometheus",
+    "prometheus-alertmanager",
+    "k3s",
 }
 
 
@@ -23,23 +32,40 @@ def _compose() -> str:
 
 
 def test_compose_file_validates() -> None:
-    result = subprocess.run([_compose(), "-f", "docker-compose.yaml", "config", "-q"], cwd=REPO,
-                            capture_output=True, text=True, env={**os.environ, "AIRFLOW_UID": "50000"})
+    result = subprocess.run(
+        [_compose(), "-f", "docker-compose.yaml", "config", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIRFLOW_UID": "50000"},
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_compose_lists_the_stack() -> None:
-    result = subprocess.run([_compose(), "-f", "docker-compose.yaml", "config", "--services"], cwd=REPO,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [_compose(), "-f", "docker-compose.yaml", "config", "--services"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     services = set(result.stdout.split())
     assert EXPECTED <= services, f"missing: {EXPECTED - services}"
 
 
 def test_airflow_services_share_image_mounts_and_connections() -> None:
-    rendered = subprocess.run([_compose(), "-f", "docker-compose.yaml", "config"], cwd=REPO,
-                              capture_output=True, text=True, check=True)
+    rendered = subprocess.run(
+        [_compose(), "-f", "docker-compose.yaml", "config"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     config = yaml.safe_load(rendered.stdout)
-    images = {name: svc.get("image") for name, svc in config["services"].items() if name.startswith("airflow-")}
+    images = {
+        name: svc.get("image") for name, svc in config["services"].items() if name.startswith("airflow-")
+    }
     assert set(images.values()) == {"airlock-airflow:3.3.2"}, images
     worker = config["services"]["airflow-worker"]
     mounts = {v["target"] if isinstance(v, dict) else v.split(":")[1] for v in worker["volumes"]}

@@ -51,7 +51,8 @@ def test_crud_configmap_with_errors(kube_client):
     patched = core.patch_namespaced_config_map("cfg", "default", {"data": {"a": None}}, _content_type=MERGE)
     assert patched.data == {"b": "2"}
     patched = core.patch_namespaced_config_map(
-        "cfg", "default", [{"op": "add", "path": "/data/z", "value": "26"}])  # list body -> json-patch
+        "cfg", "default", [{"op": "add", "path": "/data/z", "value": "26"}]
+    )  # list body -> json-patch
     assert patched.data == {"b": "2", "z": "26"}
     lst = core.list_namespaced_config_map("default")
     assert [c.metadata.name for c in lst.items] == ["cfg"] and lst.metadata.resource_version
@@ -109,17 +110,20 @@ def test_deployment_crud_generation_and_status_subresource(kubesim, kube_client)
     kubesim.advance(1)
     d = apps.read_namespaced_deployment("web", "default")
     assert d.status.observed_generation == 1 and d.status.available_replicas == 2
-    d2 = apps.patch_namespaced_deployment("web", "default", {"metadata": {"labels": {"x": "y"}}},
-                                          _content_type=SMP)
+    d2 = apps.patch_namespaced_deployment(
+        "web", "default", {"metadata": {"labels": {"x": "y"}}}, _content_type=SMP
+    )
     assert d2.metadata.generation == 1  # labels do not bump generation
     d3 = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}}, _content_type=SMP)
     assert d3.metadata.generation == 2
-    d4 = apps.patch_namespaced_deployment_status("web", "default", {"status": {"replicas": 42}},
-                                                 _content_type=MERGE)
+    d4 = apps.patch_namespaced_deployment_status(
+        "web", "default", {"status": {"replicas": 42}}, _content_type=MERGE
+    )
     assert d4.metadata.generation == 2
     with pytest.raises(ApiException) as e:
-        apps.patch_namespaced_deployment("web", "default", {"spec": {"selector": {"matchLabels": {"a": "b"}}}},
-                                         _content_type=MERGE)
+        apps.patch_namespaced_deployment(
+            "web", "default", {"spec": {"selector": {"matchLabels": {"a": "b"}}}}, _content_type=MERGE
+        )
     assert e.value.status == 422
     scale = apps.read_namespaced_deployment_scale("web", "default")
     assert scale.spec.replicas == 3 and scale.status.selector == "app=web"
@@ -162,15 +166,17 @@ def test_cascade_delete_background_foreground_orphan(kubesim, kube_client):
 def test_service_endpoints_follow_selector(kubesim, kube_client):
     apps, core = client.AppsV1Api(kube_client), client.CoreV1Api(kube_client)
     apps.create_namespaced_deployment("default", make_deployment("web", replicas=2))
-    apps.create_namespaced_deployment("default", make_deployment(
-        "web-canary", replicas=1, labels={"app": "web", "track": "canary"}))
+    apps.create_namespaced_deployment(
+        "default", make_deployment("web-canary", replicas=1, labels={"app": "web", "track": "canary"})
+    )
     svc = core.create_namespaced_service("default", make_service("web"))
     assert svc.spec.cluster_ip.startswith("10.96.") and svc.spec.type == "ClusterIP"
     kubesim.advance(1)
     ep = core.read_namespaced_endpoints("web", "default")
     assert len(ep.subsets[0].addresses) == 3 and ep.subsets[0].ports[0].port == 8080
-    core.patch_namespaced_service("web", "default", {"spec": {"selector": {"track": "canary"}}},
-                                  _content_type=SMP)
+    core.patch_namespaced_service(
+        "web", "default", {"spec": {"selector": {"track": "canary"}}}, _content_type=SMP
+    )
     ep = core.read_namespaced_endpoints("web", "default")
     assert [a.target_ref.name.startswith("web-canary") for a in ep.subsets[0].addresses] == [True]
     core.delete_namespaced_service("web", "default")
@@ -179,8 +185,14 @@ def test_service_endpoints_follow_selector(kubesim, kube_client):
 
 
 def test_job_complete_and_backoff_limit(kubesim, kube_client):
-    kubesim.set_scenario({"images": {"registry.example/migrate:bad": {"exit_code": 1},
-                                     "registry.example/migrate:*": {"complete_after_seconds": 1}}})
+    kubesim.set_scenario(
+        {
+            "images": {
+                "registry.example/migrate:bad": {"exit_code": 1},
+                "registry.example/migrate:*": {"complete_after_seconds": 1},
+            }
+        }
+    )
     batch, core = client.BatchV1Api(kube_client), client.CoreV1Api(kube_client)
     job = batch.create_namespaced_job("default", make_job("migrate"))
     uid = job.metadata.uid
@@ -191,40 +203,53 @@ def test_job_complete_and_backoff_limit(kubesim, kube_client):
     assert job.status.active == 1 and job.status.start_time
     kubesim.advance(1)
     job = batch.read_namespaced_job("migrate", "default")
-    assert [(c.type, c.status) for c in job.status.conditions] == [("SuccessCriteriaMet", "True"),
-                                                                   ("Complete", "True")]
+    assert [(c.type, c.status) for c in job.status.conditions] == [
+        ("SuccessCriteriaMet", "True"),
+        ("Complete", "True"),
+    ]
     assert job.status.succeeded == 1 and job.status.completion_time
     pod = core.list_namespaced_pod("default", label_selector="job-name=migrate").items[0]
     assert pod.status.phase == "Succeeded"
     assert pod.status.container_statuses[0].state.terminated.reason == "Completed"
 
-    batch.create_namespaced_job("default", make_job("bad", image="registry.example/migrate:bad",
-                                                    backoff_limit=2))
+    batch.create_namespaced_job(
+        "default", make_job("bad", image="registry.example/migrate:bad", backoff_limit=2)
+    )
     kubesim.advance(10)
     job = batch.read_namespaced_job("bad", "default")
     assert job.status.failed == 3
     failed = [c for c in job.status.conditions if c.type == "Failed"][0]
     assert failed.reason == "BackoffLimitExceeded"
-    reasons = {e.reason for e in core.list_namespaced_event("default").items
-               if e.involved_object.name == "bad"}
+    reasons = {
+        e.reason for e in core.list_namespaced_event("default").items if e.involved_object.name == "bad"
+    }
     assert {"SuccessfulCreate", "BackoffLimitExceeded"} <= reasons
 
 
 def test_pod_logs_with_preload_false(kubesim, kube_client):
-    kubesim.set_scenario({"images": {"app:*": {"log_lines": ["hello", "ERROR boom"], "ready_after_seconds": 0}}})
+    kubesim.set_scenario(
+        {"images": {"app:*": {"log_lines": ["hello", "ERROR boom"], "ready_after_seconds": 0}}}
+    )
     core = client.CoreV1Api(kube_client)
-    core.create_namespaced_pod("default", {"metadata": {"name": "p"}, "spec": {"containers": [
-        {"name": "app", "image": "app:1"}, {"name": "side", "image": "side:1"}]}})
+    core.create_namespaced_pod(
+        "default",
+        {
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "app", "image": "app:1"}, {"name": "side", "image": "side:1"}]},
+        },
+    )
     kubesim.advance(5)
     resp = core.read_namespaced_pod_log("p", "default", container="app", _preload_content=False)
     lines = resp.data.decode().splitlines()
     assert lines[0].startswith("kubesim: starting container image app:1")
     assert lines[1:5] == ["hello", "ERROR boom", "hello", "ERROR boom"]
-    tail = core.read_namespaced_pod_log("p", "default", container="app", tail_lines=2,
-                                        _preload_content=False).data.decode()
+    tail = core.read_namespaced_pod_log(
+        "p", "default", container="app", tail_lines=2, _preload_content=False
+    ).data.decode()
     assert tail.splitlines() == lines[-2:]
-    since = core.read_namespaced_pod_log("p", "default", container="app", since_seconds=2,
-                                         _preload_content=False).data.decode()
+    since = core.read_namespaced_pod_log(
+        "p", "default", container="app", since_seconds=2, _preload_content=False
+    ).data.decode()
     assert 1 <= len(since.splitlines()) <= 3
     with pytest.raises(ApiException) as e:  # two containers: a container name is required
         core.read_namespaced_pod_log("p", "default", _preload_content=False)
@@ -235,8 +260,12 @@ def test_pod_logs_with_preload_false(kubesim, kube_client):
 
 
 def test_protobuf_body_is_415(kubesim):
-    resp = requests.post(f"{kubesim.url}/apis/apps/v1/namespaces/default/deployments", data=b"k8s\x00",
-                         headers={"Content-Type": "application/vnd.kubernetes.protobuf"}, timeout=5)
+    resp = requests.post(
+        f"{kubesim.url}/apis/apps/v1/namespaces/default/deployments",
+        data=b"k8s\x00",
+        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+        timeout=5,
+    )
     assert resp.status_code == 415 and resp.json()["reason"] == "UnsupportedMediaType"
 
 

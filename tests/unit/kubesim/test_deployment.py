@@ -9,10 +9,12 @@ SMP = "application/strategic-merge-patch+json"
 REV = "deployment.kubernetes.io/revision"
 HIST = "deployment.kubernetes.io/revision-history"
 
-SCENARIO = {"images": {
-    "registry.example/web:bad": {"fail": "ImagePullBackOff"},
-    "registry.example/web:*": {"ready_after_seconds": 0.5},
-}}
+SCENARIO = {
+    "images": {
+        "registry.example/web:bad": {"fail": "ImagePullBackOff"},
+        "registry.example/web:*": {"ready_after_seconds": 0.5},
+    }
+}
 pytestmark = pytest.mark.kubesim_scenario(SCENARIO)
 
 
@@ -21,17 +23,30 @@ def _rs(apps) -> dict:
 
 
 def _set_image(apps, image: str, name: str = "web") -> None:
-    apps.patch_namespaced_deployment(name, "default", {"spec": {"template": {"spec": {
-        "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
-        "containers": [{"name": "web", "image": image}]}}}}, _content_type=SMP)
+    apps.patch_namespaced_deployment(
+        name,
+        "default",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
+                        "containers": [{"name": "web", "image": image}],
+                    }
+                }
+            }
+        },
+        _content_type=SMP,
+    )
 
 
 def _rollback(apps, rs) -> None:
     """What `kubectl rollout undo` sends: the RS template (hash label removed) as a JSON patch."""
     template = client.ApiClient().sanitize_for_serialization(rs.spec.template)
     template["metadata"]["labels"].pop("pod-template-hash")
-    apps.patch_namespaced_deployment("web", "default", [
-        {"op": "replace", "path": "/spec/template", "value": template}])
+    apps.patch_namespaced_deployment(
+        "web", "default", [{"op": "replace", "path": "/spec/template", "value": template}]
+    )
 
 
 @pytest.fixture
@@ -40,9 +55,13 @@ def apps(kube_client):
 
 
 def _deploy(apps, kubesim, replicas=3, **kw):
-    containers = [make_container("web", "registry.example/web:1.0"), make_container("sidecar", "proxy:1", port=None)]
-    apps.create_namespaced_deployment("default", make_deployment("web", replicas=replicas, containers=containers,
-                                                                 **kw))
+    containers = [
+        make_container("web", "registry.example/web:1.0"),
+        make_container("sidecar", "proxy:1", port=None),
+    ]
+    apps.create_namespaced_deployment(
+        "default", make_deployment("web", replicas=replicas, containers=containers, **kw)
+    )
     kubesim.advance(1)
     return apps.read_namespaced_deployment("web", "default")
 
@@ -57,10 +76,16 @@ def test_create_rolls_out_with_hash_labels_and_owner(kubesim, apps):
     assert rs.metadata.annotations["deployment.kubernetes.io/desired-replicas"] == "3"
     assert rs.metadata.annotations["deployment.kubernetes.io/max-replicas"] == "4"
     conds = {c.type: (c.status, c.reason) for c in d.status.conditions}
-    assert conds == {"Available": ("True", "MinimumReplicasAvailable"),
-                     "Progressing": ("True", "NewReplicaSetAvailable")}
-    assert (d.status.replicas, d.status.updated_replicas, d.status.ready_replicas,
-            d.status.available_replicas) == (3, 3, 3, 3)
+    assert conds == {
+        "Available": ("True", "MinimumReplicasAvailable"),
+        "Progressing": ("True", "NewReplicaSetAvailable"),
+    }
+    assert (
+        d.status.replicas,
+        d.status.updated_replicas,
+        d.status.ready_replicas,
+        d.status.available_replicas,
+    ) == (3, 3, 3, 3)
 
 
 def test_rolling_update_respects_surge_and_unavailable(kubesim, apps):
@@ -79,8 +104,11 @@ def test_rolling_update_respects_surge_and_unavailable(kubesim, apps):
     rs = _rs(apps)
     assert rs["1"].spec.replicas == 0 and rs["2"].spec.replicas == 4
     assert [c.name for c in rs["2"].spec.template.spec.containers] == ["web", "sidecar"]
-    reasons = [e.message for e in client.CoreV1Api(apps.api_client).list_namespaced_event("default").items
-               if e.reason == "ScalingReplicaSet"]
+    reasons = [
+        e.message
+        for e in client.CoreV1Api(apps.api_client).list_namespaced_event("default").items
+        if e.reason == "ScalingReplicaSet"
+    ]
     assert any(m.startswith("Scaled down replica set web-") for m in reasons)
 
 
@@ -100,7 +128,9 @@ def test_rollback_reuses_old_replicaset_and_renumbers(kubesim, apps):
 
 def test_revision_history_limit_cleans_old_replicasets(kubesim, apps):
     _deploy(apps, kubesim, replicas=1)
-    apps.patch_namespaced_deployment("web", "default", {"spec": {"revisionHistoryLimit": 1}}, _content_type=SMP)
+    apps.patch_namespaced_deployment(
+        "web", "default", {"spec": {"revisionHistoryLimit": 1}}, _content_type=SMP
+    )
     for v in ("2.0", "3.0", "4.0"):
         _set_image(apps, f"registry.example/web:{v}")
         kubesim.advance(2)
@@ -160,8 +190,9 @@ def test_scale_up_and_down(kubesim, apps):
 
 
 def test_min_ready_seconds_delays_availability(kubesim, apps):
-    apps.create_namespaced_deployment("default", make_deployment("web", image="registry.example/web:1.0",
-                                                                 replicas=1, min_ready_seconds=10))
+    apps.create_namespaced_deployment(
+        "default", make_deployment("web", image="registry.example/web:1.0", replicas=1, min_ready_seconds=10)
+    )
     kubesim.advance(2)
     d = apps.read_namespaced_deployment("web", "default")
     assert d.status.ready_replicas == 1 and not d.status.available_replicas

@@ -23,8 +23,9 @@ def test_audit_records_only_writes_to_kubernetes_paths(kubesim, kube_client):
     core = client.CoreV1Api(kube_client)
     core.list_namespaced_config_map("default")
     core.create_namespaced_config_map("default", make_configmap("a", {"k": "v"}))
-    core.patch_namespaced_config_map("a", "default", {"data": {"k": "w"}},
-                                     _content_type="application/merge-patch+json")
+    core.patch_namespaced_config_map(
+        "a", "default", {"data": {"k": "w"}}, _content_type="application/merge-patch+json"
+    )
     requests.post(f"{kubesim.url}/_sim/apps/default/web/x", timeout=5)
     requests.post(f"{kubesim.url}/_sim/clock", json={"advance_seconds": 1}, timeout=5)
     core.delete_namespaced_config_map("a", "default")
@@ -55,13 +56,16 @@ def test_fault_status_then_recovers(kubesim, kube_client):
     kubesim.inject_fault(method="GET", path="/api/v1/namespaces/default/configmaps/a", status=429)
     core.list_namespaced_config_map("default")
     r = requests.get(f"{kubesim.url}/api/v1/namespaces/default/configmaps/a", timeout=5)
-    assert r.status_code == 429 and r.headers["Retry-After"] == "1" and r.json()["reason"] == "TooManyRequests"
+    assert (
+        r.status_code == 429 and r.headers["Retry-After"] == "1" and r.json()["reason"] == "TooManyRequests"
+    )
     assert requests.get(f"{kubesim.url}/api/v1/namespaces/default/configmaps/a", timeout=5).status_code == 200
 
 
 def test_fault_delay_and_http_admin(kubesim):
-    r = requests.post(f"{kubesim.url}/_sim/faults", json={"method": "GET", "path": "/version", "delay": 0.5},
-                      timeout=5)
+    r = requests.post(
+        f"{kubesim.url}/_sim/faults", json={"method": "GET", "path": "/version", "delay": 0.5}, timeout=5
+    )
     assert r.status_code == 201
     start = time.monotonic()
     assert requests.get(f"{kubesim.url}/version", timeout=5).status_code == 200
@@ -75,27 +79,41 @@ def test_fault_delay_and_http_admin(kubesim):
 def test_fault_drop_watch(kubesim):
     kubesim.inject_fault(path="/api/v1/namespaces", drop_watch=True)
     assert requests.get(f"{kubesim.url}/api/v1/namespaces", timeout=5).status_code == 200  # not a watch
-    resp = requests.get(f"{kubesim.url}/api/v1/namespaces", params={"watch": "1", "timeoutSeconds": "5"},
-                        stream=True, timeout=10)
+    resp = requests.get(
+        f"{kubesim.url}/api/v1/namespaces",
+        params={"watch": "1", "timeoutSeconds": "5"},
+        stream=True,
+        timeout=10,
+    )
     start = time.monotonic()
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         for _ in resp.iter_lines():
             pass
     assert time.monotonic() - start < 2
     # the next watch is fine and ends normally at its timeout
-    resp = requests.get(f"{kubesim.url}/api/v1/namespaces", params={"watch": "1", "timeoutSeconds": "1"},
-                        stream=True, timeout=10)
+    resp = requests.get(
+        f"{kubesim.url}/api/v1/namespaces",
+        params={"watch": "1", "timeoutSeconds": "1"},
+        stream=True,
+        timeout=10,
+    )
     assert len([x for x in resp.iter_lines() if x]) == 4
 
 
 def test_admin_scenario_and_clock(kubesim, kube_client):
-    r = requests.put(f"{kubesim.url}/_sim/scenario", data=yaml.safe_dump(
-        {"images": {"slow:*": {"ready_after_seconds": 100}}, "namespaces": ["production"]}), timeout=5)
+    r = requests.put(
+        f"{kubesim.url}/_sim/scenario",
+        data=yaml.safe_dump(
+            {"images": {"slow:*": {"ready_after_seconds": 100}}, "namespaces": ["production"]}
+        ),
+        timeout=5,
+    )
     assert r.status_code == 200
     core = client.CoreV1Api(kube_client)
     assert "production" in {n.metadata.name for n in core.list_namespace().items}
     client.AppsV1Api(kube_client).create_namespaced_deployment(
-        "production", make_deployment("slow", "production", image="slow:1", replicas=1))
+        "production", make_deployment("slow", "production", image="slow:1", replicas=1)
+    )
     before = requests.post(f"{kubesim.url}/_sim/clock", json={}, timeout=5).json()["now"]
     after = requests.post(f"{kubesim.url}/_sim/clock", json={"advance_seconds": 101}, timeout=5).json()["now"]
     assert after - before >= 101
@@ -105,14 +123,33 @@ def test_admin_scenario_and_clock(kubesim, kube_client):
 
 def test_cli_starts_fast_writes_kubeconfig_and_stops_on_sigterm(tmp_path):
     scenario = tmp_path / "s.yaml"
-    scenario.write_text(yaml.safe_dump({"namespaces": ["staging"], "objects": [
-        make_deployment("web", image="registry.example/web:1.0", replicas=2)]}))
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "namespaces": ["staging"],
+                "objects": [make_deployment("web", image="registry.example/web:1.0", replicas=2)],
+            }
+        )
+    )
     kubeconfig = tmp_path / "kc"
     start = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kubesim", "--port", "0", "--scenario", str(scenario),
-         "--kubeconfig-out", str(kubeconfig)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        [
+            sys.executable,
+            "-m",
+            "kubesim",
+            "--port",
+            "0",
+            "--scenario",
+            str(scenario),
+            "--kubeconfig-out",
+            str(kubeconfig),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("kubesim ready on http://127.0.0.1:")

@@ -4,17 +4,21 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-SCENARIO = {"images": {
-    "img:pullfail": {"fail": "ImagePullBackOff"},
-    "img:crash": {"fail": "CrashLoopBackOff", "crash_after_seconds": 2, "log_lines": ["boot", "dying"]},
-    "img:*": {"ready_after_seconds": 3},
-}}
+SCENARIO = {
+    "images": {
+        "img:pullfail": {"fail": "ImagePullBackOff"},
+        "img:crash": {"fail": "CrashLoopBackOff", "crash_after_seconds": 2, "log_lines": ["boot", "dying"]},
+        "img:*": {"ready_after_seconds": 3},
+    }
+}
 pytestmark = pytest.mark.kubesim_scenario(SCENARIO)
 
 
 def _pod(core, name, image, **spec):
-    core.create_namespaced_pod("default", {"metadata": {"name": name},
-                                           "spec": {"containers": [{"name": "c", "image": image}], **spec}})
+    core.create_namespaced_pod(
+        "default",
+        {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": image}], **spec}},
+    )
 
 
 def test_ready_after_delay(kubesim, kube_client):
@@ -70,8 +74,15 @@ def test_crash_loop_backoff_restart_count_grows(kubesim, kube_client):
 
 def test_unschedulable_when_cpu_exceeds_every_node(kubesim, kube_client):
     core = client.CoreV1Api(kube_client)
-    core.create_namespaced_pod("default", {"metadata": {"name": "big"}, "spec": {"containers": [
-        {"name": "c", "image": "img:1", "resources": {"requests": {"cpu": "64"}}}]}})
+    core.create_namespaced_pod(
+        "default",
+        {
+            "metadata": {"name": "big"},
+            "spec": {
+                "containers": [{"name": "c", "image": "img:1", "resources": {"requests": {"cpu": "64"}}}]
+            },
+        },
+    )
     p = core.read_namespaced_pod("big", "default")
     assert p.status.phase == "Pending" and not p.spec.node_name
     cond = p.status.conditions[0]

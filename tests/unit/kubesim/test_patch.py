@@ -7,8 +7,12 @@ from kubesim.patch import apply_patch, json_patch, merge_patch, strategic_merge
 
 POD_SPEC = {
     "containers": [
-        {"name": "web", "image": "web:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-         "ports": [{"containerPort": 8080, "protocol": "TCP"}]},
+        {
+            "name": "web",
+            "image": "web:1",
+            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        },
         {"name": "sidecar", "image": "proxy:1"},
     ],
     "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}],
@@ -17,15 +21,18 @@ POD_SPEC = {
 
 def test_json_patch_ops():
     doc = {"a": {"b": [1, 2]}, "c": 1}
-    out = json_patch(doc, [
-        {"op": "add", "path": "/a/b/-", "value": 3},
-        {"op": "replace", "path": "/c", "value": 2},
-        {"op": "remove", "path": "/a/b/0"},
-        {"op": "copy", "from": "/c", "path": "/d"},
-        {"op": "move", "from": "/d", "path": "/e"},
-        {"op": "test", "path": "/e", "value": 2},
-        {"op": "add", "path": "/x~1y", "value": True},
-    ])
+    out = json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/a/b/-", "value": 3},
+            {"op": "replace", "path": "/c", "value": 2},
+            {"op": "remove", "path": "/a/b/0"},
+            {"op": "copy", "from": "/c", "path": "/d"},
+            {"op": "move", "from": "/d", "path": "/e"},
+            {"op": "test", "path": "/e", "value": 2},
+            {"op": "add", "path": "/x~1y", "value": True},
+        ],
+    )
     assert out == {"a": {"b": [2, 3]}, "c": 2, "e": 2, "x/y": True}
     assert doc == {"a": {"b": [1, 2]}, "c": 1}  # input untouched
 
@@ -37,7 +44,9 @@ def test_json_patch_errors():
     with pytest.raises(ApiError) as e:
         json_patch({"a": 1}, [{"op": "replace", "path": "/missing", "value": 2}])
     assert e.value.code == 422
-    with pytest.raises(ApiError) as e:  # the python client sends dict bodies as json-patch: apiserver says 400
+    with pytest.raises(
+        ApiError
+    ) as e:  # the python client sends dict bodies as json-patch: apiserver says 400
         apply_patch({}, "application/json-patch+json", {"spec": {}})
     assert e.value.code == 400
 
@@ -59,9 +68,16 @@ def test_strategic_merge_keeps_sidecar_and_merges_by_name():
 
 def test_strategic_merge_kubectl_set_image_shape():
     # exactly what `kubectl set image deploy/web web=web:2` sends
-    patch = {"spec": {"template": {"spec": {
-        "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
-        "containers": [{"image": "web:2", "name": "web"}]}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "web"}, {"name": "sidecar"}],
+                    "containers": [{"image": "web:2", "name": "web"}],
+                }
+            }
+        }
+    }
     doc = {"spec": {"template": {"spec": POD_SPEC}}}
     out = apply_patch(doc, "application/strategic-merge-patch+json", patch)
     containers = out["spec"]["template"]["spec"]["containers"]
@@ -77,17 +93,23 @@ def test_strategic_merge_directives():
     assert out == {"m": {"c": 3}}
     out = strategic_merge({"m": {"a": 1}}, {"m": {"$patch": "delete"}})
     assert out == {}
-    out = strategic_merge({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
-                          {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}})
+    out = strategic_merge(
+        {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
+        {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}},
+    )
     assert out == {"strategy": {"type": "Recreate"}}
-    out = strategic_merge({"metadata": {"finalizers": ["a", "b"]}},
-                          {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}})
+    out = strategic_merge(
+        {"metadata": {"finalizers": ["a", "b"]}}, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}
+    )
     assert out == {"metadata": {"finalizers": ["b"]}}
-    out = strategic_merge({"spec": {"ports": [{"port": 80, "name": "http"}]}},
-                          {"spec": {"ports": [{"port": 443, "name": "https"}]}})
+    out = strategic_merge(
+        {"spec": {"ports": [{"port": 80, "name": "http"}]}},
+        {"spec": {"ports": [{"port": 443, "name": "https"}]}},
+    )
     assert [p["port"] for p in out["spec"]["ports"]] == [80, 443]
-    out = strategic_merge({"spec": {"selector": {"app": "web", "track": "stable"}}},
-                          {"spec": {"selector": {"track": "canary"}}})
+    out = strategic_merge(
+        {"spec": {"selector": {"app": "web", "track": "stable"}}}, {"spec": {"selector": {"track": "canary"}}}
+    )
     assert out["spec"]["selector"] == {"app": "web", "track": "canary"}
 
 

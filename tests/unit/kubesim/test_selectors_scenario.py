@@ -13,25 +13,31 @@ from kubesim.selectors import (
 )
 
 
-@pytest.mark.parametrize(("sel", "labels", "ok"), [
-    ("app=web", {"app": "web"}, True),
-    ("app==web", {"app": "web"}, True),
-    ("app!=web", {"app": "web"}, False),
-    ("app!=web", {}, True),
-    ("track in (canary, stable)", {"track": "canary"}, True),
-    ("track notin (canary)", {"track": "canary"}, False),
-    ("track notin (canary)", {}, True),
-    ("track", {"track": "x"}, True),
-    ("!track", {"track": "x"}, False),
-    ("app=web,track in (a,b),!beta", {"app": "web", "track": "b"}, True),
-    ("", {"x": "y"}, True),
-])
+@pytest.mark.parametrize(
+    ("sel", "labels", "ok"),
+    [
+        ("app=web", {"app": "web"}, True),
+        ("app==web", {"app": "web"}, True),
+        ("app!=web", {"app": "web"}, False),
+        ("app!=web", {}, True),
+        ("track in (canary, stable)", {"track": "canary"}, True),
+        ("track notin (canary)", {"track": "canary"}, False),
+        ("track notin (canary)", {}, True),
+        ("track", {"track": "x"}, True),
+        ("!track", {"track": "x"}, False),
+        ("app=web,track in (a,b),!beta", {"app": "web", "track": "b"}, True),
+        ("", {"x": "y"}, True),
+    ],
+)
 def test_label_selector(sel, labels, ok):
     assert parse_label_selector(sel)(labels) is ok
 
 
 def test_label_selector_object_and_string():
-    sel = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "track", "operator": "In", "values": ["a"]}]}
+    sel = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "track", "operator": "In", "values": ["a"]}],
+    }
     assert match_label_selector(sel, {"app": "web", "track": "a"})
     assert not match_label_selector(sel, {"app": "web"})
     assert selector_to_string(sel) == "app=web,track in (a)"
@@ -77,4 +83,4 @@ def test_scenario_rejects_unknown_keys():
 def test_quantities():
     assert parse_quantity("500m") == 0.5
     assert parse_quantity("2") == 2
-    assert parse_quantity("1Gi") == 1024 ** 3
+    assert parse_quantity("1Gi") == 1024**3

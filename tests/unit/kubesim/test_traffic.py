@@ -12,15 +12,21 @@ from tests.fixtures.kubesim import make_deployment, make_service
 SCENARIO = {
     "seed": 42,
     "images": {
-        "registry.example/web:1.0": {"ready_after_seconds": 0.2, "error_rate": 0.004,
-                                     "latency_ms": {"p50": 40, "p95": 120, "p99": 200}},
-        "registry.example/web:2.0": {"ready_after_seconds": 0.2, "error_rate": 0.05,
-                                     "latency_ms": {"p50": 80, "p95": 300, "p99": 600}},
+        "registry.example/web:1.0": {
+            "ready_after_seconds": 0.2,
+            "error_rate": 0.004,
+            "latency_ms": {"p50": 40, "p95": 120, "p99": 200},
+        },
+        "registry.example/web:2.0": {
+            "ready_after_seconds": 0.2,
+            "error_rate": 0.05,
+            "latency_ms": {"p50": 80, "p95": 300, "p99": 600},
+        },
     },
     "services": {"default/web": {"rps": 100}},
 }
 pytestmark = pytest.mark.kubesim_scenario(SCENARIO)
-LINE = re.compile(r'^(\w+)\{(.*)\} (\S+)$')
+LINE = re.compile(r"^(\w+)\{(.*)\} (\S+)$")
 
 
 def parse_metrics(text: str) -> list[tuple[str, dict, float]]:
@@ -35,10 +41,21 @@ def parse_metrics(text: str) -> list[tuple[str, dict, float]]:
 
 def _setup(kubesim, kube_client, stable=9, canary=1):
     apps, core = client.AppsV1Api(kube_client), client.CoreV1Api(kube_client)
-    apps.create_namespaced_deployment("default", make_deployment(
-        "web", image="registry.example/web:1.0", replicas=stable, pod_labels={"track": "stable"}))
-    apps.create_namespaced_deployment("default", make_deployment(
-        "web-canary", image="registry.example/web:2.0", replicas=canary, labels={"app": "web", "track": "canary"}))
+    apps.create_namespaced_deployment(
+        "default",
+        make_deployment(
+            "web", image="registry.example/web:1.0", replicas=stable, pod_labels={"track": "stable"}
+        ),
+    )
+    apps.create_namespaced_deployment(
+        "default",
+        make_deployment(
+            "web-canary",
+            image="registry.example/web:2.0",
+            replicas=canary,
+            labels={"app": "web", "track": "canary"},
+        ),
+    )
     core.create_namespaced_service("default", make_service("web", selector={"app": "web"}))
     kubesim.advance(1)
 
@@ -77,7 +94,11 @@ def test_error_rates_and_histogram(kubesim, kube_client):
         # median from the histogram: the bucket where the cumulative count crosses 50 %
         buckets: dict[float, float] = {}
         for n, lab, v in samples:
-            if n == "http_request_duration_seconds_bucket" and lab["version"] == version and lab["le"] != "+Inf":
+            if (
+                n == "http_request_duration_seconds_bucket"
+                and lab["version"] == version
+                and lab["le"] != "+Inf"
+            ):
                 buckets[float(lab["le"])] = buckets.get(float(lab["le"]), 0) + v
         median_bucket = min(le for le, c in buckets.items() if c >= total / 2)
         assert median_bucket in (0.05, 0.1) and p50 <= median_bucket
@@ -123,6 +144,8 @@ def test_app_endpoints(kubesim, kube_client):
     direct = requests.get(f"{kubesim.url}/_sim/apps/default/pods/{pod.metadata.name}/health", timeout=5)
     assert direct.json() == {"status": "healthy", "version": "2.0", "pod": pod.metadata.name}
     assert requests.get(f"{kubesim.url}/_sim/apps/default/nope/health", timeout=5).status_code == 404
-    client.CoreV1Api(kube_client).create_namespaced_service("default", make_service("empty", selector={"x": "y"}))
+    client.CoreV1Api(kube_client).create_namespaced_service(
+        "default", make_service("empty", selector={"x": "y"})
+    )
     r = requests.get(f"{kubesim.url}/_sim/apps/default/empty/health", timeout=5)
     assert r.status_code == 503 and "error" in r.json()

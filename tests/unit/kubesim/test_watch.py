@@ -38,9 +38,13 @@ def test_watch_events_after_resource_version(kubesim, kube_client):
     rv = core.list_namespaced_config_map("default").metadata.resource_version
     core.create_namespaced_config_map("default", make_configmap("b", {"v": "1"}))
     core.delete_namespaced_config_map("a", "default")
-    events = _events(kubesim, "/api/v1/namespaces/default/configmaps", watch="true", resourceVersion=rv,
-                     timeoutSeconds="1")
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "b"), ("DELETED", "a")]
+    events = _events(
+        kubesim, "/api/v1/namespaces/default/configmaps", watch="true", resourceVersion=rv, timeoutSeconds="1"
+    )
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "b"),
+        ("DELETED", "a"),
+    ]
 
 
 def test_watch_flag_parse_bool(kubesim):
@@ -82,12 +86,27 @@ def test_watch_selectors(kubesim, kube_client):
     core.create_namespaced_config_map("default", cm)
     core.create_namespaced_config_map("default", make_configmap("y", {}))
     core.patch_namespaced_config_map("x", "default", {"metadata": {"labels": {"team": "b"}}})
-    by_label = _events(kubesim, "/api/v1/namespaces/default/configmaps", watch="1", resourceVersion=rv,
-                       labelSelector="team=a", timeoutSeconds="1")
+    by_label = _events(
+        kubesim,
+        "/api/v1/namespaces/default/configmaps",
+        watch="1",
+        resourceVersion=rv,
+        labelSelector="team=a",
+        timeoutSeconds="1",
+    )
     # an object that stops matching the selector is reported DELETED, like the apiserver does
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in by_label] == [("ADDED", "x"), ("DELETED", "x")]
-    by_field = _events(kubesim, "/api/v1/namespaces/default/configmaps", watch="1", resourceVersion=rv,
-                       fieldSelector="metadata.name=y", timeoutSeconds="1")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in by_label] == [
+        ("ADDED", "x"),
+        ("DELETED", "x"),
+    ]
+    by_field = _events(
+        kubesim,
+        "/api/v1/namespaces/default/configmaps",
+        watch="1",
+        resourceVersion=rv,
+        fieldSelector="metadata.name=y",
+        timeoutSeconds="1",
+    )
     assert [e["object"]["metadata"]["name"] for e in by_field] == ["y"]
 
 
@@ -98,8 +117,9 @@ def test_watch_deployment_rollout_progress(kubesim, kube_client):
     apps.create_namespaced_deployment("default", make_deployment("web", replicas=2))
     kubesim.advance(1)
     w = watch.Watch()
-    for ev in w.stream(apps.list_namespaced_deployment, "default", field_selector="metadata.name=web",
-                       timeout_seconds=5):
+    for ev in w.stream(
+        apps.list_namespaced_deployment, "default", field_selector="metadata.name=web", timeout_seconds=5
+    ):
         d = ev["object"]
         if d.status.available_replicas == 2 and d.status.observed_generation == d.metadata.generation:
             w.stop()

@@ -15,8 +15,10 @@ def test_live_outcomes_succeed(outcome) -> None:
 
 @pytest.mark.parametrize("outcome", ["rolled_back", "failed"])
 def test_rollbacks_and_failures_fail_the_run_with_the_reason(outcome) -> None:
-    d = decide_run_outcome({"outcome": outcome, "service": "web", "version": "v2", "reason": "error rate 8 %"},
-                           any_task_failed=False)
+    d = decide_run_outcome(
+        {"outcome": outcome, "service": "web", "version": "v2", "reason": "error rate 8 %"},
+        any_task_failed=False,
+    )
     assert d.state == "failed" and d.message == f"deployment of web v2 {outcome}: error rate 8 %"
 
 
