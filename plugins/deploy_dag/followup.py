@@ -56,7 +56,7 @@ def build_followup_dag(spec: ServiceSpec) -> DAG:
             task_id="wait_until_due",
             target_time=f"{{{{ ti.xcom_pull(task_ids='{FOLLOW_UP_TASK_ID}', key='{DUE_KEY}') }}}}",
         )
-        followed = {"spec": s, "request_from": FOLLOW_UP_TASK_ID}
+        followed: dict[str, Any] = {"spec": s, "request_from": FOLLOW_UP_TASK_ID}
         checks: list[Any] = [HealthCheckOperator(task_id="health", target="production", **followed)]
         if spec.smoke:
             checks.append(SmokeTestOperator(task_id="smoke", target="production", **followed))

@@ -207,7 +207,7 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
             "canary": lambda: _build_canary(spec, s),
         }
         strategies = {name: builders[name]() for name in spec.strategy.allowed}
-        first_task = {name: phase.entry[0].task_id for name, phase in strategies.items()}
+        first_task: dict[str, str] = {name: phase.entry[0].task_id for name, phase in strategies.items()}
 
         @task.branch(task_id="choose_strategy", multiple_outputs=False)
         def choose_strategy(**context: Any) -> str:
@@ -345,7 +345,9 @@ def run_outcome(record: Any) -> Any:
         has_record = isinstance(record, dict) and "outcome" in record
         failed = False if has_record else _any_task_failed(context)
         decision = decide_run_outcome(
-            record, any_task_failed=failed, failure=failure_reason(context) if failed else ""
+            record,
+            any_task_failed=failed,
+            failure=failure_reason(context) if failed else "",  # type: ignore[arg-type]
         )
         if decision.state == "skipped":
             raise AirflowSkipException(decision.message)

@@ -9,6 +9,7 @@ link, which `DashboardLinkMixin` does. The link is empty (shown disabled) when n
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
@@ -36,4 +37,4 @@ class DashboardLink(BaseOperatorLink):
 class DashboardLinkMixin:
     """Put first in the bases of any operator that has a `spec` attribute to get the Dashboard link."""
 
-    operator_extra_links = (DashboardLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (DashboardLink(),)

@@ -103,7 +103,8 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
         )
         self.log.info("Summary:\n%s", summary)
         self.write_note(ti.dag_id, ti.run_id, summary)
-        return json.loads(json.dumps(record, default=str))
+        as_json: dict[str, Any] = json.loads(json.dumps(record, default=str))  # what XCom will hold
+        return as_json
 
     # -- inputs -------------------------------------------------------------------------------------
 

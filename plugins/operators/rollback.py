@@ -76,7 +76,7 @@ class RollbackOperator(KubeOperator):
         spec = self.service_spec
         reason = str(self.reason or "") or failure_reason(context)
         plan = self._plan()
-        base = {
+        base: dict[str, Any] = {
             "strategy": plan.strategy if plan else None,
             "reason": reason,
             "dry_run": self.is_dry_run,

@@ -41,9 +41,12 @@ class ReleaseTrainTimetable(Timetable):
     def from_spec_windows(cls, windows: dict[str, Any] | Any) -> ReleaseTrainTimetable:
         """Build from the spec's `windows` section (a dict from spec_to_dict, or the model)."""
         get = windows.get if isinstance(windows, dict) else lambda k, d=None: getattr(windows, k, d)
+        train = get("release_train")
+        if not train:
+            raise ValueError("windows.release_train is not set: this service has no release train")
         return cls(
             timezone=get("timezone", "UTC"),
-            release_train=get("release_train"),
+            release_train=str(train),
             freezes=list(get("freezes", []) or []),
             off_peak=list(get("off_peak", []) or []),
         )

@@ -16,7 +16,19 @@ class HttpResponse(Protocol):
 
 
 class HttpSession(Protocol):
-    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+    # the keyword arguments the checks pass; requests.Session.request accepts each of them
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = ...,
+        headers: Any = ...,
+        json: Any = ...,
+        auth: Any = ...,
+        timeout: Any = ...,
+        allow_redirects: bool = ...,
+    ) -> Any: ...
 
 
 def join_url(base: str, path: str) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from airlock.kube.reads import GetObject, ListObjects, Read
+from airlock.log import Log
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
     from kubernetes.client import ApiClient
@@ -102,7 +103,7 @@ class Kube:
         api_client: ApiClient,
         *,
         dry_run: bool = False,
-        log: logging.Logger | None = None,
+        log: Log | None = None,
         timeout: tuple[float, float | None] = DEFAULT_TIMEOUT,
     ):
         self.api_client = api_client

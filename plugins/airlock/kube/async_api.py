@@ -19,6 +19,7 @@ from typing import Any
 
 from airlock.kube.api import DEFAULT_TIMEOUT, WATCH_READ_MARGIN, KubeError, log_lines, path, status_error
 from airlock.kube.reads import GetObject, ListObjects, Read, WatchObjects
+from airlock.log import Log
 
 Obj = dict[str, Any]
 
@@ -30,7 +31,7 @@ class AsyncKube:
         self,
         api_client: Any,
         *,
-        log: logging.Logger | None = None,
+        log: Log | None = None,
         timeout: tuple[float, float | None] = DEFAULT_TIMEOUT,
     ) -> None:
         self.api_client = api_client

@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from airlock.kube.async_api import AsyncKube
 from airlock.kube.reads import ListObjects
 from airlock.kube.watch import Judge, Pause, WatchOutcome, WatchSession
+from airlock.log import Log
 
 
 async def follow_async(
     kube: AsyncKube,
     session: WatchSession,
-    log: logging.Logger | None = None,
+    log: Log | None = None,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -69,7 +70,7 @@ async def watch_object(
     name: str,
     judge: Judge,
     timeout: float,
-    log: logging.Logger | None = None,
+    log: Log | None = None,
 ) -> WatchOutcome:
     """Watch `resource/name` until `judge` says finished, it is missing or deleted, or `timeout` passes."""
     log = log or logging.getLogger("airlock.kube.async_watch")

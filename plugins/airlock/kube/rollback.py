@@ -137,11 +137,11 @@ def rollback_actions(kube: Kube, spec: ServiceSpec, plan: RollbackPlan) -> list[
                     {"selector": selector},
                 )
             )
-        other_name = (
-            plan.other_colour.name
-            if plan.other_colour
-            else blue_green.deployment_for(spec, blue_green.other(plan.colour))
-        )
+        if plan.other_colour is None:  # read_plan records both colours for every blue-green plan
+            raise ValueError(
+                f"the blue-green rollback plan of run {plan.run_id} does not record the inactive colour"
+            )
+        other_name = plan.other_colour.name
         now = kube.get("deployments", ns, other_name)
         if now is not None and (now.get("spec") or {}).get("replicas", 1) != 0:
             actions.append(

@@ -19,6 +19,7 @@ from airlock.kube.api import Kube
 from airlock.kube.reads import ListObjects
 from airlock.kube.status import rollout_status
 from airlock.kube.watch import Pause, WatchOutcome, WatchSession
+from airlock.log import Log
 
 Obj = dict[str, Any]
 
@@ -61,7 +62,7 @@ def rollout_result(outcome: WatchOutcome, name: str, timeout: float) -> WaitResu
 def follow(
     kube: Kube,
     session: WatchSession,
-    log: logging.Logger | None = None,
+    log: Log | None = None,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -105,7 +106,7 @@ def follow(
 
 
 def wait_for_rollout(
-    kube: Kube, namespace: str, name: str, timeout: float, log: logging.Logger | None = None
+    kube: Kube, namespace: str, name: str, timeout: float, log: Log | None = None
 ) -> WaitResult:
     """Block until Deployment `name` is rolled out, failed, or `timeout` seconds pass."""
     log = log or logging.getLogger("airlock.kube.wait")
