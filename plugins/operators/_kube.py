@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
+from airlock.kube.rolling import ImageUpdate, set_image
 from airlock.spec import ServiceSpec, spec_from
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY
@@ -68,6 +69,20 @@ class KubeOperator(RequestBound, BaseOperator):
         from airlock.kube.rolling import change_cause
 
         return change_cause(self.service_spec.service, str(context["run_id"]), self.image())
+
+    def start_rolling_update(self, kube: Kube, context: Context) -> ImageUpdate:
+        """`kubectl set image` on the service's own Deployment (with change-cause and progress deadline)."""
+        spec = self.service_spec
+        deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
+        return set_image(
+            kube,
+            self.namespace,
+            spec.deployment,
+            spec.container,
+            self.image(),
+            self.cause(context),
+            progress_deadline_seconds=deadline,
+        )
 
     @property
     def rollout_timeout(self) -> float:

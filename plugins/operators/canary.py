@@ -53,16 +53,7 @@ class CanaryPromoteOperator(KubeOperator):
     def execute(self, context: Context) -> Any:
         spec = self.service_spec
         kube = self.kube()
-        deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
-        result = rolling.set_image(
-            kube,
-            self.namespace,
-            spec.deployment,
-            spec.container,
-            self.image(),
-            self.cause(context),
-            progress_deadline_seconds=deadline,
-        )
+        result = self.start_rolling_update(kube, context)
         if kube.dry_run:
             self.log.info("DRY RUN: would then wait for the rollout and remove %s", canary.canary_name(spec))
             return result.with_status("dry_run").to_dict()

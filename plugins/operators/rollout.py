@@ -20,16 +20,7 @@ class RollingUpdateOperator(KubeOperator):
     def execute(self, context: Context) -> Any:
         spec = self.service_spec
         kube = self.kube()
-        deadline = int(spec.strategy.rolling.progress_deadline.total_seconds())
-        result = rolling.set_image(
-            kube,
-            self.namespace,
-            spec.deployment,
-            spec.container,
-            self.image(),
-            self.cause(context),
-            progress_deadline_seconds=deadline,
-        )
+        result = self.start_rolling_update(kube, context)
         if kube.dry_run:
             self.log.info("DRY RUN: not waiting for a rollout that was not started")
             return result.with_status("dry_run").to_dict()
