@@ -1,4 +1,4 @@
-"""Airflow DAG factory: one `deploy_<service>` DAG per dags/services/<service>.yaml.
+"""Airflow DAG factory: one `deploy_<service>` and one `followup_<service>` DAG per dags/services/<service>.yaml.
 
 (The words "airflow" and "dag" in this file matter: Airflow's safe-mode discovery skips .py files
 that contain neither.)
@@ -6,14 +6,20 @@ that contain neither.)
 Parsing is cheap and offline: it reads YAML and builds tasks, no network or cluster call. An invalid
 service file does not stop the others: its errors (file, field, value, what is allowed) surface as
 this file's import error through a sentinel DAG, while every valid service still loads.
+
+A worker re-parses this file at every task start (~35 per run): the parsing context names the DAG
+being run, and only that one is built (from `<service>.yaml`), so a task start costs the same with 1
+service or 500. The dag-processor parses without a context and builds everything.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deploy_dag.factory import build_all
+from airflow.sdk import get_parsing_context
+
+from deploy_dag.factory import build_dags
 
 SERVICES_DIR = Path(__file__).resolve().parent / "services"
 
-globals().update(build_all(SERVICES_DIR))
+globals().update(build_dags(SERVICES_DIR, dag_id=get_parsing_context().dag_id))

@@ -1,18 +1,33 @@
-"""Load every service spec in a folder and build its DAG; collect bad files instead of raising."""
+"""Load the service specs of a folder and build their DAGs; collect bad files instead of raising.
+
+Two entry points, one rule for which file defines a service:
+- `build_all` (a full parse, as the dag-processor runs it) loads every file and builds every DAG;
+- `build_dags(dag_id=...)` (a task start: the worker re-parses the DAG file for ~35 tasks per run)
+  builds only the DAG being run, reading only `<service>.yaml` / `<service>.yml`.
+
+Both agree on the owner of a service defined by more than one file: the file named after the
+service (`.yaml` before `.yml`), else the first in name order. That rule is what lets a task start
+trust `<service>.yaml` without reading the other files: under "first in name order" alone, an
+`a.yaml` that also said `service: foo` would win the full parse while the task start built foo.yaml.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG
 
-from airlock.spec import SpecError, load_spec
+from airlock.spec import ServiceSpec, SpecError, load_spec
 from deploy_dag.followup import build_followup_dag
 from deploy_dag.graph import build_deploy_dag
 
 INVALID_SPECS_DAG_ID = "airlock_invalid_service_specs"
+SPEC_GLOB = "*.y*ml"
+DEPLOY_PREFIX = "deploy_"
+FOLLOWUP_PREFIX = "followup_"
 
 
 class InvalidServiceSpecs(DAG):
@@ -29,31 +44,61 @@ class InvalidServiceSpecs(DAG):
         raise SpecError(self.airlock_errors)
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    path: Path
+    spec: ServiceSpec
+
+
+def _owner_rank(path: Path, service: str) -> int:
+    """0 for <service>.yaml, 1 for <service>.yml, 2 for any other name: lower owns the service."""
+    return {f"{service}.yaml": 0, f"{service}.yml": 1}.get(path.name, 2)
+
+
+def _error_line(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, SpecError):
+        message = str(exc)
+        return message if str(path) in message else f"{path}: {message}"
+    return f"{path}: could not be loaded: {type(exc).__name__}: {exc}"
+
+
+def _build_one(spec: ServiceSpec, path: Path, dag_id: str) -> DAG:
+    """The deploy or the follow-up DAG of one spec (dag_id says which)."""
+    if dag_id == spec.dag_id:
+        return build_deploy_dag(spec, source=path)
+    return build_followup_dag(spec)
+
+
 def build_all(services_dir: Path, now: datetime | None = None) -> dict[str, Any]:
-    """One deploy (and follow-up) DAG per spec file; every file that fails - to read, to validate, or to
+    """One deploy (and follow-up) DAG per service; every file that fails - to read, to validate, or to
     build into a DAG, whatever the exception - becomes a line of the sentinel's import error, naming the
     file, and the other services still load. `now` (default: the current time) rejects past freezes."""
     now = now or datetime.now(UTC)
     dags: dict[str, Any] = {}
-    errors: list[str] = []
-    seen: dict[str, Path] = {}
-    for path in sorted(services_dir.glob("*.y*ml")):
+    errors: dict[Path, str] = {}
+    loaded: list[_Loaded] = []
+    for path in sorted(services_dir.glob(SPEC_GLOB)):
         try:
-            spec = load_spec(path, today=now)
-            if spec.dag_id in seen:
-                errors.append(f"{path}: service {spec.service!r} is already defined in {seen[spec.dag_id]}")
-                continue
+            loaded.append(_Loaded(path, load_spec(path, today=now)))
+        except Exception as exc:  # noqa: BLE001 - one broken file must not hide every other service
+            errors[path] = _error_line(path, exc)
+    # owner first within each service (see the module docstring); a file whose DAG fails to build
+    # does not own its service, so a duplicate of it may still load
+    loaded.sort(key=lambda item: (item.spec.service, _owner_rank(item.path, item.spec.service), item.path))
+    owner: dict[str, Path] = {}
+    for item in loaded:
+        spec, path = item.spec, item.path
+        if spec.service in owner:
+            errors[path] = f"{path}: service {spec.service!r} is already defined in {owner[spec.service]}"
+            continue
+        try:
             built = {spec.dag_id: build_deploy_dag(spec, source=path)}
             followup = build_followup_dag(spec)
             built[followup.dag_id] = followup
-        except SpecError as exc:
-            message = str(exc)
-            errors.append(message if str(path) in message else f"{path}: {message}")
+        except Exception as exc:  # noqa: BLE001 - as above
+            errors[path] = _error_line(path, exc)
             continue
-        except Exception as exc:  # noqa: BLE001 - one broken file must not hide every other service
-            errors.append(f"{path}: could not be loaded: {type(exc).__name__}: {exc}")
-            continue
-        seen[spec.dag_id] = path
+        owner[spec.service] = path
         dags.update(built)
     if errors:
         sentinel = InvalidServiceSpecs(
@@ -61,7 +106,47 @@ def build_all(services_dir: Path, now: datetime | None = None) -> dict[str, Any]
         )
         sentinel.airlock_errors = (
             f"{len(errors)} service spec file(s) are invalid; their DAGs were not created "
-            "(other services are unaffected):\n" + "\n".join(errors)
+            "(other services are unaffected):\n" + "\n".join(errors[path] for path in sorted(errors))
         )
         dags[INVALID_SPECS_DAG_ID] = sentinel
     return dags
+
+
+def _service_of(dag_id: str) -> str | None:
+    for prefix in (DEPLOY_PREFIX, FOLLOWUP_PREFIX):
+        if dag_id.startswith(prefix):
+            service = dag_id.removeprefix(prefix)
+            # a file name, never a path: the dag_id comes from the environment
+            return service if service and Path(service).name == service and service != ".." else None
+    return None
+
+
+def build_dags(services_dir: Path, dag_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """What the DAG file exposes: every DAG (dag_id None: a full parse), or only `dag_id` (a task start,
+    `get_parsing_context().dag_id`).
+
+    A task start reads `<service>.yaml` (then `.yml`) and builds that one DAG when the file is valid,
+    defines that service and builds - exactly the DAG a full parse would have built from it, since that
+    file owns the service. Anything else (no such file, a file that fails, a renamed service, a dag_id
+    that is not ours) falls back to the full parse, so a task never runs a different DAG than the one
+    the dag-processor serialized; only the cost differs."""
+    if dag_id is None:
+        return build_all(services_dir, now)
+    service = _service_of(dag_id)
+    if service is not None:
+        now = now or datetime.now(UTC)
+        for name in (f"{service}.yaml", f"{service}.yml"):
+            path = services_dir / name
+            if not path.is_file():
+                continue
+            try:
+                spec = load_spec(path, today=now)
+                if spec.service == service:
+                    return {dag_id: _build_one(spec, path, dag_id)}
+            except Exception:  # noqa: BLE001 - the full parse below reports it the usual way
+                pass
+            # not a valid owner: the full parse would next try <service>.yml, so do we
+    everything = build_all(services_dir, now)
+    # the full build's own answer, trimmed to the DAG being run when it exists (the sentinel and
+    # every other service are of no use to this task and would only be bagged for nothing)
+    return {dag_id: everything[dag_id]} if dag_id in everything else everything
