@@ -129,7 +129,8 @@ def build_dags(services_dir: Path, dag_id: str | None = None, now: datetime | No
     defines that service and builds - exactly the DAG a full parse would have built from it, since that
     file owns the service. Anything else (no such file, a file that fails, a renamed service, a dag_id
     that is not ours) falls back to the full parse, so a task never runs a different DAG than the one
-    the dag-processor serialized; only the cost differs."""
+    the dag-processor serialized; only the cost differs. (The worker ignores the file's import errors
+    and looks its DAG up by id.)"""
     if dag_id is None:
         return build_all(services_dir, now)
     service = _service_of(dag_id)
@@ -146,7 +147,6 @@ def build_dags(services_dir: Path, dag_id: str | None = None, now: datetime | No
             except Exception:  # noqa: BLE001 - the full parse below reports it the usual way
                 pass
             # not a valid owner: the full parse would next try <service>.yml, so do we
-    everything = build_all(services_dir, now)
-    # the full build's own answer, trimmed to the DAG being run when it exists (the sentinel and
-    # every other service are of no use to this task and would only be bagged for nothing)
-    return {dag_id: everything[dag_id]} if dag_id in everything else everything
+    # (DAGs built in a `with dag:` block are auto-registered: the worker bags all of them whatever
+    # this returns, so there is nothing to gain by trimming the result to `dag_id`)
+    return build_all(services_dir, now)
