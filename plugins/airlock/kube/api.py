@@ -6,8 +6,10 @@ and nothing depends on the generated model classes (which drop unknown fields, c
 JSON Patch / strategic merge choice explicitly, and garble pod logs in client 36 unless the body is
 read raw - kubernetes-client/python#2596).
 
-Every HTTP call goes through `Kube.request`, the one place for this transport's timeouts (and, next,
-its bounded retries); `async_api.AsyncKube` is the async twin for the triggers. Every write goes
+Every HTTP call goes through `Kube.request`, the one place for this transport's timeouts and its
+bounded retries (the rules are retry.py's: transient failures retried with backoff within a
+deadline, each retry logged; a retried create answered 409 AlreadyExists adopts the object our
+earlier attempt created); `async_api.AsyncKube` is the async twin for the triggers. Every write goes
 through `Kube.write()`, which honours dry-run: the request is logged with its body and nothing is
 sent. Reads always go to the server, so a dry run shows real "current vs desired".
 """
@@ -17,10 +19,21 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-from collections.abc import Generator
+import random
+import time
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from airlock.kube.reads import GetObject, ListObjects, Read
+from airlock.kube.retry import (
+    ONCE,
+    CallAttempts,
+    GiveUp,
+    RetryPolicy,
+    failure_of,
+    is_what_we_created,
+    parse_retry_after,
+)
 from airlock.log import Log
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
@@ -59,16 +72,41 @@ CONTENT_TYPES = {
 
 
 class KubeError(RuntimeError):
-    """A Kubernetes API call failed; carries the HTTP status and the server's Status reason."""
+    """A Kubernetes API call failed; carries the HTTP status and the server's Status reason.
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
+    `status` is 0 when no HTTP answer arrived (connection refused/reset, timeouts): `reason` then
+    says what went wrong. The transports fill `call` ("VERB path") and `attempts` on the error they
+    finally raise, so the message names the request that failed and how often it was tried.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        *,
+        call: str = "",
+        attempts: int = 1,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        text = f"{status} {reason}: {message}" if status else f"{reason}: {message}"
+        if call:
+            text = f"{call}: {text}"
+        if detail:
+            text = f"{text} ({detail})"
+        super().__init__(text)
         self.status = status
         self.reason = reason
         self.message = message
+        self.call = call
+        self.attempts = attempts
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After header
 
 
-def status_error(status: int, reason: str, body: str | bytes | None) -> KubeError:
+def status_error(
+    status: int, reason: str, body: str | bytes | None, retry_after: float | None = None
+) -> KubeError:
     """A KubeError from an HTTP status and the server's body (a Status object when it is JSON)."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body or "")
     message = text
@@ -78,11 +116,27 @@ def status_error(status: int, reason: str, body: str | bytes | None) -> KubeErro
             reason, message = parsed.get("reason", reason), parsed.get("message", message)
     except ValueError:
         pass
-    return KubeError(int(status or 0), str(reason or ""), str(message))
+    return KubeError(int(status or 0), str(reason or ""), str(message), retry_after=retry_after)
+
+
+def final_error(step: GiveUp, attempts: int) -> KubeError:
+    """The error a call ends with: what it was, the last answer, and why it stopped trying."""
+    f = step.failure
+    return KubeError(
+        f.status or 0,
+        f.reason,
+        f.message,
+        call=step.call,
+        attempts=attempts,
+        detail=step.detail,
+        retry_after=f.retry_after,
+    )
 
 
 def _error(exc: ApiException) -> KubeError:
-    return status_error(int(exc.status or 0), exc.reason or "", exc.body)
+    headers = getattr(exc, "headers", None) or {}
+    retry_after = parse_retry_after(headers.get("Retry-After"), time.time())
+    return status_error(int(exc.status or 0), exc.reason or "", exc.body, retry_after)
 
 
 def path(resource: str, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
@@ -96,7 +150,11 @@ def path(resource: str, namespace: str | None, name: str | None = None, sub: str
 
 
 class Kube:
-    """Reads and (unless dry_run) writes Kubernetes objects as dicts through one ApiClient."""
+    """Reads and (unless dry_run) writes Kubernetes objects as dicts through one ApiClient.
+
+    `retry` bounds every call (retry.py); `clock`, `sleep` and `rand` are injectable so a test can
+    run the retry loop without waiting.
+    """
 
     def __init__(
         self,
@@ -105,12 +163,19 @@ class Kube:
         dry_run: bool = False,
         log: Log | None = None,
         timeout: tuple[float, float | None] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
     ):
         self.api_client = api_client
         self.dry_run = dry_run
         self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.clock, self.sleep, self.rand = clock, sleep, rand
         self.log = log or logging.getLogger("airlock.kube")
         self.writes: list[tuple[str, str, Any]] = []  # what was written (or would be, in a dry run)
+        _disable_urllib3_retries(api_client)
 
     # -- transport ---------------------------------------------------------------------------
     def request(
@@ -123,31 +188,58 @@ class Kube:
         content_type: str = "application/json",
         stream: bool = False,
         raw: bool = False,
-        timeout: float | tuple[float, float | None] | None = None,
+        timeout: tuple[float, float | None] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Any:
+        """One call, retried by `retry` (the Kube's policy by default) when it fails transiently.
+
+        A stream is returned as soon as its answer starts; what breaks later is the reader's to handle.
+        """
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         # imported here, not at module level: by now an ApiClient exists, so kubernetes is loaded
         from kubernetes.client.exceptions import ApiException
 
-        try:
-            resp = self.api_client.call_api(
-                url,
-                method,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout or self.timeout,
-            )
-        except ApiException as exc:
-            raise _error(exc) from None
-        if stream:
-            return resp
-        data = resp.data
+        attempts = CallAttempts(retry or self.retry, method, url, now=self.clock(), rand=self.rand)
+        while True:
+            try:
+                try:
+                    resp = self.api_client.call_api(
+                        url,
+                        method,
+                        query_params=query or [],
+                        header_params=headers,
+                        body=body,
+                        auth_settings=["BearerToken"],
+                        _preload_content=False,
+                        _return_http_data_only=True,
+                        _request_timeout=attempts.timeout(timeout or self.timeout, self.clock()),
+                    )
+                except ApiException as exc:
+                    raise _error(exc) from None
+                if stream:
+                    return resp
+                data = resp.data  # read inside the attempt: an answer cut short is retried too
+                break
+            except Exception as exc:
+                failure = failure_of(exc)
+                if failure is None:
+                    raise
+                if (
+                    method == "POST"
+                    and failure.status == 409
+                    and failure.reason == "AlreadyExists"
+                    and attempts.maybe_applied
+                ):
+                    adopted = self._adopt(url, body)
+                    if adopted is not None:
+                        return adopted
+                step = attempts.after_failure(failure, self.clock())
+                if isinstance(step, GiveUp):
+                    raise final_error(step, attempts.attempt) from (None if failure.status else exc)
+                self.log.warning("%s", step.note)
+                self.sleep(step.wait)
         if not data:
             return None
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
@@ -157,6 +249,32 @@ class Kube:
             return json.loads(text)
         except ValueError:
             return text
+
+    def _adopt(self, url: str, sent: Any) -> Obj | None:
+        """After a retried create got 409 AlreadyExists: the existing object if our attempt made it.
+
+        An earlier attempt of this create went unanswered (or failed with a 5xx) and may have been
+        applied; the object then exists because of us, and the create has succeeded. Only an object
+        that `is_what_we_created` is adopted; anything else keeps the 409 (see retry.py).
+        """
+        name = ((sent or {}).get("metadata") or {}).get("name") if isinstance(sent, dict) else None
+        if not name:
+            return None
+        try:
+            found = self.request("GET", f"{url}/{name}")
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not is_what_we_created(sent, found):
+            return None
+        self.log.info(
+            "POST %s: %s already exists with what this create sent - an earlier attempt, whose answer "
+            "was lost, created it; using it",
+            url,
+            name,
+        )
+        return found  # type: ignore[no-any-return]
 
     # -- reads ---------------------------------------------------------------------------------
     def read(self, request: Read) -> Any:
@@ -232,6 +350,7 @@ class Kube:
             query=query,
             stream=True,
             timeout=(self.timeout[0], read_timeout),
+            retry=ONCE,  # the watch session owns reconnects (watch.py), with its own backoff
         )
         try:
             from kubernetes.watch.watch import iter_resp_lines
@@ -337,6 +456,24 @@ class Kube:
             if exc.status == 404:  # already gone: the desired state holds
                 return None
             raise
+
+
+def _disable_urllib3_retries(api_client: Any) -> None:
+    """Turn off urllib3's own retries under this client, unless its configuration chose some.
+
+    By default urllib3 retries a failed connection, and a timed-out idempotent request, up to 3 more
+    times at once and silently: a hung GET then costs 4 read timeouts before `Kube.request` sees
+    anything, and the call's deadline and its logged attempts would be fiction. One retry layer,
+    the policy's, sees every failure.
+    """
+    config = getattr(api_client, "configuration", None)
+    pool_manager = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+    if pool_manager is None or getattr(config, "retries", None) is not None:
+        return
+    if pool_manager.connection_pool_kw.get("retries") is False:
+        return
+    pool_manager.connection_pool_kw["retries"] = False
+    pool_manager.clear()  # pools made before keep their own retries; new ones get the setting
 
 
 def log_lines(text: str) -> builtins.list[str]:

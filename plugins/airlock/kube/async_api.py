@@ -5,27 +5,44 @@ into the same dict-in/dict-out reads as the sync transport, with the same paths,
 (`KubeError`, built from the server's Status body) and the same request types (reads.py), so the watch
 state machine (watch.py) and the read plans (diagnose.py) run unchanged over either transport.
 
-Every HTTP call goes through `AsyncKube._call`, the one place for this transport's timeouts (and,
-next, its bounded retries). Reads only: the triggers never write.
+Every HTTP call goes through `AsyncKube._call`, the one place for this transport's timeouts and its
+bounded retries, by the same policy as the sync transport (retry.py). Reads only: the triggers never
+write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import logging
-from collections.abc import AsyncGenerator
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from airlock.kube.api import DEFAULT_TIMEOUT, WATCH_READ_MARGIN, KubeError, log_lines, path, status_error
+from airlock.kube.api import (
+    DEFAULT_TIMEOUT,
+    WATCH_READ_MARGIN,
+    KubeError,
+    final_error,
+    log_lines,
+    path,
+    status_error,
+)
 from airlock.kube.reads import GetObject, ListObjects, Read, WatchObjects
+from airlock.kube.retry import ONCE, CallAttempts, GiveUp, RetryPolicy, failure_of, parse_retry_after
 from airlock.log import Log
 
 Obj = dict[str, Any]
 
 
 class AsyncKube:
-    """Reads Kubernetes objects as dicts through one kubernetes_asyncio ApiClient."""
+    """Reads Kubernetes objects as dicts through one kubernetes_asyncio ApiClient.
+
+    `retry` bounds every call (retry.py); `clock`, `sleep` and `rand` are injectable like the sync
+    transport's.
+    """
 
     def __init__(
         self,
@@ -33,44 +50,73 @@ class AsyncKube:
         *,
         log: Log | None = None,
         timeout: tuple[float, float | None] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.api_client = api_client
         self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.clock, self.sleep, self.rand = clock, sleep, rand
         self.log = log or logging.getLogger("airlock.kube")
 
     # -- transport ---------------------------------------------------------------------------------
     async def _call(
-        self, url: str, query: list[tuple[str, Any]], timeout: tuple[float, float | None] | None = None
+        self,
+        url: str,
+        query: list[tuple[str, Any]],
+        timeout: tuple[float, float | None] | None = None,
+        *,
+        stream: bool = False,
     ) -> Any:
-        """One GET; the raw aiohttp response, or KubeError for a non-2xx answer.
+        """One GET, retried by the policy: the body (bytes), or with `stream` the open aiohttp response.
 
         With `_preload_content=False` kubernetes_asyncio hands back every answer, errors included
-        (the sync client raises), so the status is checked here.
+        (the sync client raises), so the status is checked here. A stream gets one attempt: the
+        watch session owns its reconnects (watch.py).
         """
-        resp = await self.api_client.call_api(
-            url,
-            "GET",
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=timeout or self.timeout,
-        )
-        if not 200 <= int(resp.status) <= 299:
+        attempts = CallAttempts(ONCE if stream else self.retry, "GET", url, now=self.clock(), rand=self.rand)
+        while True:
             try:
-                body = await resp.read()
-            finally:
-                resp.release()
-            raise status_error(int(resp.status), str(getattr(resp, "reason", "") or ""), body)
-        return resp
+                resp = await self.api_client.call_api(
+                    url,
+                    "GET",
+                    query_params=query,
+                    header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _return_http_data_only=True,
+                    _request_timeout=attempts.timeout(timeout or self.timeout, self.clock()),
+                )
+                ok = 200 <= int(resp.status) <= 299
+                if ok and stream:
+                    return resp
+                try:
+                    body = await resp.read()  # inside the attempt: an answer cut short is retried too
+                finally:
+                    resp.release()
+                if ok:
+                    return body
+                headers = getattr(resp, "headers", None) or {}
+                raise status_error(
+                    int(resp.status),
+                    str(getattr(resp, "reason", "") or ""),
+                    body,
+                    parse_retry_after(headers.get("Retry-After"), time.time()),
+                )
+            except Exception as exc:
+                failure = failure_of(exc)
+                if failure is None:
+                    raise
+                step = attempts.after_failure(failure, self.clock())
+                if isinstance(step, GiveUp):
+                    raise final_error(step, attempts.attempt) from (None if failure.status else exc)
+                self.log.warning("%s", step.note)
+                await self.sleep(step.wait)
 
     async def _text(self, url: str, query: list[tuple[str, Any]]) -> str:
-        resp = await self._call(url, query)
-        try:
-            data = await resp.read()
-        finally:
-            resp.release()
+        data = await self._call(url, query)
         return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data or "")
 
     # -- reads -------------------------------------------------------------------------------------
@@ -146,7 +192,7 @@ class AsyncKube:
             query.append(("fieldSelector", request.field_selector))
         # No event for longer than the server's own timeout means the stream is dead, not quiet.
         timeout = (self.timeout[0], request.timeout_seconds + WATCH_READ_MARGIN)
-        resp = await self._call(path(request.resource, request.namespace), query, timeout)
+        resp = await self._call(path(request.resource, request.namespace), query, timeout, stream=True)
         try:
             while True:
                 line = await resp.content.readline()

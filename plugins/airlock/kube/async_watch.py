@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 
@@ -36,7 +37,7 @@ async def follow_async(
         if isinstance(step, Pause):
             await sleep(step.seconds)
         elif isinstance(step, ListObjects):
-            # A failing list is not a stream break: it propagates (the transport will own retries).
+            # A failing list is not a stream break: the transport already retried it; it propagates.
             session.on_list(
                 await kube.list(step.resource, step.namespace, field_selector=step.field_selector)
             )
@@ -82,5 +83,6 @@ async def watch_object(
         timeout,
         now=time.monotonic(),
         on_progress=lambda message: log.info("%s", message),
+        rand=random.random,  # jittered reconnect pauses (watch.py)
     )
     return await follow_async(kube, session, log)

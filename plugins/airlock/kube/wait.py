@@ -10,6 +10,7 @@ the operators and RolloutTrigger report.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -76,7 +77,7 @@ def follow(
         if isinstance(step, Pause):
             sleep(step.seconds)
         elif isinstance(step, ListObjects):
-            # A failing list is not a stream break: it propagates (the transport will own retries).
+            # A failing list is not a stream break: the transport already retried it; it propagates.
             session.on_list(kube.list(step.resource, step.namespace, field_selector=step.field_selector))
         else:
             events = kube.watch(
@@ -118,5 +119,6 @@ def wait_for_rollout(
         timeout,
         now=time.monotonic(),
         on_progress=lambda message: log.info("%s", message),
+        rand=random.random,  # jittered reconnect pauses (watch.py)
     )
     return rollout_result(follow(kube, session, log), name, timeout)

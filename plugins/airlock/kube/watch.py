@@ -15,7 +15,14 @@ One list gives the object and a resourceVersion; one watch (`fieldSelector=metad
 dropped connection) is resumed from the last resourceVersion seen (BOOKMARK events move it too); 410
 Gone/Expired, as an ERROR event or as the HTTP status, means that version is compacted away, so the
 object is listed again. So the number of requests does not grow with how long the object takes (2
-when nothing drops). The session never reads a clock: callers pass `now`, which keeps it testable.
+when nothing drops). The session never reads a clock or draws a random number: callers pass `now`
+and `rand`, which keeps it testable.
+
+Reconnects follow the retry policy (retry.py): after a broken stream the pause is the policy's
+backoff with full jitter, growing with each consecutive break and reset by a stream that delivered
+events; a Retry-After in the error is honoured; every pause is cut at the session's deadline. A
+watch the server refuses for good (403, 404, 401...: not transient, not 410) ends the wait with that
+error at once: waiting until the deadline would only hide it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airlock.kube.reads import ListObjects, WatchObjects
+from airlock.kube.retry import Failure, RetryPolicy, failure_of
 
 Obj = dict[str, Any]
 # judge(object) -> (finished, payload); payload["message"] is what a person reads about the object.
@@ -34,9 +42,9 @@ Judge = Callable[[Obj], tuple[bool, Obj]]
 # A watch with less time left than this is not worth opening: the server-side timeout would end it
 # just before the deadline anyway.
 MIN_WATCH_SECONDS = 0.5
-# After a stream broke with an error: a short breath, then resume (a bounded retry policy with
-# backoff replaces this in the transports' single request path).
-PAUSE_AFTER_ERROR = 0.2
+# After a stream broke with an error: backoff from 0.2 s, doubling per consecutive break up to 5 s
+# (with full jitter when the caller passes `rand`); bounded by the session's deadline, not by a count.
+WATCH_RETRY = RetryPolicy(base=0.2, cap=5.0)
 # A server that closes streams at once without an event must not be hammered with new watches.
 EMPTY_STREAM_SECONDS = 1.0
 PAUSE_AFTER_EMPTY_STREAM = 1.0
@@ -76,7 +84,11 @@ class WatchSession:
         *,
         now: float,
         on_progress: Callable[[str], None] | None = None,
+        retry: RetryPolicy = WATCH_RETRY,
+        rand: Callable[[], float] | None = None,
     ) -> None:
+        """`rand` draws the backoff's jitter (the drivers pass `random.random`); without it every pause
+        is the backoff's upper bound, which is what a test reads."""
         self.resource = resource
         self.namespace = namespace
         self.name = name
@@ -84,6 +96,9 @@ class WatchSession:
         self.timeout = timeout
         self.deadline = now + timeout
         self.on_progress = on_progress
+        self.retry = retry
+        self.rand = rand or (lambda: 1.0)
+        self.broken = 0  # consecutive streams that broke with an error (reset by one that delivered)
         self.resource_version = ""
         self.need_list = True
         self.requests = 0
@@ -92,6 +107,7 @@ class WatchSession:
         self._pause = 0.0
         self._stream_started = now
         self._stream_events = 0
+        self._stream_delivered = 0  # events other than ERROR: the server was serving this stream
         self._stream_error: str | None = None
 
     @property
@@ -120,6 +136,7 @@ class WatchSession:
             return self._outcome(timed_out=True)
         self.requests += 1
         self._stream_started, self._stream_events, self._stream_error = now, 0, None
+        self._stream_delivered = 0
         return WatchObjects(
             self.resource,
             self.namespace,
@@ -151,6 +168,7 @@ class WatchSession:
                     f"{obj.get('code', '')} {obj.get('reason', '')}: {obj.get('message', obj)}"
                 )
             return True
+        self._stream_delivered += 1
         rv = (obj.get("metadata") or {}).get("resourceVersion")
         if rv:
             self.resource_version = str(rv)
@@ -164,18 +182,28 @@ class WatchSession:
     def on_stream_end(self, now: float, error: BaseException | None = None) -> str | None:
         """The watch stream ended (normally, because on_event said stop, or with `error`).
 
-        Returns a sentence for the log when the stream broke, saying what happens next.
+        Returns a sentence for the log when the stream broke, saying what happens next. Re-raises
+        `error` when it is an HTTP answer that asking again cannot change (see the module docstring).
         """
         what = f"watch of {self.kind} {self.name}"
+        failure = failure_of(error) if error is not None else None
         status = getattr(error, "status", None)
         if error is not None and status in (410, "410"):
             self.need_list = True
             note: str | None = f"{what} answered 410 Gone ({error}); listing it again"
+        elif error is not None and failure is not None and not failure.transient:
+            raise error
         elif error is not None or self._stream_error is not None:
-            self._pause += PAUSE_AFTER_ERROR
+            if self._stream_delivered:
+                self.broken = 0
+            self.broken += 1
+            pause = self.retry.delay(failure or Failure(None, "stream broke", ""), self.broken, self.rand)
+            self._pause += pause
+            left = max(self.deadline - now, 0.0)
             note = (
                 f"{what} ended ({error if error is not None else self._stream_error}); "
-                f"resuming from resourceVersion {self.resource_version}"
+                f"resuming from resourceVersion {self.resource_version} in {min(pause, left):.1f} s "
+                f"(reconnect {self.broken}; {left:.0f} s left of the {self.timeout:g} s wait)"
             )
         elif self.need_list:
             note = f"{what}: resourceVersion {self.resource_version} expired (410); listing it again"
