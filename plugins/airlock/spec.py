@@ -7,12 +7,10 @@ factory shows it as the DAG's import error, before anything touches a cluster.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -29,7 +27,21 @@ from pydantic import (
 from airlock import image_ref, windows
 from airlock.analysis.queries import DEFAULT_QUERIES
 from airlock.durations import check_bounds, format_duration, parse_duration
-from airlock.regex_safety import check_regex
+from airlock.spec_syntax import (
+    DNS_LABEL,
+    HEADER_NAME,
+    ConnectionId,
+    DnsLabel,
+    dns_1035_label,
+    dns_label,
+    dns_subdomain,
+    endpoint,
+    http_link,
+    label_key,
+    label_value,
+    relative_path,
+    safe_regex,
+)
 from airlock.yaml_safe import SpecYamlError, load_yaml_file
 
 Strategy = Literal["canary", "blue_green", "rolling"]
@@ -58,181 +70,9 @@ WaitDuration = Annotated[
 # a polling interval: >= 1s, <= 24h
 Interval = Annotated[timedelta, _Parse, AfterValidator(_bounded(MAX_STEP, timedelta(seconds=1))), _AsText]
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
-_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?", re.ASCII)
-_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", re.ASCII)
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)  # RFC 7230 token
-_CONNECTION_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PLACEHOLDERS = {"{namespace}": "namespace", "{service}": "service"}
-
 
 class SpecError(ValueError):
     """A service spec (or run request) is invalid; the message is meant for a human as-is."""
-
-
-# -- Kubernetes names, as Kubernetes defines them (apimachinery validation) --------------------------
-
-
-def dns_label(value: str, max_length: int = 63) -> str:
-    """RFC 1123 label: namespaces, container names."""
-    if len(value) > max_length or not _DNS_LABEL.fullmatch(value):
-        raise ValueError(
-            f"not a DNS-1123 label: at most {max_length} characters of a-z, 0-9 and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return value
-
-
-def dns_1035_label(value: str) -> str:
-    """RFC 1035 label: Service names (must start with a letter)."""
-    if len(value) > 63 or not _DNS_1035_LABEL.fullmatch(value):
-        raise ValueError(
-            "not a DNS-1035 label (a Service name): at most 63 characters of a-z, 0-9 and '-', "
-            "starting with a letter and ending with a letter or digit"
-        )
-    return value
-
-
-def dns_subdomain(value: str, max_length: int = 253) -> str:
-    """RFC 1123 subdomain: Deployment names, label key prefixes."""
-    if len(value) > max_length or not all(_DNS_LABEL.fullmatch(part) for part in value.split(".")):
-        raise ValueError(
-            f"not a DNS-1123 subdomain: at most {max_length} characters, '.'-separated labels of a-z, 0-9 "
-            "and '-', each starting and ending with a letter or digit"
-        )
-    return value
-
-
-_LABEL_NAME_RULE = (
-    "at most 63 characters of A-Z a-z 0-9 '-' '_' '.', starting and ending with a letter or digit"
-)
-
-
-def label_key(key: str) -> str:
-    """A label key: an optional DNS-subdomain prefix and '/', then a name."""
-    prefix, slash, name = key.rpartition("/")
-    if slash:
-        try:
-            dns_subdomain(prefix)
-        except ValueError:
-            raise ValueError(
-                f"label key {key!r}: prefix {prefix!r} is not a DNS-1123 subdomain (lowercase, '.'-separated)"
-            ) from None
-    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
-        raise ValueError(f"label key {key!r} is not valid: [prefix/]name, name {_LABEL_NAME_RULE}")
-    return key
-
-
-def label_value(key: str, value: Any) -> str:
-    if not isinstance(value, str) or (value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value))):
-        raise ValueError(f"label {key}={value!r}: a label value is empty or {_LABEL_NAME_RULE}")
-    return value
-
-
-def _connection_id(value: str) -> str:
-    if not _CONNECTION_ID.fullmatch(value):
-        raise ValueError("not an Airflow connection id: 1-250 characters of A-Z a-z 0-9 '_' '.' '-'")
-    return value
-
-
-DnsLabel = Annotated[str, AfterValidator(dns_label)]
-ConnectionId = Annotated[str, AfterValidator(_connection_id)]
-
-
-# -- paths and URLs on the app's HTTP connection -------------------------------------------------------
-
-
-def relative_path(value: str, placeholders: bool = False) -> str:
-    """A path on the configured connection: starts with '/', no scheme, no '//' or '@', no '..' segment,
-    no whitespace or control characters."""
-    text = value
-    if placeholders:
-        for token, sample in _PLACEHOLDERS.items():
-            text = text.replace(token, sample)
-    problems = []
-    if not text.startswith("/"):
-        problems.append("must start with '/'")
-    if "//" in text or "@" in text or "\\" in text:
-        problems.append("must not contain '//', '@' or a backslash")
-    if _CONTROL.search(text) or any(c.isspace() for c in text):
-        problems.append("must not contain whitespace or control characters")
-    if ".." in text.split("?", 1)[0].split("/"):
-        problems.append("must not contain a '..' segment")
-    if "#" in text:
-        problems.append("must not contain a fragment ('#')")
-    if "{" in text or "}" in text:
-        allowed = "{namespace} and {service}" if placeholders else "none"
-        problems.append(f"has an unknown placeholder (allowed: {allowed})")
-    if problems:
-        raise ValueError(
-            "a path on the configured connection, e.g. '/api/v1/items'; it " + ", ".join(problems)
-        )
-    return value
-
-
-def endpoint(value: str) -> str:
-    """'' (the connection's base URL), a path on the connection, or an absolute http(s) URL."""
-    if value == "":
-        return value
-    if not value.lower().startswith(("http://", "https://")):
-        return relative_path(value, placeholders=True)
-    text = value
-    for token, sample in _PLACEHOLDERS.items():
-        text = text.replace(token, sample)
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL: {exc}") from None
-    host = parts.hostname or ""
-    if (
-        _CONTROL.search(text)
-        or any(c.isspace() for c in text)
-        or "@" in parts.netloc
-        or parts.fragment
-        or "\\" in text
-        or "{" in text
-        or "}" in text
-        or not host
-        or (port is not None and not 0 < port < 65536)
-    ):
-        raise ValueError(
-            "an absolute endpoint is http(s)://host[:port][/path] with no user info ('@'), fragment, "
-            "whitespace or unknown placeholder (allowed: {namespace}, {service}); or use a path on the connection"
-        )
-    try:
-        dns_subdomain(host.lower())
-    except ValueError:
-        if not re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", host):
-            raise ValueError(f"host {parts.hostname!r} is not a DNS name or an IP address") from None
-    if parts.path or parts.query:
-        relative_path(parts.path or "/", placeholders=False)
-    return value
-
-
-def _link(value: str) -> str:
-    """A link shown in the Airflow UI and Slack: an http(s) URL (never `javascript:` or the like)."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        parts = urlsplit("")
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or _CONTROL.search(value)
-        or " " in value
-    ):
-        raise ValueError(
-            "must be an http(s) URL with a host and no whitespace, e.g. https://grafana.example.com/d/app"
-        )
-    return value
-
-
-def _compiled_regex(value: str) -> str:
-    check_regex(value, "regular expression")
-    return value
 
 
 def check_canary_steps(steps: list[int]) -> None:
@@ -396,7 +236,7 @@ class Thresholds(_Model):
 
 class MetricsConfig(_Model):
     connection: ConnectionId = "prometheus_default"
-    dashboard: Annotated[str, AfterValidator(_link)] | None = None
+    dashboard: Annotated[str, AfterValidator(http_link)] | None = None
     interval: Interval = timedelta(minutes=1)  # how often a MetricsSensor samples (>= 1s)
     validation_window: Duration = timedelta(minutes=15)  # post-deploy observation
     thresholds: Thresholds = Thresholds()
@@ -452,7 +292,7 @@ class HealthCheck(_Model):
 
 def _headers(value: dict[str, str]) -> dict[str, str]:
     for name, text in value.items():
-        if not _HEADER_NAME.fullmatch(name):
+        if not HEADER_NAME.fullmatch(name):
             raise ValueError(
                 f"header name {name!r} is not an HTTP token (RFC 7230: letters, digits, !#$%&'*+-.^_`|~)"
             )
@@ -487,7 +327,7 @@ class SmokeTest(_Model):
 
 class LogScan(_Model):
     # each must compile and must not backtrack catastrophically (airlock.regex_safety)
-    error_patterns: list[Annotated[str, AfterValidator(_compiled_regex)]] = [
+    error_patterns: list[Annotated[str, AfterValidator(safe_regex)]] = [
         r"(?i)\berror\b",
         r"Exception",
         r"(?i)\bpanic\b",
@@ -574,9 +414,7 @@ class ServiceSpec(_Model):
     owners: list[str] = []
     description: str = ""
     # what a run's version must match (in full); it must compile and not backtrack catastrophically
-    version_pattern: Annotated[str, AfterValidator(_compiled_regex)] = (
-        r"^v?\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?$"
-    )
+    version_pattern: Annotated[str, AfterValidator(safe_regex)] = r"^v?\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?$"
     kubernetes: KubernetesTarget = KubernetesTarget()
     strategy: StrategyConfig = StrategyConfig()
     staging: StagingConfig = StagingConfig()
