@@ -45,6 +45,10 @@ def build_followup_dag(spec: ServiceSpec) -> DAG:
                 raise ValueError(f"no {asset.uri} event triggered this run: nothing to follow up")
             event = events[-1]
             extra = dict(event.extra or {})
+            if not isinstance(extra.get("request"), dict):
+                raise ValueError(
+                    f"the {asset.uri} event carries no deployment request (extra: {sorted(extra)})"
+                )
             request = RunRequest.from_dict(extra["request"])  # the deployment's own validated request
             due = event.timestamp + timedelta(seconds=float(extra.get("follow_up_after_seconds", 86400)))
             print(f"Following up {spec.service} {request.version} (run {request.run_id}) at {due}")
