@@ -25,6 +25,7 @@ class AuditLog:
         body: bytes,
         status: int,
         sim_time: float,
+        fault: str | None = None,
     ) -> None:
         try:
             parsed: Any = json.loads(body) if body else None
@@ -40,6 +41,8 @@ class AuditLog:
             "status": status,
             "body": parsed,
         }
+        if fault:  # an injected fault struck this request; `status` is what was applied (0: nothing)
+            entry["fault"] = fault
         with self._lock:
             self._entries.append(entry)
 

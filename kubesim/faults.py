@@ -1,4 +1,11 @@
-"""Fault injection: the next N requests matching a method and path glob fail, stall or drop."""
+"""Fault injection: the next N requests matching a method and path glob fail, stall, reset or drop.
+
+A fault strikes before the request is handled (nothing is applied: the request fails, is held for
+`delay` seconds first, or its connection is reset), or with `after` once it has been handled (a write
+is applied, then the answer is replaced by `status`, held back `delay` seconds, or lost to a reset):
+what a client sees when an apiserver commits a write and the answer never arrives. `retry_after`
+sets the Retry-After header of a `status` answer (seconds or an HTTP-date; a 429 gets "1" without it).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,17 @@ class Fault:
     delay: float | None = None
     drop_watch: bool = False
     count: int = 1
+    reset: bool = False  # close the connection with a TCP reset instead of answering
+    after: bool = False  # strike after the request was handled (a write is applied)
+    retry_after: str | None = None  # Retry-After header value for a `status` answer
+
+    def describe(self) -> str:
+        """What the client got instead of a normal answer, for the audit log."""
+        what = [f"status {self.status}"] if self.status is not None else []
+        what += ["reset"] if self.reset else []
+        what += [f"delay {self.delay:g}s"] if self.delay else []
+        what += ["dropped watch"] if self.drop_watch else []
+        return ("after handling: " if self.after else "") + ", ".join(what)
 
     def matches(self, method: str, path: str, is_watch: bool) -> bool:
         if self.drop_watch and not is_watch:
@@ -26,7 +44,8 @@ class Fault:
 
 
 def fault_from_dict(raw: dict[str, Any]) -> Fault:
-    unknown = set(raw) - {"method", "path", "status", "delay", "drop_watch", "count"}
+    fields = {"method", "path", "status", "delay", "drop_watch", "count", "reset", "after", "retry_after"}
+    unknown = set(raw) - fields
     if unknown:
         raise ValueError(f"unknown fault fields: {sorted(unknown)}")
     f = Fault(
@@ -36,10 +55,24 @@ def fault_from_dict(raw: dict[str, Any]) -> Fault:
         delay=float(raw["delay"]) if raw.get("delay") is not None else None,
         drop_watch=bool(raw.get("drop_watch", False)),
         count=int(raw.get("count", 1)),
+        reset=bool(raw.get("reset", False)),
+        after=bool(raw.get("after", False)),
+        retry_after=str(raw["retry_after"]) if raw.get("retry_after") is not None else None,
     )
-    if f.status is None and f.delay is None and not f.drop_watch:
-        raise ValueError("a fault needs status, delay or drop_watch")
+    check_fault(f)
     return f
+
+
+def check_fault(f: Fault) -> None:
+    """A fault must do something, and only things that go together."""
+    if f.status is None and f.delay is None and not f.drop_watch and not f.reset:
+        raise ValueError("a fault needs status, delay, reset or drop_watch")
+    if f.reset and f.status is not None:
+        raise ValueError("a reset fault sends no answer, so it cannot have a status")
+    if f.retry_after is not None and f.status is None:
+        raise ValueError("retry_after goes with a status")
+    if f.after and f.drop_watch:
+        raise ValueError("after applies to answered requests, not to dropped watch streams")
 
 
 class Faults:

@@ -3,9 +3,11 @@ and `logs -f`, JSON everywhere, Status objects for errors."""
 
 from __future__ import annotations
 
+import io
 import json
 import queue
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +21,7 @@ from kubesim.apps import handle_app
 from kubesim.audit import WRITE_METHODS
 from kubesim.clock import parse_time
 from kubesim.errors import ApiError, bad_request, status_object
-from kubesim.faults import fault_from_dict
+from kubesim.faults import Fault, fault_from_dict
 from kubesim.logs import render as render_logs
 from kubesim.objects import Obj
 from kubesim.resources import VIRTUAL_GROUPS
@@ -64,6 +66,7 @@ class KubesimServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: KubesimServer
+    _after_fault: Fault | None = None  # a fault that strikes the answer of the request being handled
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # keep test output clean
@@ -110,6 +113,18 @@ class Handler(BaseHTTPRequestHandler):
     def _send(
         self, code: int, payload: Any, content_type: str = JSON, headers: dict[str, str] | None = None
     ) -> None:
+        fault, self._after_fault = self._after_fault, None
+        if fault is not None:  # the request was handled: now its answer is held, replaced or lost
+            self._status = code  # what was applied, for the audit log
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.reset:
+                self._reset_connection()
+                return
+            if fault.status:
+                self._send_fault_status(fault)
+                self._status = code
+                return
         if isinstance(payload, bytes):
             data = payload
         elif isinstance(payload, str):
@@ -126,6 +141,25 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
         self._status = code
+
+    def _send_fault_status(self, fault: Fault) -> None:
+        assert fault.status is not None
+        err = ApiError(fault.status, f"kubesim: injected fault ({fault.status})")
+        retry_after = fault.retry_after if fault.retry_after is not None else "1" if err.code == 429 else None
+        self._send(err.code, err.status(), headers={"Retry-After": retry_after} if retry_after else None)
+
+    def _reset_connection(self) -> None:
+        """Close the connection with a TCP RST (SO_LINGER 0) and no answer: a "connection reset"."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()  # the socket is really closed (RST) once no file object holds it
+            self.wfile.close()
+            self.connection.close()
+        except OSError:
+            pass
+        # the handler still flushes and closes these after the request: give it harmless ones
+        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
 
     def _send_error(self, err: ApiError) -> None:
         headers = {"Retry-After": "1"} if err.code == 429 else None
@@ -165,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
         body = self._read_body() if method not in ("GET", "HEAD") else b""
         self._status = 0
+        self._after_fault = None
         admin = path.startswith("/_sim/") and not path.startswith("/_sim/apps/")
         if admin:
             try:
@@ -182,10 +217,17 @@ class Handler(BaseHTTPRequestHandler):
         fault = self.world.faults.take(method, path, is_watch)
         audited = method in WRITE_METHODS and (path.startswith("/api/") or path.startswith("/apis/"))
         try:
-            if fault is not None and fault.delay:
-                time.sleep(fault.delay)
-            if fault is not None and fault.status:
-                raise ApiError(fault.status, f"kubesim: injected fault ({fault.status})")
+            if fault is not None and fault.after and not is_watch:
+                self._after_fault = fault  # _send applies it to the answer
+            elif fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.reset:
+                    self._reset_connection()
+                    return
+                if fault.status:
+                    self._send_fault_status(fault)
+                    return
             self._route(method, path, query, body, drop_watch=bool(fault and fault.drop_watch))
         except ApiError as e:
             self._send_error(e)
@@ -204,6 +246,7 @@ class Handler(BaseHTTPRequestHandler):
                     body,
                     self._status,
                     self.world.clock.now(),
+                    fault=fault.describe() if fault is not None else None,
                 )
 
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes, drop_watch: bool) -> None:

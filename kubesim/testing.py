@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from kubesim.faults import Fault
+from kubesim.faults import Fault, check_fault
 from kubesim.kubeconfig import write_kubeconfig
 from kubesim.server import KubesimServer, serve, shutdown
 from kubesim.world import World
@@ -47,10 +47,25 @@ class Sim:
         delay: float | None = None,
         drop_watch: bool = False,
         count: int = 1,
+        *,
+        reset: bool = False,
+        after: bool = False,
+        retry_after: str | int | None = None,
     ) -> None:
-        if status is None and delay is None and not drop_watch:
-            raise ValueError("a fault needs status, delay or drop_watch")
-        self.world.faults.add(Fault(method, path, status, delay, drop_watch, count))
+        """The next `count` matching requests fail/stall/reset/drop (see kubesim.faults)."""
+        fault = Fault(
+            method,
+            path,
+            status,
+            delay,
+            drop_watch,
+            count,
+            reset=reset,
+            after=after,
+            retry_after=None if retry_after is None else str(retry_after),
+        )
+        check_fault(fault)
+        self.world.faults.add(fault)
 
     def clear_faults(self) -> None:
         self.world.faults.clear()
