@@ -7,7 +7,9 @@ state machine (watch.py) and the read plans (diagnose.py) run unchanged over eit
 
 Every HTTP call goes through `AsyncKube._call`, the one place for this transport's timeouts and its
 bounded retries, by the same policy as the sync transport (retry.py). Reads only: the triggers never
-write.
+write. Below it aiohttp still re-sends an idempotent request once, at once, when a persistent
+connection drops (RFC 9112's allowance for a keep-alive connection the server closed); unlike
+urllib3's default retries (which the sync transport turns off) that cannot multiply timeouts.
 """
 
 from __future__ import annotations
