@@ -22,6 +22,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from demo.stack import exit_code_on_stop_signal  # noqa: E402
+
 EXAMPLES = ["user-api", "payment-service", "recommendation-engine", "demo-api"]
 
 PROBE = textwrap.dedent(
@@ -92,4 +95,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_code_on_stop_signal(main))  # SIGTERM/SIGHUP too: subprocess.run then kills its probe

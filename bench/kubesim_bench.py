@@ -16,6 +16,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from demo.stack import exit_code_on_stop_signal, stop_process_tree  # noqa: E402
 from tests.fixtures.kubesim import make_configmap, make_deployment, make_service  # noqa: E402
 
 
@@ -31,7 +32,7 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def main() -> None:
+def main() -> int:
     start = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubesim", "--port", "0"],
@@ -39,6 +40,7 @@ def main() -> None:
         text=True,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        start_new_session=True,  # stopped as a group in `finally`, on Ctrl-C, SIGTERM or SIGHUP alike
     )
     try:
         url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
@@ -79,9 +81,9 @@ def main() -> None:
             f"rss {_rss_mib(proc.pid):.0f} MiB"
         )
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process_tree(proc, grace=10)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(exit_code_on_stop_signal(main))

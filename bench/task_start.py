@@ -28,6 +28,9 @@ from typing import Any
 
 from dag_parse import REPO, make_folder  # bench/ is sys.path[0] when run as a script
 
+sys.path.insert(0, str(REPO))
+from demo.stack import exit_code_on_stop_signal  # noqa: E402
+
 PROBE = textwrap.dedent(
     """
     import json, sys, time
@@ -101,4 +104,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_code_on_stop_signal(main))  # SIGTERM/SIGHUP too: subprocess.run then kills its probe

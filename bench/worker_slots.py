@@ -20,41 +20,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from demo.stack import Stack, free_port  # noqa: E402
+from demo.stack import Stack, free_port, run_with_stack  # noqa: E402
 
 DAG_ID = "deploy_demo-api"
 SAMPLE = 0.25
 
 
-def main() -> int:
-    with (
-        tempfile.TemporaryDirectory(prefix="airlock-bench-") as tmp,
-        Stack(Path(tmp), airflow_port=free_port(), say=lambda _: None) as stack,
-    ):
-        api = stack.api
-        assert api is not None
-        api.wait_for_dag(DAG_ID)
-        api.unpause(DAG_ID)
-        run = api.trigger(DAG_ID, {"version": "v2", "strategy": "canary", "window": "now"})
-        run_id = run["dag_run_id"]
-        running: dict[str, float] = defaultdict(float)
-        deferred: dict[str, float] = defaultdict(float)
-        started = time.monotonic()
-        last = started
-        state = "queued"
-        while state not in ("success", "failed") and time.monotonic() - started < 600:
-            time.sleep(SAMPLE)
-            now = time.monotonic()
-            for ti in api.task_instances(DAG_ID, run_id):
-                if ti.get("state") == "running":
-                    running[ti["task_id"]] += now - last
-                elif ti.get("state") == "deferred":
-                    deferred[ti["task_id"]] += now - last
-            last = now
-            state = api.dag_run(DAG_ID, run_id).get("state") or state
-        wall = time.monotonic() - started
-        tis = api.task_instances(DAG_ID, run_id)
-        duration_sum = sum(ti.get("duration") or 0.0 for ti in tis)
+def measure(stack: Stack) -> int:
+    api = stack.api
+    assert api is not None
+    api.wait_for_dag(DAG_ID)
+    api.unpause(DAG_ID)
+    run = api.trigger(DAG_ID, {"version": "v2", "strategy": "canary", "window": "now"})
+    run_id = run["dag_run_id"]
+    running: dict[str, float] = defaultdict(float)
+    deferred: dict[str, float] = defaultdict(float)
+    started = time.monotonic()
+    last = started
+    state = "queued"
+    while state not in ("success", "failed") and time.monotonic() - started < 600:
+        time.sleep(SAMPLE)
+        now = time.monotonic()
+        for ti in api.task_instances(DAG_ID, run_id):
+            if ti.get("state") == "running":
+                running[ti["task_id"]] += now - last
+            elif ti.get("state") == "deferred":
+                deferred[ti["task_id"]] += now - last
+        last = now
+        state = api.dag_run(DAG_ID, run_id).get("state") or state
+    wall = time.monotonic() - started
+    tis = api.task_instances(DAG_ID, run_id)
+    duration_sum = sum(ti.get("duration") or 0.0 for ti in tis)
     slots = sum(running.values())
     print(f"run {run_id}: {state}")
     print(f"{'task':45} {'running s':>10} {'deferred s':>11}")
@@ -66,6 +62,12 @@ def main() -> int:
     print(f"Airflow duration sum          {duration_sum:8.1f} s  (spans deferral for deferrable tasks)")
     print(f"worker-slot time / wall time  {100 * slots / wall:8.1f} %  (target <= 10 %)")
     return 0 if state == "success" else 1
+
+
+def main() -> int:
+    # Ctrl-C, SIGTERM and SIGHUP stop the whole stack (kubesim, Prometheus, Alertmanager, Airflow)
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-") as tmp:
+        return run_with_stack(Stack(Path(tmp), airflow_port=free_port(), say=lambda _: None), measure)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ Progress is read from Airflow's REST API, the way any user or CI would drive Air
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from demo.progress import RunWatcher, summary_table
 from demo.slack_standin import message_text
-from demo.stack import REPO, Stack, StackError
+from demo.stack import REPO, Stack, run_with_stack, say
 
 DAG_ID = "deploy_demo-api"
 RUNS = [
@@ -38,18 +37,10 @@ RUNS = [
 ]
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
 def on_slack(payload: dict[str, Any]) -> None:
     # the webhook's plain `text` is the one-line summary; the blocks repeat it with fields
     text = str(payload.get("text") or message_text(payload)).replace("\n", "\n          ")
     say(f"  [slack] {text}")
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,51 +53,48 @@ def main(argv: list[str] | None = None) -> int:
         help="keep Airflow running after the runs so you can browse the logs (auto: if a TTY)",
     )
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     say("Airlock demo: kubesim (Kubernetes API) + Prometheus + Alertmanager + Airflow standalone\n")
     started = time.monotonic()
-    try:
-        with Stack(args.workdir, say=say, on_slack=on_slack) as stack:
-            assert stack.api is not None
-            api = stack.api
-            api.wait_for_dag(DAG_ID)
-            for error in api.import_errors():
-                say(f"  import error in {error.get('filename')}: {error.get('stack_trace', '')[:300]}")
-            api.unpause(DAG_ID)
-            say(f"\nUnpaused {DAG_ID}. Production runs demo-api v1 on 6 pods at ~20 req/s.\n")
-            results = []
-            for conf in RUNS:
-                kind = " as a HOTFIX (staging soak skipped)" if conf.get("risk") == "hotfix" else ""
-                say(
-                    f"=== Triggering {DAG_ID} {conf['version']} ({conf['strategy']}){kind} through the REST API ==="
-                )
-                run = api.trigger(DAG_ID, conf)
-                watcher = RunWatcher(api, DAG_ID, run["dag_run_id"], kubesim_url=stack.kubesim_url, say=say)
-                results.append(watcher.follow(timeout=420))
-                say("")
-            say(summary_table(results))
-            say(f"\nTotal demo time: {time.monotonic() - started:.0f} s")
-            url = f"http://127.0.0.1:{stack.airflow_port}"
-            say(f"Airflow UI: {url}  (login admin / {stack.password})")
-            say(f"  task logs: {url}/dags/{DAG_ID}/runs  -> pick a run -> a task -> Logs")
-            keep_up = args.keep_up == "yes" or (args.keep_up == "auto" and sys.stdin.isatty())
-            if keep_up:
-                say("The stack stays up so you can read the logs. Press Ctrl-C to stop everything.")
-                while True:
-                    time.sleep(3600)
-            ok = [r.outcome for r in results] == ["deployed", "rolled back"]
+
+    def demo(stack: Stack) -> int:
+        assert stack.api is not None
+        api = stack.api
+        api.wait_for_dag(DAG_ID)
+        for error in api.import_errors():
+            say(f"  import error in {error.get('filename')}: {error.get('stack_trace', '')[:300]}")
+        api.unpause(DAG_ID)
+        say(f"\nUnpaused {DAG_ID}. Production runs demo-api v1 on 6 pods at ~20 req/s.\n")
+        results = []
+        for conf in RUNS:
+            kind = " as a HOTFIX (staging soak skipped)" if conf.get("risk") == "hotfix" else ""
             say(
-                "Demo finished as expected."
-                if ok
-                else "Demo finished, but the outcomes were not the expected ones."
+                f"=== Triggering {DAG_ID} {conf['version']} ({conf['strategy']}){kind} through the REST API ==="
             )
-            return 0 if ok else 1
-    except KeyboardInterrupt:
-        say("\nInterrupted: every process the demo started has been stopped.")
-        return 130
-    except StackError as exc:
-        say(f"\nThe demo could not start: {exc}")
-        return 2
+            run = api.trigger(DAG_ID, conf)
+            watcher = RunWatcher(api, DAG_ID, run["dag_run_id"], kubesim_url=stack.kubesim_url, say=say)
+            results.append(watcher.follow(timeout=420))
+            say("")
+        say(summary_table(results))
+        say(f"\nTotal demo time: {time.monotonic() - started:.0f} s")
+        url = f"http://127.0.0.1:{stack.airflow_port}"
+        say(f"Airflow UI: {url}  (login admin / {stack.password})")
+        say(f"  task logs: {url}/dags/{DAG_ID}/runs  -> pick a run -> a task -> Logs")
+        keep_up = args.keep_up == "yes" or (args.keep_up == "auto" and sys.stdin.isatty())
+        if keep_up:
+            say("The stack stays up so you can read the logs. Press Ctrl-C to stop everything.")
+            while True:
+                time.sleep(3600)
+        ok = [r.outcome for r in results] == ["deployed", "rolled back"]
+        say(
+            "Demo finished as expected."
+            if ok
+            else "Demo finished, but the outcomes were not the expected ones."
+        )
+        return 0 if ok else 1
+
+    # Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop every process the demo started, also when
+    # stdout is a pipe whose reader died (`make demo | tee demo.log`)
+    return run_with_stack(Stack(args.workdir, say=say, on_slack=on_slack), demo, say)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,20 @@
 
 Each child runs in its own session (process group), so stopping the stack kills exactly the
 processes it started - airflow standalone's scheduler, triggerer, dag-processor and api-server
-included - and nothing else on the machine.
+included - and nothing else on the machine. Processes that leave the group (Airflow's task
+supervisor puts each task in a group of its own) are found as descendants and stopped too.
+
+Stopping must survive how people stop things: Ctrl-C (SIGINT), `kill` (SIGTERM), a closed terminal
+(SIGHUP), a second Ctrl-C while the first cleanup runs, and a stdout whose reader died with the
+terminal's Ctrl-C (`make demo | tee demo.log`). `run_with_stack` is that path for every entry point
+(the demo, the benchmarks): signals become an exception that unwinds into `Stack.stop()`, and `say`
+never lets a dead stdout cut the cleanup short.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import secrets
@@ -15,11 +24,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from types import FrameType
+from typing import IO, Any, TextIO
 
+import psutil
 import requests
 
 from demo.airflow_api import AirflowAPI
@@ -28,10 +40,110 @@ from demo.slack_standin import SlackStandIn
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = Path(__file__).resolve().parent / "scenario.yaml"
 APT_PACKAGES = {"prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
+# in start order; each needs the ones before it (Prometheus scrapes kubesim, Airflow uses them all)
+COMPONENTS = ("kubesim", "prometheus", "alertmanager", "airflow")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StackError(RuntimeError):
     pass
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM or SIGHUP), raised in the main thread to unwind into Stack.stop().
+
+    A KeyboardInterrupt so that no `except Exception` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Cleanup:
+    """Whether a Stack.stop() is running (a stop signal then hurries it instead of interrupting it)."""
+
+    active = 0
+    hurry = False
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    if _Cleanup.active:
+        # the impatient second Ctrl-C: kill what is left now instead of waiting for the grace period;
+        # raising here would abandon the remaining process groups
+        _Cleanup.hurry = True
+        return
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def interrupt_on_stop_signals() -> Generator[None, None, None]:
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread while inside the block.
+
+    By default SIGTERM and SIGHUP end Python at once, with no `finally` and no `__exit__`: the
+    children, in sessions of their own, would outlive it."""
+    previous = {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_dead_streams: set[int] = set()
+
+
+def say(text: str) -> None:
+    """Print a progress line to stdout; if stdout is gone, to stderr; if both are gone, nowhere.
+
+    `make demo | tee demo.log` + Ctrl-C: tee dies with the demo, and the cleanup's "stopped ..."
+    lines would raise BrokenPipeError half-way through the cleanup (SIGHUP: EIO on the dead tty)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None or id(stream) in _dead_streams:
+            continue
+        try:
+            stream.write(text + "\n")
+            stream.flush()
+            return
+        except (OSError, ValueError):  # BrokenPipeError, EIO, a closed file
+            _bury(stream)
+
+
+def _bury(stream: TextIO) -> None:
+    """Never write to `stream` again, and point its fd at /dev/null: the interpreter flushes stdout
+    at exit, and a failing flush there prints a traceback and turns the exit status into 120."""
+    _dead_streams.add(id(stream))
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def exit_code_on_stop_signal(main: Callable[[], int], say: Callable[[str], None] = say) -> int:
+    """Run `main()` with SIGINT, SIGTERM and SIGHUP turned into Interrupted; a stop signal returns
+    128 + its number. For any script that starts processes: the exception runs its `finally` and
+    `__exit__` (subprocess.run kills its child on it), where the default SIGTERM/SIGHUP would not."""
+    with interrupt_on_stop_signals():
+        try:
+            return main()
+        except Interrupted as exc:
+            say(f"\nInterrupted ({signal.Signals(exc.signum).name}): every process started has been stopped.")
+            return 128 + exc.signum
+
+
+def run_with_stack(stack: Stack, body: Callable[[Stack], int], say: Callable[[str], None] = say) -> int:
+    """Start `stack`, return `body(stack)`; whatever happens - an error, Ctrl-C, SIGTERM, SIGHUP - every
+    process the stack started is stopped before this returns. A stop signal returns 128 + its number,
+    a stack that cannot start returns 2."""
+
+    def run() -> int:
+        try:
+            with stack:
+                return body(stack)
+        except StackError as exc:
+            say(f"\nThe stack could not start: {exc}")
+            return 2
+
+    return exit_code_on_stop_signal(run, say)
 
 
 def free_port() -> int:
@@ -69,15 +181,22 @@ class Stack:
         workdir: Path,
         scenario: Path = DEMO_SCENARIO,
         airflow_port: int | None = None,
-        say: Callable[[str], None] = print,
+        say: Callable[[str], None] = say,
         on_slack: Callable[[dict[str, Any]], None] | None = None,
+        components: Sequence[str] = COMPONENTS,
+        stop_grace: float = 15.0,
     ) -> None:
+        if tuple(components) != COMPONENTS[: len(components)]:
+            raise ValueError(f"components: a prefix of {COMPONENTS} (each needs the ones before it)")
         self.workdir = workdir
         self.scenario = scenario
         self.say = say
+        self.components = tuple(components)
+        self.stop_grace = stop_grace  # SIGTERM -> SIGKILL, per child
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self.slack = SlackStandIn(on_message=on_slack)
+        self._slack_started = False
         self.airflow_port = airflow_port or (8080 if _port_free(8080) else free_port())
         self.kubesim_url = ""
         self.kubeconfig = workdir / "kubeconfig.yaml"
@@ -101,39 +220,70 @@ class Stack:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        prometheus = ensure_binary("prometheus", self.say)
-        alertmanager = ensure_binary("prometheus-alertmanager", self.say)
+        # a last resort when an exception escapes stop() itself: stop() is idempotent
+        atexit.register(self.stop)
+        binaries = {
+            name: ensure_binary(binary, self.say)
+            for name, binary in (("prometheus", "prometheus"), ("alertmanager", "prometheus-alertmanager"))
+            if name in self.components
+        }
         self.slack.__enter__()
-        self._start_kubesim()
-        self._start_prometheus(prometheus)
-        self._start_alertmanager(alertmanager)
-        self._start_airflow()
+        self._slack_started = True
+        if "kubesim" in self.components:
+            self._start_kubesim()
+        if "prometheus" in self.components:
+            self._start_prometheus(binaries["prometheus"])
+        if "alertmanager" in self.components:
+            self._start_alertmanager(binaries["alertmanager"])
+        if "airflow" in self.components:
+            self._start_airflow()
 
     def stop(self) -> None:
-        # A terminal's ^C reaches make, uv and python at once: a second SIGINT must not cut the
-        # cleanup short and orphan the remaining process groups.
-        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        """Stop every child (last started first) and everything it started; safe to call again.
+
+        A stop signal during the cleanup (a terminal's ^C reaches make and python at once; an
+        impatient user presses it again) must not cut it short and orphan the remaining groups: it
+        only skips the grace period. Progress lines go through `say`, which must not raise."""
+        _Cleanup.active += 1
+        main = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS} if main else {}
         try:
-            for name, proc in reversed(list(self.procs.items())):
-                _stop_group(proc)
-                self.say(f"stopped {name} (pid {proc.pid})")
-            self.procs.clear()
+            if self.procs and main:
+                self._say(
+                    f"Stopping {', '.join(reversed(self.procs))} (press Ctrl-C again to kill at once) ..."
+                )
+            while self.procs:
+                name = next(reversed(self.procs))
+                proc = self.procs[name]
+                stop_process_tree(proc, self.stop_grace, hurry=lambda: _Cleanup.hurry)
+                del self.procs[name]  # only once it is gone: a stop() cut short resumes here
+                self._say(f"stopped {name} (pid {proc.pid})")
+            for handle in self._logs:
+                handle.close()
+            self._logs.clear()
+            if self._slack_started:  # shutdown() of a server that never served waits forever
+                self._slack_started = False
+                self.slack.__exit__(None, None, None)
+            atexit.unregister(self.stop)
         finally:
+            _Cleanup.active -= 1
+            if not _Cleanup.active:
+                _Cleanup.hurry = False
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        for handle in self._logs:
-            handle.close()
-        self._logs.clear()
+
+    def _say(self, text: str) -> None:
         try:
-            self.slack.__exit__(None, None, None)
-        except Exception:  # noqa: BLE001 - never started
+            self.say(text)
+        except Exception:  # noqa: BLE001 - a caller's `say` on a closed stdout must not stop the cleanup
             pass
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs.values()]
 
     # -- components ------------------------------------------------------------------------------
-    def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a child in its own session, output to <workdir>/<name>.log; stop() ends it and its tree."""
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         proc = subprocess.Popen(
@@ -146,6 +296,15 @@ class Stack:
         )
         self.procs[name] = proc
         return proc
+
+    def _run(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        """A one-shot command, as a child like the others: a signal while it runs stops it too."""
+        proc = self.spawn(name, cmd, env=env)
+        returncode = proc.wait()
+        del self.procs[name]
+        if returncode != 0:
+            log = (self.workdir / f"{name}.log").read_text(errors="replace")
+            raise StackError(f"{' '.join(cmd[1:])} failed (exit {returncode}):\n{log[-4000:]}")
 
     def _wait_for(self, name: str, check: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -166,7 +325,7 @@ class Stack:
         )
 
     def _start_kubesim(self) -> None:
-        self._spawn(
+        self.spawn(
             "kubesim",
             [
                 sys.executable,
@@ -203,7 +362,7 @@ class Stack:
         )
         data = self.workdir / "prometheus-data"
         shutil.rmtree(data, ignore_errors=True)
-        self._spawn(
+        self.spawn(
             "prometheus",
             [
                 binary,
@@ -224,7 +383,7 @@ class Stack:
         data = self.workdir / "alertmanager-data"
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir()
-        self._spawn(
+        self.spawn(
             "alertmanager",
             [
                 binary,
@@ -291,12 +450,8 @@ class Stack:
         )
         self.say("Preparing Airflow (metadata DB migration and DAG serialization; ~30 s the first time) ...")
         for args in (["db", "migrate"], ["dags", "reserialize"]):
-            result = subprocess.run([airflow, *args], env=env, cwd=REPO, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise StackError(
-                    f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-                )
-        self._spawn("airflow", [airflow, "standalone"], env=env)
+            self._run(f"airflow-{'-'.join(args)}", [airflow, *args], env=env)
+        self.spawn("airflow", [airflow, "standalone"], env=env)
         url = f"http://127.0.0.1:{self.airflow_port}"
         self._wait_for("airflow", lambda: requests.get(f"{url}/api/v2/monitor/health", timeout=3).ok, 180)
         self.api = AirflowAPI(url, "admin", self.password)
@@ -327,31 +482,79 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _stop_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
-    """SIGTERM the child's process group, then SIGKILL whatever is left after `grace` seconds."""
-    if proc.poll() is not None and not _group_alive(proc.pid):
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+def stop_process_tree(
+    proc: subprocess.Popen[Any], grace: float = 15.0, hurry: Callable[[], bool] = lambda: False
+) -> None:
+    """Stop a child started in its own session, and every process under it: SIGTERM, then SIGKILL
+    after `grace` seconds (at once when `hurry()` turns true). Safe on a child that already exited.
+
+    The child's process group is signalled as a whole; processes that left it (Airflow's task
+    supervisor gives each task a group of its own) are tracked one by one as descendants, found
+    before any parent dies (an orphan is re-parented out of reach) and again while waiting (a
+    process started during the shutdown). Individual processes are signalled through psutil, which
+    refuses a pid reused by another process since."""
+    # Until the leader is reaped its pid - the group's id - cannot be reused, and its children are
+    # its. Once reaped (a child that died during start), the group id still names this group as long
+    # as any member lives (Linux does not hand out a pid in use as a group id); only the leader's
+    # pid itself may then belong to another process, so its "children" are not looked for.
+    reaped = proc.returncode is not None
+    known: dict[int, psutil.Process] = {}
+    signalled: set[int] = set()
+
+    def discover() -> None:
+        found: list[psutil.Process] = []
+        if not reaped:
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(proc.pid)
+                found += [root, *root.children(recursive=True)]
+        # members of the group whose parent died (re-parented away from the tree)
+        for candidate in psutil.process_iter():
+            with contextlib.suppress(OSError, psutil.Error):
+                if candidate.pid != os.getpid() and os.getpgid(candidate.pid) == proc.pid:
+                    found.append(candidate)
+        for tracked in list(known.values()):
+            with contextlib.suppress(psutil.Error):
+                found += tracked.children(recursive=True)
+        for process in found:
+            known.setdefault(process.pid, process)
+
+    def alive() -> list[psutil.Process]:
+        return [p for p in known.values() if _running(p)]
+
+    def send(sig: int, only_new: bool = False) -> None:
+        if not only_new:  # once per signal: to some servers a second SIGTERM means "skip the cleanup"
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # (see `reaped` above)
+                os.killpg(proc.pid, sig)
+        for process in alive():
+            if only_new and process.pid in signalled:
+                continue
+            signalled.add(process.pid)
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(sig)
+
+    discover()
+    send(signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _group_alive(proc.pid):
-        proc.poll()
-        time.sleep(0.2)
-    if _group_alive(proc.pid):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait(timeout=10)
+    while time.monotonic() < deadline and not hurry():
+        discover()
+        if not alive():
+            break
+        send(signal.SIGTERM, only_new=True)
+        time.sleep(0.1)
+    for _ in range(50):  # SIGKILL cannot be ignored; the loop covers a fork racing the kill
+        discover()
+        if not alive():
+            break
+        send(signal.SIGKILL)
+        time.sleep(0.1)
+    # reaped only now (never proc.poll() above): until here the leader's pid stays reserved
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
 
 
-def _group_alive(pgid: int) -> bool:
+def _running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (an orphaned zombie waits for init, which may never reap it)."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
         return False
-    except PermissionError:
-        return True
-    return True
