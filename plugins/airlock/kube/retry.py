@@ -103,6 +103,9 @@ def failure_of(exc: BaseException) -> Failure | None:
     a transport exception is recognised by class name (see `_TRANSIENT_TYPES`).
     """
     status = getattr(exc, "status", None)
+    if status == 0 and getattr(exc, "call", ""):
+        # a transport's final error for a call that got no answer (KubeError status 0): still no answer
+        return Failure(None, str(getattr(exc, "reason", "")), str(getattr(exc, "message", "")))
     if isinstance(status, int) and not isinstance(status, bool) and status > 0:
         retry_after = getattr(exc, "retry_after", None)
         return Failure(
@@ -165,8 +168,9 @@ class RetryPolicy:
         return self.backoff(retry, rand)
 
 
-# One attempt, no retry: for a watch's opening request, whose reconnects the watch session owns.
-ONCE = RetryPolicy(attempts=1)
+# One attempt, no retry and no deadline of its own: for a watch's opening request, whose reconnects
+# the watch session owns and whose read timeout is the watch's server-side timeout plus a margin.
+ONCE = RetryPolicy(attempts=1, deadline=math.inf)
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ class CallAttempts:
 
     def timeout(self, configured: tuple[float, float | None], now: float) -> tuple[float, float | None]:
         """(connect, read) for the next attempt: the read timeout never outlasts the call's deadline."""
+        if math.isinf(self.policy.deadline):
+            return configured
         left = max(self.policy.min_attempt, self.started + self.policy.deadline - now)
         connect, read = configured
         return (min(connect, left), left if read is None else min(read, left))
@@ -214,7 +220,7 @@ class CallAttempts:
             return GiveUp(failure, self.call, "not retried: the answer is not a transient error")
         self.maybe_applied = self.maybe_applied or failure.maybe_applied
         if attempt >= limit:
-            return GiveUp(failure, self.call, f"gave up after {attempt} attempts in {elapsed:.1f} s")
+            return GiveUp(failure, self.call, f"gave up after {_attempts(attempt)} in {elapsed:.1f} s")
         wait = self.policy.delay(failure, attempt, self.rand)
         left = self.policy.deadline - elapsed
         if wait + self.policy.min_attempt > left:
@@ -222,7 +228,7 @@ class CallAttempts:
             return GiveUp(
                 failure,
                 self.call,
-                f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} in {elapsed:.1f} s: "
+                f"gave up after {_attempts(attempt)} in {elapsed:.1f} s: "
                 f"waiting {wait:.1f} s{asked} would pass the call's {self.policy.deadline:g} s deadline",
             )
         self.attempt += 1
@@ -231,6 +237,10 @@ class CallAttempts:
             f"{self.call} failed ({failure.describe()}); attempt {attempt} of {limit}, "
             f"retrying in {wait:.1f} s",
         )
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'s' if n != 1 else ''}"
 
 
 def contains(found: Any, sent: Any) -> bool:

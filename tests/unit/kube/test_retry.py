@@ -11,6 +11,7 @@ import urllib3.exceptions as u3
 
 from airlock.kube.api import KubeError, final_error
 from airlock.kube.retry import (
+    ONCE,
     CallAttempts,
     Failure,
     GiveUp,
@@ -70,6 +71,20 @@ def test_failures_without_an_answer_are_transient(exc, reason):
     # the message names the exception (for MaxRetryError: the failure it wraps)
     named = type(getattr(exc, "reason", None) if isinstance(exc, u3.MaxRetryError) else exc).__name__
     assert failure.message.startswith(named + ": ")
+
+
+def test_a_final_no_answer_error_is_still_no_answer():
+    """What a watch's one-attempt opening raises when nothing answered: the session resumes on it."""
+    failure = failure_of(KubeError(0, "connection failed", "refused", call="GET /api/v1/pods"))
+    assert failure is not None and failure.status is None and failure.transient
+
+
+def test_a_watch_opening_keeps_its_own_read_timeout():
+    once = CallAttempts(ONCE, "GET", "/api/v1/pods", now=0.0, rand=lambda: 1.0)
+    assert once.timeout((10.0, 630.0), 500.0) == (10.0, 630.0)
+    assert once.timeout((10.0, None), 500.0) == (10.0, None)
+    step = once.after_failure(Failure(503, "ServiceUnavailable", ""), 1.0)
+    assert isinstance(step, GiveUp) and step.detail == "gave up after 1 attempt in 1.0 s"
 
 
 def test_a_bug_is_not_a_failure_to_retry():
@@ -173,7 +188,7 @@ def test_no_answer_at_all_is_named_so():
     assert isinstance(step, GiveUp)
     assert str(final_error(step, 1)) == (
         "PATCH /apis/apps/v1/namespaces/prod/deployments/web: read timed out: ReadTimeoutError: "
-        "read timeout=60 (gave up after 1 attempts in 60.0 s)"
+        "read timeout=60 (gave up after 1 attempt in 60.0 s)"
     )
 
 
