@@ -20,7 +20,7 @@ class BlueGreenDeployOperator(KubeOperator):
     """Put the new version on the inactive colour, wait until ready, and expose it on `<service>-preview`.
 
     No production traffic reaches the new colour: the live Service keeps selecting the active colour.
-    Returns {"colour", "deployment", "replicas", "preview_service", "active", ...}.
+    Returns the ColourDeploy (airlock.kube.blue_green) with its preview Service.
     """
 
     def execute(self, context: Context) -> Any:
@@ -39,28 +39,27 @@ class BlueGreenDeployOperator(KubeOperator):
         if not kube.dry_run:
             blue_green.pin_service_to_blue(kube, spec, self.namespace)
         result = blue_green.deploy_new_colour(kube, spec, self.namespace, self.image(), self.cause(context))
-        if result["already_active"]:
-            return {**result, "preview_service": None, "status": "already_live"}
+        if result.already_active:
+            return result.but(status="already_live").to_dict()
         if kube.dry_run:
-            blue_green.ensure_preview_service(kube, spec, self.namespace, result["colour"])
-            return {**result, "status": "dry_run"}
-        return self.wait_rollout(context, result["deployment"], "execute_complete", {"result": result})
+            blue_green.ensure_preview_service(kube, spec, self.namespace, result.colour)
+            return result.but(status="dry_run").to_dict()
+        return self.wait_rollout(context, result.deployment, "execute_complete", {"result": result.to_dict()})
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
     ) -> Any:
-        result = self.resumed(event, "result", result)
+        deployed = blue_green.ColourDeploy.from_dict(self.resumed(event, "result", result))
         self.check_rollout_event(event, context)
-        result = result or {}
         preview = blue_green.ensure_preview_service(
-            self.kube(), self.service_spec, self.namespace, result["colour"]
+            self.kube(), self.service_spec, self.namespace, deployed.colour
         )
         self.log.info(
             "%s is ready and reachable on preview service %s (no production traffic yet)",
-            result["colour"],
+            deployed.colour,
             preview["name"],
         )
-        return {**result, "preview_service": preview["name"], "status": "ready"}
+        return deployed.but(preview_service=preview["name"], status="ready").to_dict()
 
 
 class BlueGreenSwitchOperator(KubeOperator):
@@ -97,14 +96,14 @@ class BlueGreenSwitchOperator(KubeOperator):
             blue_green.deployment_for(spec, target),
             state["active"],
         )
-        return {
-            "colour": target,
-            "previous_colour": state["active"] if target != state["active"] else blue_green.other(target),
-            "selector_before": switched["from"],
-            "selector": switched["to"],
-            "changed": switched["changed"],
-            "new_deployment": new_colour_name,
-        }
+        return blue_green.TrafficSwitch(
+            colour=target,
+            previous_colour=state["active"] if target != state["active"] else blue_green.other(target),
+            selector_before=switched["from"],
+            selector=switched["to"],
+            changed=switched["changed"],
+            new_deployment=new_colour_name,
+        ).to_dict()
 
 
 class BlueGreenFinalizeOperator(KubeOperator):
@@ -145,9 +144,9 @@ class BlueGreenFinalizeOperator(KubeOperator):
         state = blue_green.colour_state(kube, spec, self.namespace)
         old = state["new_deployment"]  # after the switch, the inactive colour is the old one
         if kube.get("deployments", self.namespace, old) is None:
-            return {"retired": None, "changed": False}
+            return blue_green.ColourRetired(None, None, changed=False).to_dict()
         changed = rolling.scale(kube, self.namespace, old, 0)
         self.log.info(
             "old colour %s (%s) %s", state["new"], old, "scaled to 0" if changed else "already at 0"
         )
-        return {"retired": old, "colour": state["new"], "changed": changed}
+        return blue_green.ColourRetired(old, state["new"], changed).to_dict()

@@ -24,11 +24,11 @@ class MigrationOperator(KubeOperator):
         spec = self.service_spec
         if spec.migration is None:
             self.log.info("%s has no migration section; nothing to run", spec.service)
-            return {"job": None, "status": "none", "reversible": True}
+            return migration.MigrationResult(None, "none", reversible=True).to_dict()
         kube = self.kube()
         result = migration.ensure_job(kube, spec, self.namespace, self.version)
         if kube.dry_run:
-            return {"job": result["job"], "status": "dry_run", "reversible": spec.migration.reversible}
+            return migration.MigrationResult(result["job"], "dry_run", spec.migration.reversible).to_dict()
         if result["status"] != "Running":
             return self.execute_complete(
                 context, event={"job": result["job"], "state": result["status"], "message": result["message"]}
@@ -63,4 +63,4 @@ class MigrationOperator(KubeOperator):
                 f"To re-run it after fixing the cause: kubectl delete job {name} -n {self.namespace}"
             )
         self.log.info("%s (%s)", event.get("message"), "reversible" if reversible else "IRREVERSIBLE")
-        return {"job": name, "status": "Complete", "reversible": reversible}
+        return migration.MigrationResult(name, "Complete", reversible).to_dict()

@@ -27,6 +27,7 @@ Design
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from airlock.kube.api import Kube
@@ -131,11 +132,60 @@ def green_body(spec: ServiceSpec, blue: Obj, image: str, replicas: int, cause: s
     )
 
 
-def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str, cause: str) -> Obj:
-    """Put `image` on the inactive colour at the active colour's size. Idempotent.
+@dataclass(frozen=True)
+class ColourDeploy:
+    """The new colour of a blue-green release (the deploy task's XCom)."""
 
-    Returns {"colour", "deployment", "replicas", "changed"}.
-    """
+    colour: str  # the colour that runs the new version
+    deployment: str
+    replicas: int
+    changed: bool
+    already_active: bool  # the live colour already runs this version (a retry after the switch)
+    active: str  # the colour serving traffic when this was decided
+    active_deployment: str
+    preview_service: str | None = None
+    status: str = "sized"  # sized | ready | dry_run | already_live
+
+    def but(self, **changes: Any) -> ColourDeploy:
+        return replace(self, **changes)
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Obj) -> ColourDeploy:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrafficSwitch:
+    """The live Service's switch to a colour (the switch task's XCom)."""
+
+    colour: str
+    previous_colour: str
+    selector_before: dict[str, str]
+    selector: dict[str, str]
+    changed: bool
+    new_deployment: str
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ColourRetired:
+    """The old colour scaled to 0 after the keep-old period (the finalize task's XCom)."""
+
+    retired: str | None  # its Deployment, None when there was none
+    colour: str | None
+    changed: bool
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+
+def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str, cause: str) -> ColourDeploy:
+    """Put `image` on the inactive colour at the active colour's size. Idempotent."""
     state = colour_state(kube, spec, namespace)
     new, new_name = state["new"], state["new_deployment"]
     active = kube.get("deployments", namespace, state["active_deployment"])
@@ -149,15 +199,15 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
             state["active_deployment"],
             image,
         )
-        return {
-            "colour": state["active"],
-            "deployment": state["active_deployment"],
-            "changed": False,
-            "replicas": int((active.get("spec") or {}).get("replicas", 1)),
-            "already_active": True,
-            "active": state["active"],
-            "active_deployment": state["active_deployment"],
-        }
+        return ColourDeploy(
+            colour=state["active"],
+            deployment=state["active_deployment"],
+            replicas=int((active.get("spec") or {}).get("replicas", 1)),
+            changed=False,
+            already_active=True,
+            active=state["active"],
+            active_deployment=state["active_deployment"],
+        )
     replicas = int((active.get("spec") or {}).get("replicas", 1)) or 1
     current = kube.get("deployments", namespace, new_name)
     changed = False
@@ -180,15 +230,15 @@ def deploy_new_colour(kube: Kube, spec: ServiceSpec, namespace: str, image: str,
             changed = True
         else:
             kube.log.info('%s deployment "%s" already runs %s at %d replicas', new, new_name, image, replicas)
-    return {
-        "colour": new,
-        "deployment": new_name,
-        "replicas": replicas,
-        "changed": changed,
-        "already_active": False,
-        "active": state["active"],
-        "active_deployment": state["active_deployment"],
-    }
+    return ColourDeploy(
+        colour=new,
+        deployment=new_name,
+        replicas=replicas,
+        changed=changed,
+        already_active=False,
+        active=state["active"],
+        active_deployment=state["active_deployment"],
+    )
 
 
 def preview_body(spec: ServiceSpec, service: Obj, colour: str) -> Obj:

@@ -7,6 +7,7 @@ decision: delete the Job first). `job_state` is a pure function of the Job dict.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from airlock.kube.api import Kube
@@ -34,6 +35,18 @@ def job_state(job: Obj) -> tuple[str, str]:
         f'job "{name}" running: {status.get("active", 0)} active, {status.get("succeeded", 0)} '
         f"succeeded, {status.get('failed', 0)} failed"
     )
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """The migration step's outcome (the migrate task's XCom)."""
+
+    job: str | None  # None: the service has no migration
+    status: str  # none | dry_run | Complete
+    reversible: bool
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
 
 
 def job_body(spec: ServiceSpec, version: str, image: str | None = None) -> Obj:

@@ -61,8 +61,8 @@ def _bg_deploy(kube, spec, version):
         _ready(kube, "web")
         blue_green.pin_service_to_blue(kube, spec, NS)
     new = blue_green.deploy_new_colour(kube, spec, NS, f"{IMG}:{version}", "c")
-    _ready(kube, new["deployment"])
-    preview = blue_green.ensure_preview_service(kube, spec, NS, new["colour"])
+    _ready(kube, new.deployment)
+    preview = blue_green.ensure_preview_service(kube, spec, NS, new.colour)
     return new, preview
 
 
@@ -70,7 +70,7 @@ def test_blue_green_alternates_colours(sim, spec):
     kube = sim.kube()
     _ready(kube, "web")
     new, preview = _bg_deploy(kube, spec, "2")
-    assert new["colour"] == "green" and new["deployment"] == "web-green" and new["replicas"] == 3
+    assert new.colour == "green" and new.deployment == "web-green" and new.replicas == 3
     assert preview == {"name": "web-preview", "selector": {"app": "web", "track": "green"}}
     assert kube.get("services", NS, "web")["spec"]["selector"] == {"app": "web", "track": "blue"}, (
         "no traffic yet"
@@ -81,10 +81,10 @@ def test_blue_green_alternates_colours(sim, spec):
     assert rolling.scale(kube, NS, "web", 0)
     # second release goes to blue
     new2, _ = _bg_deploy(kube, spec, "3")
-    assert new2["colour"] == "blue" and new2["deployment"] == "web" and new2["replicas"] == 3
+    assert new2.colour == "blue" and new2.deployment == "web" and new2.replicas == 3
     assert deployment_state(kube, NS, "web").images["app"] == f"{IMG}:3"
     before = len(sim.writes())
-    assert not blue_green.deploy_new_colour(kube, spec, NS, f"{IMG}:3", "c")["changed"]
+    assert not blue_green.deploy_new_colour(kube, spec, NS, f"{IMG}:3", "c").changed
     assert len(sim.writes()) == before
 
 
