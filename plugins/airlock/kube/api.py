@@ -267,6 +267,12 @@ class Kube:
                 return None
             raise
         if not is_what_we_created(sent, found):
+            self.log.warning(
+                "POST %s: %s already exists but differs from what this create sent (or is not Airlock's); "
+                "not treating it as ours",
+                url,
+                name,
+            )
             return None
         self.log.info(
             "POST %s: %s already exists with what this create sent - an earlier attempt, whose answer "

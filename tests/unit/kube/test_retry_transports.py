@@ -290,3 +290,61 @@ def test_a_watch_the_server_refuses_ends_the_wait_at_once(status):
     with pytest.raises(KubeError) as err:
         break_stream(s, 0.0, refused)
     assert err.value is refused
+
+
+# -- a retried create answered 409 AlreadyExists --------------------------------------------------------
+
+SENT = {
+    "metadata": {"name": "web-canary", "labels": {"app.kubernetes.io/managed-by": "airlock"}},
+    "spec": {"replicas": 1},
+}
+
+
+class CreateClient(FakeApiClient):
+    """POST: the scripted failure, then 409 AlreadyExists; GET: `existing`."""
+
+    def __init__(self, first: tuple[Any, ...], existing: dict) -> None:
+        super().__init__([first])
+        self.existing = existing
+        self.calls: list[str] = []
+
+    def call_api(self, url: str, method: str, **kw: Any) -> Any:
+        self.calls.append(method)
+        if method == "GET":
+            return SyncResp(200, json.dumps(self.existing).encode(), {})
+        if self.script:
+            return super().call_api(url, method, **kw)
+        body = json.dumps({"kind": "Status", "code": 409, "reason": "AlreadyExists", "message": "exists"})
+        raise ApiException(http_resp=SyncResp(409, body.encode(), {}))
+
+
+def create_with(client: CreateClient) -> tuple[Any, Notes]:
+    clock, notes = Clock(), Notes()
+    kube = Kube(client, log=notes, retry=POLICY, clock=clock, sleep=clock.sleep, rand=lambda: 0.5)  # type: ignore[arg-type]
+    try:
+        return kube.create("deployments", "prod", SENT), notes
+    except KubeError as exc:
+        return exc, notes
+
+
+def test_a_retried_create_adopts_the_object_its_lost_attempt_made():
+    mine = {**SENT, "metadata": {**SENT["metadata"], "uid": "u1"}, "status": {}}
+    client = CreateClient(("reset",), mine)
+    result, notes = create_with(client)
+    assert result == mine and client.calls == ["POST", "POST", "GET"]
+    assert any("an earlier attempt, whose answer was lost, created it" in t for _, t in notes.lines)
+
+
+def test_a_retried_create_does_not_adopt_someone_elses_object():
+    theirs = {**SENT, "spec": {"replicas": 5}}
+    result, notes = create_with(CreateClient(("timeout",), theirs))
+    assert isinstance(result, KubeError) and result.status == 409 and result.reason == "AlreadyExists"
+    assert str(result).startswith("POST /apis/apps/v1/namespaces/prod/deployments: 409 AlreadyExists")
+    assert "differs from what this create sent" in notes.warnings()[-1]
+
+
+def test_a_409_after_only_refusals_is_never_adopted():
+    client = CreateClient(("status", 429, 0), {**SENT})
+    result, _ = create_with(client)
+    assert isinstance(result, KubeError) and result.status == 409
+    assert client.calls == ["POST", "POST"], "a 429 applied nothing: the 409 is someone else's, no re-read"
