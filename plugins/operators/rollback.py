@@ -1,8 +1,7 @@
 """RollbackOperator: the DAG's one_failed task. Restores the recorded plan, verifies, collects evidence.
 
-Its XCom is the rollback result:
-    {"strategy", "restored": {...}, "reason", "evidence": {...}, "healthy": bool, "actions": [...],
-     "noop": bool, "dry_run": bool}
+Its XCom is the RollbackResult (airlock.kube.rollback): what was restored, why, the evidence, the writes
+made, and whether production is healthy afterwards.
 """
 
 from __future__ import annotations
@@ -76,22 +75,13 @@ class RollbackOperator(KubeOperator):
         spec = self.service_spec
         reason = str(self.reason or "") or failure_reason(context)
         plan = self._plan()
-        base: dict[str, Any] = {
-            "strategy": plan.strategy if plan else None,
-            "reason": reason,
-            "dry_run": self.is_dry_run,
-            "restored": {},
-            "evidence": {},
-            "actions": [],
-            "noop": False,
-            "healthy": True,
-        }
+        base = rollback.RollbackResult(plan.strategy if plan else None, reason, self.is_dry_run)
         self.log.info("ROLLBACK of %s requested: %s", spec.service, reason)
         if plan is None:
             self.log.info(
                 "no rollback plan was recorded for this run, so production was never touched: nothing to do"
             )
-            return {**base, "noop": True}
+            return base.but(noop=True).to_dict()
         kube = self.kube()
         reader = Kube(api_client(spec, self.environment), log=self.log)
         try:
@@ -109,38 +99,34 @@ class RollbackOperator(KubeOperator):
                 "no write needed; %s",
                 status.message,
             )
-            return {
-                **base,
-                "noop": True,
-                "evidence": evidence,
-                "healthy": status.done,
-                "restored": rollback.restored_state(reader, plan),
-            }
+            return base.but(
+                noop=True,
+                evidence=evidence,
+                healthy=status.done,
+                restored=rollback.restored_state(reader, plan),
+            ).to_dict()
         self.log.info("rollback plan: %s", "; ".join(a.what for a in actions))
         done = rollback.apply_rollback(kube, spec, plan, actions)
-        result = {**base, "actions": done, "evidence": evidence}
+        result = base.but(actions=done, evidence=evidence)
         if kube.dry_run:
             self.log.info("DRY RUN: the %d write(s) above were not sent", len(kube.writes))
-            return {**result, "healthy": None}
-        return self.wait_rollout(context, plan.deployment, "execute_complete", {"result": result})
+            return result.but(healthy=None).to_dict()
+        return self.wait_rollout(context, plan.deployment, "execute_complete", {"result": result.to_dict()})
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
     ) -> Any:
-        result = self.resumed(event, "result", result)
-        result = dict(result or {})
+        started = rollback.RollbackResult.from_dict(self.resumed(event, "result", result))
         plan = self._plan()
         if plan is None:
             raise AirflowException("rollback resumed without the rollback plan it started from")
         reader = Kube(api_client(self.service_spec, self.environment), log=self.log)
-        result["restored"] = rollback.restored_state(reader, plan)
+        restored = started.but(restored=rollback.restored_state(reader, plan))
         try:
             self.check_rollout_event(event, context)
-            result["healthy"] = True
         except AirflowException as exc:
-            result["healthy"] = False
-            result["verification"] = str(exc)
-            context["ti"].xcom_push(key=RETURN_VALUE, value=result)
+            failed = restored.but(healthy=False, verification=str(exc))
+            context["ti"].xcom_push(key=RETURN_VALUE, value=failed.to_dict())
             raise AirflowException(
                 f"rollback of {self.service_spec.service} was applied but the restored state is "
                 f"NOT healthy: {exc}"
@@ -148,9 +134,9 @@ class RollbackOperator(KubeOperator):
         self.log.info(
             "rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
             plan.deployment,
-            result["restored"].get("images"),
-            result["restored"].get("revision"),
-            result["restored"].get("replicas"),
-            result["restored"].get("service_selector"),
+            restored.restored.get("images"),
+            restored.restored.get("revision"),
+            restored.restored.get("replicas"),
+            restored.restored.get("service_selector"),
         )
-        return result
+        return restored.but(healthy=True).to_dict()

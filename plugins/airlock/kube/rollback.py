@@ -18,7 +18,7 @@ back past it could corrupt data, so a human must decide (IrreversibleMigration s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from airlock.kube import blue_green, canary, rolling, undo
@@ -31,6 +31,35 @@ Obj = dict[str, Any]
 
 class IrreversibleMigration(RuntimeError):
     """Rollback refused: an irreversible migration already ran against production data."""
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """What the rollback did and found (the rollback task's XCom; the record and Slack read it).
+
+    healthy: True (restored and rolled out), False (restored but not healthy: a human must look), None (dry
+    run: nothing was sent). noop: production already matched the plan, nothing was written.
+    """
+
+    strategy: str | None
+    reason: str
+    dry_run: bool
+    restored: dict[str, Any] = field(default_factory=dict)  # restored_state() after the rollback
+    evidence: dict[str, Any] = field(default_factory=dict)  # pod statuses and events at the time
+    actions: list[str] = field(default_factory=list)  # the writes made, as sentences
+    noop: bool = False
+    healthy: bool | None = True
+    verification: str | None = None  # why the restored state is not healthy
+
+    def but(self, **changes: Any) -> RollbackResult:
+        return replace(self, **changes)
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Obj) -> RollbackResult:
+        return cls(**data)
 
 
 @dataclass
