@@ -80,8 +80,13 @@ def interrupt_on_stop_signals() -> Generator[None, None, None]:
     """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread while inside the block.
 
     By default SIGTERM and SIGHUP end Python at once, with no `finally` and no `__exit__`: the
-    children, in sessions of their own, would outlive it."""
-    previous = {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
+    children, in sessions of their own, would outlive it. A signal already ignored stays ignored:
+    `nohup make demo` asked to survive SIGHUP, a shell's background job ignores SIGINT."""
+    previous = {
+        sig: signal.signal(sig, _on_stop_signal)
+        for sig in STOP_SIGNALS
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:

@@ -285,3 +285,33 @@ def test_a_second_signal_during_the_cleanup_kills_at_once_instead_of_interruptin
     assert driver.proc.poll() is None, "the first signal must not skip the grace period"
     os.killpg(driver.proc.pid, signal.SIGINT)
     _assert_all_stopped(driver, signal.SIGINT)  # within EXIT_TIMEOUT (60 s), far below the grace
+
+
+def test_a_signal_ignored_by_the_caller_stays_ignored() -> None:
+    """`nohup make demo`: SIGHUP is ignored on purpose and must not stop the stack."""
+    script = textwrap.dedent(
+        """
+        import os, signal
+        from demo.stack import interrupt_on_stop_signals
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with interrupt_on_stop_signals():
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except KeyboardInterrupt as exc:
+                print(type(exc).__name__, exc.signum)
+        # both restored: SIGHUP still ignored, SIGTERM back to the default
+        print(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split("\n")[:2] == [f"Interrupted {int(signal.SIGTERM)}", "True True"], (
+        result.stdout + result.stderr
+    )
