@@ -251,7 +251,11 @@ class Stack:
         only skips the grace period. Progress lines go through `say`, which must not raise."""
         _Cleanup.active += 1
         main = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS} if main else {}
+        previous = {
+            sig: signal.signal(sig, _on_stop_signal)
+            for sig in STOP_SIGNALS
+            if main and signal.getsignal(sig) is not signal.SIG_IGN  # (as in interrupt_on_stop_signals)
+        }
         try:
             if self.procs and main:
                 self._say(
