@@ -49,17 +49,37 @@ class MigrationResult:
         return asdict(self)
 
 
+def job_labels(spec: ServiceSpec, version: str) -> dict[str, str]:
+    """Labels of the Job and its pods: Airlock's own, never the app labels.
+
+    The live Service selects the app labels (plus the colour label in blue-green): a migration pod
+    carrying them became a Service endpoint and answered production requests while it migrated. The
+    log scan, the rollback evidence and the metrics select the app labels too, so the migration stays
+    out of those as well; its pods are found by the Job's own `job-name` label (`job_logs`).
+    """
+    labels = {
+        "app.kubernetes.io/managed-by": "airlock",
+        "app.kubernetes.io/component": "migration",
+        "airlock.io/service": spec.service,
+        "airlock.io/role": "migration",
+        "airlock.io/version": "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in version)[:63],
+    }
+    if all(labels.get(k) == v for k, v in spec.app_labels.items()):
+        # only possible if someone chose these very labels as app labels: then the Service would select
+        # the migration pods again, so refuse rather than serve traffic from them
+        raise ValueError(
+            f"{spec.service}: the app labels {spec.app_labels} would select the migration pods "
+            f"(labels {labels}); choose app labels that are not Airlock's own"
+        )
+    return labels
+
+
 def job_body(spec: ServiceSpec, version: str, image: str | None = None) -> Obj:
     mig = spec.migration
     if mig is None:
         raise ValueError(f"{spec.service}: the service spec has no migration section")
     name = migration_job_name(spec, version)
-    labels = {
-        **spec.app_labels,
-        "app.kubernetes.io/component": "migration",
-        "app.kubernetes.io/managed-by": "airlock",
-        "airlock.io/version": "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in version)[:63],
-    }
+    labels = job_labels(spec, version)
     container: Obj = {"name": "migrate", "image": mig.image or image or spec.image_ref(version)}
     if mig.command:
         container["command"] = list(mig.command)
