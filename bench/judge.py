@@ -9,6 +9,8 @@ minute for one 15-minute canary step. Scenarios:
   (b) small regression baseline 0.4 %, canary 1.5 %
   (c) latency          canary latency x1.6 (p99 +60 %), errors equal
   (d) healthy A/A      canary identical to baseline
+  (e) healthy A/A 3 %  canary identical to a baseline failing 3 % of requests
+  (f) healthy A/A 4.5 % the same at 4.5 %, just under the 5 % critical level
 
 Latency is lognormal (median 100 ms, sigma 0.5; p99 ~ 320 ms), recorded per minute in a Prometheus
 histogram (buckets below) and read back with histogram_quantile's linear interpolation.
@@ -19,7 +21,7 @@ Rules compared (each check sees what it would see in Prometheus):
   Argo     per 1-minute measurement: error rate < 1 % and p99 < 500 ms; failureLimit 0 (first failure)
 
 Time-to-detect is in simulated minutes over all seeds (a seed that never fails counts as "not within
-the step"); false failures are the share of (d) seeds failed within the step. No timing is asserted.
+the step"); false failures are the share of (d), (e), (f) seeds failed within the step. No timing is asserted.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
-from airlock.analysis import sequential  # noqa: E402
+from airlock.analysis import intervals, sequential  # noqa: E402
 from airlock.analysis.judge import JudgeConfig, Samples, TrackSample, judge  # noqa: E402
 
 REQ_PER_MIN = 1000
@@ -65,6 +67,10 @@ SCENARIOS = (
     Scenario("b", "small regression 0.4 % -> 1.5 %", 0.004, 0.015),
     Scenario("c", "p99 latency +60 %", 0.004, 0.004, 1.6),
     Scenario("d", "healthy A/A", 0.004, 0.004),
+    # Healthy canaries of services that already fail a few % of requests: near the 5 % critical level a
+    # rule on the point estimate fails them by chance (issue 11 point 11).
+    Scenario("e", "healthy A/A at 3 %", 0.03, 0.03),
+    Scenario("f", "healthy A/A at 4.5 %", 0.045, 0.045),
 )
 
 
@@ -219,6 +225,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{', '.join(f'{r:g}x' for r in sequential.mixture_ratios(config.relative_error_increase))}; "
         f"bounds log-LR >= {sequential.upper_bound(config.alpha):.2f} fail, "
         f"<= {sequential.lower_bound(config.alpha, config.beta):.2f} early pass"
+    )
+    z = intervals.look_quantile(config.alpha, config.looks(60.0 * MINUTES))
+    print(
+        f"error_rate / error_rate_increase fail on a one-sided lower confidence bound (Wilson / Newcombe) "
+        f"above the threshold, at alpha {config.alpha} over {config.looks(60.0 * MINUTES)} looks "
+        f"(z = {z:.2f})"
     )
     print("Wald's approximation of the expected sample size E[N] of a simple SPRT (alpha 0.01, beta 0.05):")
     for s in SCENARIOS[:2]:

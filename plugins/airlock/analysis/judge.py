@@ -5,7 +5,12 @@ Rules (each one a row of the verdict):
 * ``health`` / ``smoke`` - boolean inputs from the DAG; ``False`` fails at once (seed: "health checks
   failing", "critical flows broken").
 * ``error_rate`` - canary error rate above the critical absolute level (seed: > 5 %, roll back at once).
-* ``error_rate_increase`` - canary minus baseline error rate above N percentage points (seed: > 5 %).
+  It fails when the *lower confidence bound* of the rate (Wilson) is above the level, not the observed
+  rate: a healthy canary at a 3 % baseline shows > 5 % by chance on one look in six at 50-69 requests.
+* ``error_rate_increase`` - canary minus baseline error rate above N percentage points (seed: > 5 %),
+  again on the lower bound of the difference (Newcombe's hybrid score interval).
+  Both bounds are one-sided at ``alpha / looks``, ``looks`` being the gate's expected number of looks
+  (duration / interval, Bonferroni) - see :mod:`airlock.analysis.intervals`.
 * ``error_rate_test`` - the sequential test of :mod:`airlock.analysis.sequential` on where the errors
   fall; it catches smaller but significant regressions (0.4 % -> 1.5 %) and its repeated looks stay within
   the false-failure budget ``alpha``.
@@ -14,9 +19,10 @@ Rules (each one a row of the verdict):
 * ``latency_p50``, ``throughput``, ``cpu``, ``memory`` - reported for the person reading the log; they never
   decide. Optional metrics without data are skipped, saying so.
 
-Low traffic: the point-estimate rules (absolute, increase, latency) wait for ``min_requests`` per track,
-and a tail quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000 requests), so
-that one slow or failed request among a handful cannot fail a canary. The sequential test is valid at
+Low traffic: the absolute, increase and latency rules wait for ``min_requests`` per track, and a tail
+quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000 requests), so that one slow
+or failed request among a handful cannot fail a canary; a quantile that never had them is reported as
+"p99 not compared: 412 of 1000 requests", in its row and in the final reason. The sequential test is valid at
 any sample size (see its module), so clear evidence stops early. Until the step duration is over an
 undecided gate says ``continue``; at the end, a gate that never saw ``min_requests`` per track is
 ``inconclusive`` and the configured ``on_inconclusive`` action applies, naming the shortfall.
@@ -31,7 +37,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from airlock.analysis import sequential
+from airlock.analysis import intervals, sequential
 from airlock.analysis.verdict import Decision, MetricResult, MetricStatus, Verdict
 from airlock.durations import format_duration
 
@@ -89,6 +95,9 @@ class JudgeConfig:
     relative_error_increase: float = 2.0
     on_inconclusive: str = "rollback"
     max_consecutive_errors: int = 4
+    # How often the gate looks (spec.metrics.interval): with the gate's duration it gives the number of
+    # looks the bound rules share alpha over.
+    interval_s: float = 60.0
 
     @classmethod
     def from_spec(cls, spec: Any) -> JudgeConfig:
@@ -105,7 +114,12 @@ class JudgeConfig:
             relative_error_increase=t.relative_error_increase,
             on_inconclusive=m.on_inconclusive,
             max_consecutive_errors=m.max_consecutive_errors,
+            interval_s=m.interval.total_seconds() if getattr(m, "interval", None) else cls.interval_s,
         )
+
+    def looks(self, duration_s: float) -> int:
+        """Expected number of looks of a gate of `duration_s` (at least 1)."""
+        return max(1, math.ceil(duration_s / self.interval_s - 1e-9))
 
 
 def pct(rate: float | None) -> str:
@@ -114,6 +128,11 @@ def pct(rate: float | None) -> str:
 
 def counts(track: TrackSample) -> str:
     return f"{(track.errors or 0):.0f}/{(track.requests or 0):.0f} req"
+
+
+def pct2(rate: float) -> str:
+    """Bounds get two decimals: one would print a bound of 5.04 % as the 5.0 % it is compared with."""
+    return f"{rate * 100:.2f} %"
 
 
 def ms(seconds: float | None) -> str:
@@ -126,7 +145,14 @@ class _Context:
     config: JudgeConfig
     canary: TrackSample
     baseline: TrackSample | None  # None when there is nothing to compare with
+    looks: int = 1  # expected looks of this gate; the bound rules spend alpha / looks on each
     results: list[MetricResult] = field(default_factory=list)
+
+    def bound_z(self) -> float:
+        return intervals.look_quantile(self.config.alpha, self.looks)
+
+    def bound_text(self) -> str:
+        return f"one-sided, alpha {self.config.alpha:g} over {self.looks} looks"
 
     def error_samples(self) -> dict[str, float]:
         out = {"canary_requests": self.canary.requests or 0.0, "canary_errors": self.canary.errors or 0.0}
@@ -163,11 +189,22 @@ def _error_rate_rule(ctx: _Context) -> MetricResult:
     elif (c.requests or 0) < cfg.min_requests:
         res.reason = f"canary {counts(c)} < min_requests {cfg.min_requests}; not judged yet"
     elif rate is not None and rate > cfg.max_error_rate:
-        res.status = "fail"
-        res.reason = (
-            f"canary error rate {pct(rate)} ({counts(c)}) is above the critical {pct(cfg.max_error_rate)} "
-            f"({ctx.baseline_text()})"
+        low, _ = intervals.wilson(c.errors or 0.0, c.requests or 0.0, ctx.bound_z())
+        res.statistic, res.statistic_unit = low, "%"
+        observed = (
+            f"canary error rate {pct(rate)} ({counts(c)}) is above the critical {pct(cfg.max_error_rate)}"
         )
+        if low > cfg.max_error_rate:
+            res.status = "fail"
+            res.reason = (
+                f"{observed} (lower confidence bound {pct2(low)} > {pct(cfg.max_error_rate)}, "
+                f"{ctx.bound_text()}; {ctx.baseline_text()})"
+            )
+        else:  # undecided: more requests either push the bound over the level or the rate under it
+            res.reason = (
+                f"{observed}, but not significantly: lower confidence bound {pct2(low)} <= "
+                f"{pct(cfg.max_error_rate)} ({ctx.bound_text()})"
+            )
     else:
         res.status = "pass"
         res.reason = (
@@ -186,6 +223,21 @@ def _enough(ctx: _Context, need: float) -> str | None:
     return None if not short else f"{' and '.join(short)} < {need:.0f} requests"
 
 
+def tail_requests(quantile: float, min_requests: int) -> int:
+    """Requests per track before a quantile is compared: MIN_TAIL_REQUESTS beyond it, and min_requests."""
+    return max(min_requests, math.ceil(MIN_TAIL_REQUESTS / (1.0 - quantile) - 1e-9))
+
+
+def _short_of(ctx: _Context, need: int) -> str | None:
+    """None when both tracks have `need` requests, else "canary 412 of 1000 requests" (and the baseline)."""
+    short = [
+        f"{label} {track.requests or 0:.0f}"
+        for label, track in (("canary", ctx.canary), ("baseline", ctx.baseline))
+        if track is not None and (track.requests or 0) < need
+    ]
+    return None if not short else f"{' and '.join(short)} of {need} requests"
+
+
 def _increase_rule(ctx: _Context) -> MetricResult:
     cfg = ctx.config
     if ctx.baseline is None:
@@ -200,11 +252,26 @@ def _increase_rule(ctx: _Context) -> MetricResult:
     if short or diff is None:
         res.reason = f"{short or 'no data'}; not judged yet"
     elif diff > cfg.max_error_rate_increase:
-        res.status = "fail"
-        res.reason = (
-            f"canary error rate {pct(c_rate)} ({counts(ctx.canary)}) is {diff * 100:.1f} points above the "
-            f"baseline {pct(b_rate)} ({counts(ctx.baseline)}); allowed +{cfg.max_error_rate_increase * 100:.1f}"
+        c, b = ctx.canary, ctx.baseline
+        low = intervals.newcombe_lower(
+            c.errors or 0.0, c.requests or 0.0, b.errors or 0.0, b.requests or 0.0, ctx.bound_z()
         )
+        res.statistic, res.statistic_unit = low, "pp"
+        observed = (
+            f"canary error rate {pct(c_rate)} ({counts(c)}) is {diff * 100:.1f} points above the "
+            f"baseline {pct(b_rate)} ({counts(b)}); allowed +{cfg.max_error_rate_increase * 100:.1f}"
+        )
+        if low > cfg.max_error_rate_increase:
+            res.status = "fail"
+            res.reason = (
+                f"{observed} (lower confidence bound of the increase {low * 100:+.2f} points, "
+                f"{ctx.bound_text()})"
+            )
+        else:
+            res.reason = (
+                f"{observed}, but not significantly: lower confidence bound of the increase "
+                f"{low * 100:+.2f} points ({ctx.bound_text()})"
+            )
     else:
         res.status = "pass"
         res.reason = f"increase {diff * 100:+.1f} points is within +{cfg.max_error_rate_increase * 100:.1f}"
@@ -231,11 +298,16 @@ def _sequential_rule(ctx: _Context) -> tuple[MetricResult, bool]:
     )  # fmt: skip
     worse = (c.error_rate or 0.0) > (b.error_rate or 0.0)
     if llr >= upper and worse:
-        ratio = (c.error_rate or 0) / b.error_rate if b.error_rate else math.inf
+        # No ratio of a zero: "infx" tells a reader nothing, the count in words does.
+        ratio = (
+            f"{(c.error_rate or 0) / b.error_rate:.1f}x"
+            if b.error_rate
+            else f"{e_b:.0f} errors in the baseline"
+        )
         res.status = "fail"
         res.reason = (
             f"canary error rate {pct(c.error_rate)} ({counts(c)}) is significantly above the baseline "
-            f"{pct(b.error_rate)} ({counts(b)}): {ratio:.1f}x, log-likelihood ratio {llr:.2f} >= "
+            f"{pct(b.error_rate)} ({counts(b)}): {ratio}, log-likelihood ratio {llr:.2f} >= "
             f"{upper:.2f} (alpha {cfg.alpha:g})"
         )
         return res, False
@@ -272,10 +344,10 @@ def _latency_rule(ctx: _Context, name: str) -> MetricResult:
     if ctx.baseline is None:
         res.status, res.reason = "info", f"canary {attr} {ms(c_val)}; no baseline to compare with"
         return res
-    need = max(cfg.min_requests, math.ceil(MIN_TAIL_REQUESTS / (1.0 - q)))
-    short = _enough(ctx, need)
+    need = tail_requests(q, cfg.min_requests)
+    short = _short_of(ctx, need)
     if short:
-        res.reason = f"{short} (a {attr} needs {MIN_TAIL_REQUESTS} requests beyond it); not judged yet"
+        res.reason = f"{attr} not compared: {short} (a {attr} needs {MIN_TAIL_REQUESTS} requests beyond it)"
     elif ratio is not None and ratio > cfg.max_latency_ratio:
         res.status = "fail"
         res.reason = (
@@ -302,7 +374,7 @@ def judge(
 ) -> Verdict:
     """Decide pass | fail | continue | inconclusive from cumulative samples at `elapsed_s` of `duration_s`."""
     baseline = samples.baseline if samples.baseline is not None and samples.baseline.has_requests else None
-    ctx = _Context(samples, config, samples.canary, baseline)
+    ctx = _Context(samples, config, samples.canary, baseline, config.looks(duration_s))
     seq, accepted = _sequential_rule(ctx)
     latency = [_latency_rule(ctx, name) for name in QUANTILES]
     results = [
@@ -332,7 +404,9 @@ def judge(
     short = _enough(ctx, config.min_requests)
     if elapsed_s < duration_s:
         latency_done = all(r.status in ("pass", "skipped", "info") for r in latency)
-        if accepted and latency_done and short is None:
+        # an observed rate above a threshold that is not yet significant is no ground for an early pass
+        rates_done = all(r.status != "pending" for r in results[2:4])
+        if accepted and latency_done and rates_done and short is None:
             return done(
                 "pass", f"canary healthy, stopped early: {seq.reason}; {_summary(ctx)}", early_stop=True
             )
@@ -340,6 +414,16 @@ def judge(
         why = short or "no rule has failed"
         return done("continue", f"keep observing ({why}; {left} left): {_summary(ctx)}")
 
+    # The step is over: a quantile that never had its samples was not compared - say so, with numbers,
+    # rather than leave a "pending" row that reads as if it might still decide.
+    not_compared = [r for r in latency if r.status == "pending"]
+    for r in not_compared:
+        r.status = "skipped"
+    unjudged = "".join(
+        f"; {r.name.removeprefix('latency_')} not compared: "
+        f"{_short_of(ctx, tail_requests(QUANTILES[r.name], config.min_requests))}"
+        for r in not_compared
+    )
     if short is not None:
         action = config.on_inconclusive
         then = INCONCLUSIVE_ACTIONS[action]
@@ -355,7 +439,7 @@ def judge(
     return done(
         "pass",
         f"no rule failed and no significant regression after {format_duration(round(elapsed_s))}"
-        f"{evidence}: {_summary(ctx)}",
+        f"{evidence}: {_summary(ctx)}{unjudged}",
     )
 
 

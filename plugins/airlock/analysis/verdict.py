@@ -24,6 +24,8 @@ class MetricResult:
     bounds: tuple[float, float] | None = None  # (accept, reject) bounds of that statistic
     samples: dict[str, float] = field(default_factory=dict)
     threshold_unit: str | None = None  # when the threshold is not in the value's unit (e.g. a ratio)
+    # set when the statistic is a confidence bound in a value unit ("%", "pp") rather than a ratio
+    statistic_unit: str | None = None
 
 
 @dataclass
@@ -100,6 +102,8 @@ def format_verdict_table(verdict: Verdict | dict[str, Any]) -> str:
     for m in v.metrics:
         if m.bounds is not None and m.statistic is not None:
             stat = f"{m.statistic:+.2f} [{m.bounds[0]:+.1f},{m.bounds[1]:+.1f}]"
+        elif m.statistic is not None and m.statistic_unit:
+            stat = f"bound {format_value(m.statistic, m.statistic_unit)}"
         else:
             stat = "-" if m.statistic is None else f"{m.statistic:.2f}x"
         threshold_unit = m.threshold_unit or m.unit

@@ -30,12 +30,42 @@ def run(
 
 
 def test_critical_error_rate_fails_with_numbers_in_the_reason():
-    v = run(t(2000, 122), t(7800, 31))
+    v = run(t(2000, 160), t(7800, 31))
     assert v.decision == "fail" and v.failed and v.early_stop
-    assert v.metric("error_rate").status == "fail"
+    row = v.metric("error_rate")
+    assert row.status == "fail" and row.statistic == pytest.approx(0.0626, abs=5e-5)
+    # observed rate, its lower bound, the threshold and how alpha was spent: 900 s / 60 s = 15 looks
     assert v.reason == (
-        "canary error rate 6.1 % (122/2000 req) is above the critical 5.0 % (baseline 0.4 %, 31/7800 req)"
+        "canary error rate 8.0 % (160/2000 req) is above the critical 5.0 % (lower confidence bound "
+        "6.26 % > 5.0 %, one-sided, alpha 0.01 over 15 looks; baseline 0.4 %, 31/7800 req)"
     )
+
+
+def test_critical_error_rate_above_the_level_by_chance_is_not_failed_on_the_point_estimate():
+    # 6.25 % of 2000 is above 5 %, but over 15 looks a canary truly at 5 % shows that often enough:
+    # lower bound 4.73 %. No baseline, so no other rule can decide; the row says why it waits.
+    v = judge(Samples(t(2000, 125)), CFG, 300, STEP, phase="staging")
+    row = v.metric("error_rate")
+    assert row.status == "pending" and v.decision == "continue"
+    assert row.statistic == pytest.approx(0.0473, abs=5e-5)
+    assert row.reason == (
+        "canary error rate 6.2 % (125/2000 req) is above the critical 5.0 %, but not significantly: "
+        "lower confidence bound 4.73 % <= 5.0 % (one-sided, alpha 0.01 over 15 looks)"
+    )
+    # fewer looks spend more alpha on each: a gate that looks once fails the same counts (bound 5.11 %)
+    once = judge(Samples(t(2000, 125)), JudgeConfig(interval_s=STEP), 300, STEP, phase="staging")
+    assert once.metric("error_rate").status == "fail" and "over 1 looks" in once.reason
+
+
+def test_eight_percent_errors_at_a_few_hundred_requests_is_failed():
+    # Against a 0.4 % baseline the sequential test decides at 250 requests (the bound rules still wait).
+    v = run(t(250, 20), t(2250, 9))
+    assert v.decision == "fail" and v.metric("error_rate_test").status == "fail"
+    assert v.metric("error_rate").status == "pending"
+    # Without a baseline only the absolute rule can: its bound clears 5 % by 1000 requests.
+    alone = judge(Samples(t(1000, 80)), CFG, 300, STEP, phase="staging")
+    assert alone.decision == "fail" and alone.metric("error_rate").status == "fail"
+    assert "lower confidence bound 5.66 % > 5.0 %" in alone.reason
 
 
 def test_critical_error_rate_waits_for_min_requests():
@@ -47,11 +77,29 @@ def test_critical_error_rate_waits_for_min_requests():
 
 def test_error_rate_increase_over_baseline():
     cfg = JudgeConfig(max_error_rate=0.5)  # isolate the increase rule from the absolute one
-    v = run(t(1000, 90), t(9000, 270), cfg=cfg)  # 9 % vs 3 %: +6 points
+    v = run(t(2000, 240), t(18000, 540), cfg=cfg)  # 12 % vs 3 %: +9 points
     row = v.metric("error_rate_increase")
-    assert row.status == "fail"
+    assert row.status == "fail" and row.statistic == pytest.approx(0.0682, abs=5e-5)
     assert v.decision == "fail"
-    assert "6.0 points above the baseline 3.0 %" in v.reason
+    assert v.reason == (
+        "canary error rate 12.0 % (240/2000 req) is 9.0 points above the baseline 3.0 % (540/18000 req); "
+        "allowed +5.0 (lower confidence bound of the increase +6.82 points, one-sided, alpha 0.01 over 15 looks)"
+    )
+
+
+def test_error_rate_increase_not_significant_keeps_observing():
+    cfg = JudgeConfig(max_error_rate=0.5)
+    v = run(t(1000, 90), t(9000, 270), cfg=cfg)  # 9 % vs 3 %: +6 points observed, bound +3.0
+    row = v.metric("error_rate_increase")
+    assert row.status == "pending" and row.statistic is not None and row.statistic < 0.05
+    assert "6.0 points above the baseline 3.0 %" in row.reason and "but not significantly" in row.reason
+
+
+def test_zero_baseline_errors_are_written_in_words():
+    v = run(t(69, 4), t(600, 0), cfg=JudgeConfig(min_requests=50))
+    assert v.decision == "fail" and v.metric("error_rate_test").status == "fail"
+    assert "inf" not in v.reason
+    assert "significantly above the baseline 0.0 % (0/600 req): 0 errors in the baseline," in v.reason
 
 
 def test_sequential_test_catches_small_significant_regression():
@@ -90,8 +138,24 @@ def test_latency_above_ratio_of_baseline_fails(quantile):
 def test_p99_needs_tail_samples_before_judging():
     v = run(t(300, 1, p99=0.8), t(2700, 10, p99=0.4))
     assert v.metric("latency_p99").status == "pending"
-    assert "canary 300 < 1000 requests" in v.metric("latency_p99").reason
+    assert v.metric("latency_p99").reason == (
+        "p99 not compared: canary 300 of 1000 requests (a p99 needs 10 requests beyond it)"
+    )
     assert v.decision == "continue"
+
+
+def test_short_step_says_which_quantiles_were_not_compared():
+    # 412 canary requests: enough for min_requests and a p95 (200), not for a p99 (1000)
+    v = run(t(412, 1, p95=0.2, p99=0.4), t(3708, 12, p95=0.2, p99=0.4), elapsed=STEP)
+    assert v.decision == "pass"
+    assert v.metric("latency_p95").status == "pass"
+    assert v.metric("latency_p99").status == "skipped"  # the step is over: it will not decide any more
+    assert v.reason.endswith("; p99 not compared: canary 412 of 1000 requests")
+    table = format_verdict_table(v)
+    assert any(
+        line.startswith("  - latency_p99: p99 not compared: canary 412 of 1000 requests")
+        for line in table.splitlines()
+    )
 
 
 def test_latency_within_ratio_passes():
@@ -183,10 +247,16 @@ def test_config_from_spec():
         {
             "service": "payment-service",
             "image": "registry.example.com/payments/payment-service",
-            "metrics": {"thresholds": {"min_requests": 50, "alpha": 0.05}, "on_inconclusive": "promote"},
+            "metrics": {
+                "thresholds": {"min_requests": 50, "alpha": 0.05},
+                "on_inconclusive": "promote",
+                "interval": "5s",
+            },
         }
     )
     cfg = JudgeConfig.from_spec(spec)
+    # the bound rules split alpha over the looks of a gate: a 30 s step looked at every 5 s has 6
+    assert cfg.interval_s == 5.0 and cfg.looks(30.0) == 6 and cfg.looks(32.0) == 7 and cfg.looks(1.0) == 1
     assert (cfg.min_requests, cfg.alpha, cfg.on_inconclusive, cfg.max_error_rate) == (
         50,
         0.05,
@@ -196,7 +266,7 @@ def test_config_from_spec():
 
 
 def test_verdict_is_json_and_renders_as_a_table():
-    v = run(t(2000, 122, p99=0.5), t(7800, 31, p99=0.4))
+    v = run(t(2000, 160, p99=0.5), t(7800, 31, p99=0.4))
     data = json.loads(json.dumps(v.to_dict()))
     assert Verdict.from_dict(data) == v
     table = format_verdict_table(data)
@@ -213,7 +283,8 @@ def test_verdict_is_json_and_renders_as_a_table():
         "status",
     ]
     row = next(line for line in lines if line.startswith("error_rate "))
-    assert "6.10 %" in row and "0.40 %" in row and "5.00 %" in row and "122/2000 vs 31/7800" in row
+    assert "8.00 %" in row and "0.40 %" in row and "5.00 %" in row and "160/2000 vs 31/7800" in row
+    assert "bound 6.26 %" in row  # the statistic column shows the lower confidence bound
     assert row.endswith("fail")
-    assert any(line.startswith("reason: canary error rate 6.1 % (122/2000 req)") for line in lines)
+    assert any(line.startswith("reason: canary error rate 8.0 % (160/2000 req)") for line in lines)
     assert "  - cpu: no data for cpu (optional metric)" in lines

@@ -5,6 +5,7 @@ fails, breaks one of the two). Uses the benchmark's simulator and the shipped ju
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from airlock.analysis.judge import JudgeConfig
 from bench.judge import SCENARIOS, airlock_detection, simulate
@@ -16,6 +17,14 @@ BY_KEY = {s.key: s for s in SCENARIOS}
 def test_healthy_canary_stays_within_false_failure_budget():
     failed = np.isfinite(airlock_detection(simulate(BY_KEY["d"], SEEDS, seed=7)))
     assert failed.mean() <= JudgeConfig().alpha  # at most 2 of 200 seeds
+
+
+@pytest.mark.parametrize("key", ["e", "f"])
+def test_healthy_canary_near_the_critical_level_is_not_failed_over_many_looks(key):
+    # Baselines of 3 % and 4.5 %, checked every minute for 15 minutes: deciding on the observed rate
+    # failed ~5 % and ~50 % of these seeds; the confidence bound stays within alpha.
+    failed = np.isfinite(airlock_detection(simulate(BY_KEY[key], SEEDS, seed=7)))
+    assert failed.mean() <= JudgeConfig().alpha
 
 
 def test_small_regression_is_detected_within_the_step():
