@@ -186,7 +186,18 @@ class CiGate(_Model):
 
 class IncidentsGate(_Model):
     connection: ConnectionId = "alertmanager_default"
-    matchers: list[str] = ['severity="critical"']
+    # A flat list is conjunctive (an alert blocks when it matches ALL of them, like Alertmanager's
+    # filter); a list of lists is any of several conjunctive groups.
+    matchers: list[str] | list[list[str]] = ['severity="critical"']
+
+    @field_validator("matchers", mode="before")
+    @classmethod
+    def _valid_matchers(cls, v: Any) -> Any:
+        from airlock.checks.incidents import matcher_groups  # the one matcher parser
+
+        if isinstance(v, list):  # anything else: the type error says what is allowed
+            matcher_groups(v)  # ValueError names the entry that is not a matcher, or the mixed shape
+        return v
 
 
 class BackupsGate(_Model):

@@ -78,7 +78,8 @@ def test_incidents_fail_lists_name_severity_summary_start():
     assert r.status == "fail"
     assert (
         r.reason
-        == "1 active incident(s): PaymentsDown [critical] since 2026-01-01T10:00:00Z: PaymentsDown is on fire"
+        == "1 active incident(s): PaymentsDown [critical] since 2026-01-01T10:00:00Z: PaymentsDown is on fire "
+        '(blocking alerts match (severity="critical") OR (service="p"))'
     )
     assert r.evidence["incidents"][0]["matched"] == ['severity="critical"', 'service="p"']
 
