@@ -559,6 +559,16 @@ def stop_process_tree(
     # reaped only now (never proc.poll() above): until here the leader's pid stays reserved
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+    # Members that died are zombies until their parent (or init, for orphans) reaps them, and a group
+    # with a zombie still exists: return once the group is gone, so "stopped" means no trace is left.
+    # Bounded: a container whose init never reaps would otherwise hold the cleanup forever.
+    settle = time.monotonic() + 10
+    while time.monotonic() < settle:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+        time.sleep(0.05)
 
 
 def _running(process: psutil.Process) -> bool:
