@@ -1,7 +1,8 @@
 """Blue-green operators: deploy the new colour (+ preview Service), switch traffic, retire the old colour.
 
 See airlock.kube.blue_green for the colour scheme (blue = the service's own Deployment, green =
-`<deployment>-green`, alternating; a plain Deployment is adopted as blue once).
+`<deployment>-green`, alternating; a plain Deployment is adopted as blue once, without restarting it:
+the live Service is pinned to its current pods).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class BlueGreenDeployOperator(KubeOperator):
         spec = self.service_spec
         kube = self.kube()
         if blue_green.adopt_blue(kube, spec, self.namespace) and not kube.dry_run:
-            # blue's pods must carry the colour label before the Service is pinned to it
+            # the Service is pinned to blue's current ReplicaSet: wait until all of blue's pods are in it
             return self.wait_rollout(context, spec.deployment, "after_adoption")
         return self.after_adoption(context, event=None)
 

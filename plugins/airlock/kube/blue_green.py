@@ -11,15 +11,23 @@ Design
 * Each deployment puts the new version on the *inactive* colour, so repeated deployments alternate:
   blue -> green -> blue -> ... The inactive Deployment is kept at 0 replicas between deployments and
   scaled up to the active colour's replica count for the next release.
-* **Adoption** (once): a plain Deployment has no colour label, and a Service selecting only the app
-  labels would send traffic to green pods the moment they are ready. So before green is created, blue's
-  pod template gets `track: blue` (a rolling restart of the same image, waited for by the caller) and
-  the Service selector is pinned to `track: blue` in one patch. From then on the Service never selects
-  a colour that has not been verified. The rollback plan is recorded before adoption, so a rollback
-  restores the original selector and template.
+* **Adoption** (once) changes no pod: a plain Deployment has no colour label, and a Service selecting
+  only the app labels would send traffic to green pods (which carry the app labels too) the moment
+  they are ready. Adding `track: blue` to blue's pod template would fix the selector but restart every
+  production pod before anything new is deployed (and a rollback would restart them again). Instead,
+  once blue's rollout is complete, the live Service is *pinned* to the pods blue runs now by a label
+  they already have: `pod-template-hash` of blue's current ReplicaSet (Argo Rollouts pins its Services
+  the same way). Green's template differs (colour label, image), so its hash differs and the live
+  Service never selects it; the preview Service selects green by its colour. The switch replaces the
+  selector with app labels + `track: green`, which drops the pin: the plain pods simply stop matching.
+  The next release goes to blue, whose template then gets `track: blue` together with the new image
+  (one rollout, of a colour that serves no traffic). The rollback plan is recorded before the pin, so
+  a rollback restores the original selector - after the new colour is scaled to 0, because that
+  selector also selects the new colour's pods (see `rollback.rollback_actions`).
 * Verification before traffic: a preview Service `<service>-preview` selects the new colour only;
-  health and smoke checks hit it. The switch is a single strategic merge patch of the live Service's
-  selector (`{track_label: <new colour>}`); switching back restores the selector recorded in the plan.
+  health and smoke checks hit it. The switch is a single patch replacing the live Service's selector
+  (app labels + `{track_label: <new colour>}`, no pin); switching back restores the selector recorded
+  in the plan.
 * The old colour keeps running for `strategy.blue_green.keep_old_for` (a deferred wait; no worker is
   held) and is then scaled to 0, ready to receive the next release.
 """
@@ -30,8 +38,9 @@ import copy
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from airlock.kube.api import Kube
+from airlock.kube.api import Kube, match_labels_selector
 from airlock.kube.rolling import image_of
+from airlock.kube.status import POD_TEMPLATE_HASH, new_replicaset, rollout_status
 from airlock.kube.track_deployment import template_labels, track_deployment_body, track_deployment_patch
 from airlock.spec import ServiceSpec
 
@@ -75,21 +84,42 @@ def colour_state(kube: Kube, spec: ServiceSpec, namespace: str) -> Obj:
     }
 
 
-def adoption_patches(spec: ServiceSpec, blue: Obj, service: Obj) -> tuple[Obj | None, Obj | None]:
-    """(deployment patch, service patch) that give plain blue its colour label; (None, None) if done."""
-    track = spec.kubernetes.track_label
-    dep_patch = None
-    if template_labels(blue).get(track) != BLUE:
-        dep_patch = {"spec": {"template": {"metadata": {"labels": {track: BLUE}}}}}
-    svc_patch = None
-    if track not in ((service.get("spec") or {}).get("selector") or {}):
-        svc_patch = {"spec": {"selector": {track: BLUE}}}
-    return dep_patch, svc_patch
+PIN_LABEL = POD_TEMPLATE_HASH  # pins the live Service to one ReplicaSet's pods without touching them
+
+
+def colour_selector(selector: dict[str, str], track_label: str, colour: str) -> dict[str, str]:
+    """The selector of `colour`'s pods: the Service's own labels, no pin, the colour label."""
+    base = {k: v for k, v in selector.items() if k not in (track_label, PIN_LABEL)}
+    return {**base, track_label: colour}
+
+
+def pinned_selector(selector: dict[str, str], track_label: str, template_hash: str) -> dict[str, str]:
+    """The selector of one ReplicaSet's pods (a plain Deployment's, which have no colour label)."""
+    base = {k: v for k, v in selector.items() if k not in (track_label, PIN_LABEL)}
+    return {**base, PIN_LABEL: template_hash}
+
+
+def needs_pin(service: Obj, track_label: str) -> bool:
+    """True while the live Service selects by app labels only, so it would also select green's pods."""
+    selector = (service.get("spec") or {}).get("selector") or {}
+    return track_label not in selector and PIN_LABEL not in selector
+
+
+def current_template_hash(kube: Kube, namespace: str, deployment: Obj) -> str:
+    """pod-template-hash of the Deployment's current ReplicaSet ("" when it has none yet)."""
+    rss = kube.items(
+        "replicasets",
+        namespace,
+        label_selector=match_labels_selector((deployment.get("spec") or {}).get("selector")),
+    )
+    rs = new_replicaset(deployment, rss)
+    return str((((rs or {}).get("metadata") or {}).get("labels") or {}).get(PIN_LABEL, ""))
 
 
 def adopt_blue(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
-    """Give blue's pods the colour label (once). True while the Service is not yet pinned to a colour
-    (the caller then waits for blue's rollout and calls `pin_service_to_blue`)."""
+    """Writes nothing (blue's pods are never restarted). True while the live Service still selects by
+    the app labels only: the caller then waits until blue's rollout is complete (all its pods in one
+    ReplicaSet) and calls `pin_service_to_blue`."""
     blue = kube.get("deployments", namespace, spec.deployment)
     service = kube.get("services", namespace, spec.k8s_service)
     if blue is None or service is None:
@@ -97,25 +127,63 @@ def adopt_blue(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
             f'deployment "{spec.deployment}" and service "{spec.k8s_service}" must exist '
             f"in namespace {namespace} for a blue-green deployment"
         )
-    dep_patch, svc_patch = adoption_patches(spec, blue, service)
-    if dep_patch:
+    if needs_pin(service, spec.kubernetes.track_label):
         kube.log.info(
-            'adopting "%s" as the blue colour: adding pod label %s=blue (rolling restart, same image)',
+            'adopting "%s" as the blue colour without touching its pods: once its rollout is complete, '
+            "service %s is pinned to its current ReplicaSet (%s)",
             spec.deployment,
-            spec.kubernetes.track_label,
+            spec.k8s_service,
+            PIN_LABEL,
         )
-        kube.patch("deployments", namespace, spec.deployment, dep_patch, what="(blue-green adoption)")
-    return svc_patch is not None
+        return True
+    return False
 
 
 def pin_service_to_blue(kube: Kube, spec: ServiceSpec, namespace: str) -> bool:
-    """After adoption's rollout: the Service selects blue explicitly (one patch)."""
+    """The live Service selects only the pods plain blue runs now (one patch; none if already so).
+
+    Refuses while blue is mid-rollout: a pin to the newest ReplicaSet would drop the older one's pods
+    from the Service.
+    """
     service = kube.get("services", namespace, spec.k8s_service) or {}
-    blue = kube.get("deployments", namespace, spec.deployment) or {}
-    _, svc_patch = adoption_patches(spec, blue, service)
-    if svc_patch:
-        kube.patch("services", namespace, spec.k8s_service, svc_patch, what="(pin selector to blue)")
-    return svc_patch is not None
+    track = spec.kubernetes.track_label
+    selector = dict((service.get("spec") or {}).get("selector") or {})
+    if track in selector:
+        return False  # already colour-aware: the Service selects a colour that carries its label
+    blue = kube.get("deployments", namespace, spec.deployment)
+    if blue is None:
+        raise LookupError(f'deployment "{spec.deployment}" not found in namespace {namespace}')
+    template_hash = current_template_hash(kube, namespace, blue)
+    pinned = pinned_selector(selector, track, template_hash)
+    if template_hash and selector == pinned:  # a retry: the pin is written, whatever blue's pods do now
+        kube.log.info('service "%s" is already pinned to blue\'s pods (%s)', spec.k8s_service, pinned)
+        return False
+    status = rollout_status(blue)
+    if not status.done or not template_hash:
+        raise RuntimeError(
+            f'cannot pin service "{spec.k8s_service}" to the pods of "{spec.deployment}": its rollout is '
+            f"not complete ({status.detail or status.message}); blue-green starts from a rolled-out Deployment"
+        )
+    kube.log.info(
+        'pinning service "%s" to the pods blue runs now: selector %s -> %s (no pod is restarted)',
+        spec.k8s_service,
+        selector,
+        pinned,
+    )
+    _replace_selector(kube, namespace, spec.k8s_service, pinned, "(pin selector to blue's current pods)")
+    return True
+
+
+def _replace_selector(kube: Kube, namespace: str, name: str, selector: dict[str, str], what: str) -> None:
+    # JSON Patch replace: a merge patch could only add keys, and the pin must go when traffic moves
+    kube.patch(
+        "services",
+        namespace,
+        name,
+        [{"op": "replace", "path": "/spec/selector", "value": selector}],
+        patch_type="json",
+        what=what,
+    )
 
 
 def green_body(spec: ServiceSpec, blue: Obj, image: str, replicas: int, cause: str) -> Obj:
@@ -245,8 +313,11 @@ def preview_body(spec: ServiceSpec, service: Obj, colour: str) -> Obj:
     ports = copy.deepcopy((service.get("spec") or {}).get("ports") or [])
     for p in ports:
         p.pop("nodePort", None)
-    selector = dict((service.get("spec") or {}).get("selector") or spec.app_labels)
-    selector[spec.kubernetes.track_label] = colour
+    selector = colour_selector(
+        dict((service.get("spec") or {}).get("selector") or spec.app_labels),
+        spec.kubernetes.track_label,
+        colour,
+    )
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -290,25 +361,33 @@ def remove_preview_service(kube: Kube, spec: ServiceSpec, namespace: str) -> boo
     return True
 
 
+def live_selector(
+    kube: Kube, spec: ServiceSpec, namespace: str, selector: dict[str, str], colour: str
+) -> Obj:
+    """The live Service's selector that sends traffic to `colour` and to nothing else."""
+    track = spec.kubernetes.track_label
+    dep = kube.get("deployments", namespace, deployment_for(spec, colour)) or {}
+    if template_labels(dep).get(track) == colour:
+        return colour_selector(selector, track, colour)
+    # a plain blue (never released through Airlock: its pods have no colour label). Its own labels also
+    # select the other colour's pods, so pin to blue's ReplicaSet while the other colour has replicas.
+    other_dep = kube.get("deployments", namespace, deployment_for(spec, other(colour))) or {}
+    if int((other_dep.get("spec") or {}).get("replicas", 0) or 0) == 0:
+        return {k: v for k, v in selector.items() if k not in (track, PIN_LABEL)}
+    return pinned_selector(selector, track, current_template_hash(kube, namespace, dep))
+
+
 def switch_traffic(kube: Kube, spec: ServiceSpec, namespace: str, colour: str) -> Obj:
     """Point the Service at `colour` in one patch. Returns {"from", "to", "changed"}."""
     service = kube.get("services", namespace, spec.k8s_service)
     if service is None:
         raise LookupError(f'service "{spec.k8s_service}" not found in namespace {namespace}')
-    track = spec.kubernetes.track_label
-    selector = dict((service.get("spec") or {}).get("selector") or {})
-    before = dict(selector)
-    if selector.get(track) == colour:
+    before = dict((service.get("spec") or {}).get("selector") or {})
+    selector = live_selector(kube, spec, namespace, before, colour)
+    if selector == before:
         kube.log.info('service "%s" already sends traffic to %s', spec.k8s_service, colour)
         return {"from": before, "to": selector, "changed": False}
-    selector[track] = colour
-    kube.patch(
-        "services",
-        namespace,
-        spec.k8s_service,
-        {"spec": {"selector": {track: colour}}},
-        what=f"(switch traffic to {colour})",
-    )
+    _replace_selector(kube, namespace, spec.k8s_service, selector, f"(switch traffic to {colour})")
     return {"from": before, "to": selector, "changed": True}
 
 

@@ -153,31 +153,45 @@ def rollback_actions(kube: Kube, spec: ServiceSpec, plan: RollbackPlan) -> list[
     if plan.strategy == "blue_green":
         selector = plan.service_selector
         service = kube.get("services", ns, plan.service_name)
-        if (
-            selector is not None
-            and service is not None
-            and (service.get("spec") or {}).get("selector") != selector
-        ):
-            actions.append(
-                Action(
-                    f'switch service "{plan.service_name}" back to selector {selector}',
-                    "restore_selector",
-                    plan.service_name,
-                    {"selector": selector},
-                )
-            )
+        current = ((service or {}).get("spec") or {}).get("selector")
         if plan.other_colour is None:  # read_plan records both colours for every blue-green plan
             raise ValueError(
                 f"the blue-green rollback plan of run {plan.run_id} does not record the inactive colour"
             )
         other_name = plan.other_colour.name
         now = kube.get("deployments", ns, other_name)
-        if now is not None and (now.get("spec") or {}).get("replicas", 1) != 0:
-            actions.append(
-                Action(
-                    f'scale new colour deployment "{other_name}" to 0', "scale", other_name, {"replicas": 0}
-                )
+        scale_other = (
+            [Action(f'scale new colour deployment "{other_name}" to 0', "scale", other_name, {"replicas": 0})]
+            if now is not None and (now.get("spec") or {}).get("replicas", 1) != 0
+            else []
+        )
+        track = spec.kubernetes.track_label
+        if selector is not None and service is not None and current != selector:
+            restore = Action(
+                f'switch service "{plan.service_name}" back to selector {selector}',
+                "restore_selector",
+                plan.service_name,
+                {"selector": selector},
             )
+            if scale_other and track not in selector and plan.stable.template_hash:
+                # The recorded selector is a plain Deployment's (before the first blue-green run): it
+                # also selects the new colour's pods. Traffic goes back to the recorded pods only (by
+                # their pod-template-hash, no restart), the new colour goes, then the selector is restored.
+                pinned = blue_green.pinned_selector(selector, track, plan.stable.template_hash)
+                if current != pinned:
+                    actions.append(
+                        Action(
+                            f'switch service "{plan.service_name}" to the recorded pods only: selector {pinned}',
+                            "restore_selector",
+                            plan.service_name,
+                            {"selector": pinned},
+                        )
+                    )
+                actions += [*scale_other, restore]
+            else:
+                actions += [restore, *scale_other]
+        else:
+            actions += scale_other
         preview = blue_green.preview_service_name(spec)
         if kube.get("services", ns, preview) is not None:
             actions.append(Action(f'delete preview service "{preview}"', "delete_preview", preview))

@@ -72,9 +72,12 @@ def test_blue_green_alternates_colours(sim, spec):
     new, preview = _bg_deploy(kube, spec, "2")
     assert new.colour == "green" and new.deployment == "web-green" and new.replicas == 3
     assert preview == {"name": "web-preview", "selector": {"app": "web", "track": "green"}}
-    assert kube.get("services", NS, "web")["spec"]["selector"] == {"app": "web", "track": "blue"}, (
-        "no traffic yet"
-    )
+    # no traffic yet: the live Service is pinned to blue's current pods (their pod-template-hash)
+    web_hash = deployment_state(kube, NS, "web").template_hash
+    assert kube.get("services", NS, "web")["spec"]["selector"] == {
+        "app": "web",
+        "pod-template-hash": web_hash,
+    }
     switched = blue_green.switch_traffic(kube, spec, NS, "green")
     assert switched["to"] == {"app": "web", "track": "green"}
     blue_green.remove_preview_service(kube, spec, NS)
@@ -102,7 +105,7 @@ def test_blue_green_rollback_restores_selector_and_scales_new_colour(sim, spec):
     assert kube.get("deployments", NS, "web-green")["spec"]["replicas"] == 0
     assert kube.get("services", NS, "web-preview") is None
     now = deployment_state(kube, NS, "web")
-    assert now.template_hash == plan.stable.template_hash, "adoption undone: exactly the recorded template"
+    assert now.template_hash == plan.stable.template_hash, "adoption never changed the template"
     assert rollback.rollback_actions(kube, spec, plan) == []
 
 
