@@ -18,36 +18,12 @@ from airlock.kube.async_api import AsyncKube
 from airlock.kube.plan import deployment_state, record_plan
 from airlock.kube.wait import wait_for_rollout
 from kubesim.faults import Fault
+from tests.fixtures.notes import Notes
 from tests.integration.kube.conftest import IMG, NS
 
 pytestmark = pytest.mark.integration
 
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
-
-
-class Notes:
-    """A Log that keeps what was written (what the person in the Airflow UI reads)."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def _add(self, level: str, msg: Any, *args: Any) -> None:
-        self.lines.append((level, msg % args if args else str(msg)))
-
-    def debug(self, msg: Any, *args: Any) -> None:
-        self._add("debug", msg, *args)
-
-    def info(self, msg: Any, *args: Any) -> None:
-        self._add("info", msg, *args)
-
-    def warning(self, msg: Any, *args: Any) -> None:
-        self._add("warning", msg, *args)
-
-    def error(self, msg: Any, *args: Any) -> None:
-        self._add("error", msg, *args)
-
-    def warnings(self) -> list[str]:
-        return [text for level, text in self.lines if level == "warning"]
 
 
 def retrying_kube(sim: Any, **kw: Any) -> tuple[Kube, Notes, list[float]]:

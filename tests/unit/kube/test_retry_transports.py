@@ -18,34 +18,10 @@ from airlock.kube.reads import ListObjects, WatchObjects
 from airlock.kube.retry import RetryPolicy
 from airlock.kube.wait import judge_rollout
 from airlock.kube.watch import Pause, WatchSession
+from tests.fixtures.notes import Notes
 
 PATH = "/apis/apps/v1/namespaces/prod/deployments/web"
 POLICY = RetryPolicy(attempts=4, base=0.5, cap=8.0, deadline=60.0)
-
-
-class Notes:
-    """A Log that keeps what was written."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str]] = []
-
-    def _add(self, level: str, msg: Any, *args: Any) -> None:
-        self.lines.append((level, msg % args if args else str(msg)))
-
-    def debug(self, msg: Any, *args: Any) -> None:
-        self._add("debug", msg, *args)
-
-    def info(self, msg: Any, *args: Any) -> None:
-        self._add("info", msg, *args)
-
-    def warning(self, msg: Any, *args: Any) -> None:
-        self._add("warning", msg, *args)
-
-    def error(self, msg: Any, *args: Any) -> None:
-        self._add("error", msg, *args)
-
-    def warnings(self) -> list[str]:
-        return [text for level, text in self.lines if level == "warning"]
 
 
 class Clock:
