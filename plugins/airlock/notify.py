@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from airlock.durations import format_duration
-from airlock.record import Record, describe_metric, failing_metrics, summarise
+from airlock.record import Record, describe_metric, failing_metrics, stopped_where, summarise
 from airlock.spec import ServiceSpec
 
 Message = dict[str, Any]
@@ -176,6 +176,27 @@ def rollback_message(record: Record, dashboard: str = "") -> Message:
         f"{emoji} Rolled back {record['service']} {record['version']}",
         fields,
         "\n".join(lines),
+        dashboard,
+    )
+
+
+def stopped_message(record: Record, dashboard: str = "") -> Message:
+    """A run that failed before production: say where it stopped and that production was never touched."""
+    where = stopped_where(record.get("stopped_in"))
+    reason = str(record.get("reason") or "unknown")
+    text = f"✋ {record['service']} {record['version']} stopped {where} before production: {reason} (production untouched)"
+    fields = [
+        ("Version", str(record["version"])),
+        ("Stopped", where),
+        ("Production", "untouched"),
+        ("Outcome", str(record["outcome"])),
+        ("Run", str(record.get("run_id") or "")),
+    ]
+    return _message(
+        text,
+        f"✋ {record['service']} {record['version']} stopped before production",
+        fields,
+        f"*Why:* {reason}",
         dashboard,
     )
 

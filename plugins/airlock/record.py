@@ -57,6 +57,38 @@ def previous_version(plan: Mapping[str, Any] | None, container: str | None = Non
     return image_tag(str(image)) if image else None
 
 
+# The workflow's phases in order; a task belongs to the phase its id starts with ("staging.soak").
+PHASES = ("validate", "acquire_lock", "preflight", "staging", "production", "validation", "complete")
+# where a run stopped, as a sentence reads it: "stopped <where> before production"
+_WHERE = {
+    "validate": "in request validation",
+    "acquire_lock": "at the deploy lock",
+    "preflight": "in pre-flight",
+}
+
+
+def stopped_in(task_states: Mapping[str, str], ignore: Iterable[str] = ()) -> str | None:
+    """The phase of the earliest failed task in workflow order (None when no phase task failed).
+
+    The rollback, record and notification tasks are not phases: they run after whatever stopped the run.
+    """
+    skip = set(ignore)
+    failed = {
+        task.split(".", 1)[0]
+        for task, state in task_states.items()
+        if task not in skip and normalise_state(state) in FAILED_STATES
+    }
+    return next((phase for phase in PHASES if phase in failed), None)
+
+
+def production_changed(rollback: Mapping[str, Any] | None, outcome: str) -> bool:
+    """Did this run leave a mark on production? A deployment that went live did; a failed one did only if
+    its rollback had something to restore (no plan, or production as recorded, means it never changed)."""
+    if outcome == "succeeded":
+        return True
+    return bool(rollback) and not (rollback or {}).get("noop", False) and not (rollback or {}).get("dry_run")
+
+
 def decide_outcome(
     *,
     dry_run: bool,
@@ -163,6 +195,8 @@ def build_record(
         "triggered_by": run.get("triggered_by"),
         "outcome": outcome,
         "reason": reason,
+        "stopped_in": stopped_in(task_states, ignore_tasks) if outcome != "succeeded" else None,
+        "production_changed": production_changed(rollback if isinstance(rollback, dict) else None, outcome),
         "window": window,
         "checks": {
             "preflight": _as_list(values.get("preflight")),
@@ -254,6 +288,21 @@ def _status_of(value: Any) -> str:
     return str(value)
 
 
+def stopped_where(phase: str | None) -> str:
+    """'in staging', 'at the deploy lock', ... for a phase from `stopped_in`."""
+    return _WHERE.get(phase or "", f"in {phase}" if phase else "in an earlier step")
+
+
+def stopped_before_production(record: Mapping[str, Any]) -> bool:
+    """A failed run that never changed production (stopped in validation of the request, at the lock, in
+    pre-flight or in staging): nothing was rolled back in production, so no message may say so."""
+    return (
+        record.get("outcome") == "failed"
+        and record.get("production_changed") is False
+        and record.get("stopped_in") in PHASES[: PHASES.index("production")]
+    )
+
+
 def summarise(record: Record) -> str:
     """A few plain lines for Slack and the DAG run note (always under 1000 characters)."""
     head = f"{record['service']} {record['version']}"
@@ -267,6 +316,10 @@ def summarise(record: Record) -> str:
         lines.append(f"HOTFIX overrode change freeze {(record.get('window') or {}).get('freeze')}")
     if record.get("reason") and record["outcome"] != "succeeded":
         lines.append(f"Why: {record['reason']}")
+    if stopped_before_production(record):
+        lines.append(
+            f"Stopped {stopped_where(record.get('stopped_in'))} before production: production untouched."
+        )
     for task_id, metric in failing_metrics(record)[:2]:
         lines.append(f"Evidence: {task_id}: {describe_metric(metric)}")
     checks = record["checks"]

@@ -13,11 +13,12 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context, TriggerRule
 
 from airlock import notify
+from airlock.record import stopped_before_production
 from airlock.spec import ServiceSpec, spec_from
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 
-KINDS = ("start", "success", "rollback", "outcome")
+KINDS = ("start", "success", "rollback", "stopped", "outcome")
 SEND_TIMEOUT_S = 10
 
 
@@ -44,8 +45,8 @@ class SlackNotifyOperator(DashboardLinkMixin, RequestBound, BaseOperator):
     """Send one deployment message.
 
     kind: "start" (from the run's RunRequest), "success" / "rollback" (from `record`, the
-    RecordDeploymentOperator's XCom), or "outcome" (success or rollback, whichever the record's
-    outcome calls for). Returns {"kind", "sent": bool, "text"}.
+    RecordDeploymentOperator's XCom), or "outcome" (success, rollback, or "stopped" for a run that failed
+    before production changed - whichever the record calls for). Returns {"kind", "sent": bool, "text"}.
     """
 
     template_fields = ("record",)
@@ -103,9 +104,16 @@ class SlackNotifyOperator(DashboardLinkMixin, RequestBound, BaseOperator):
             return self.kind, None
         kind = self.kind
         if kind == "outcome":
-            kind = "success" if record["outcome"] in ("succeeded", "dry_run") else "rollback"
+            if record["outcome"] in ("succeeded", "dry_run"):
+                kind = "success"
+            elif stopped_before_production(record):
+                kind = "stopped"
+            else:
+                kind = "rollback"
         if kind == "success":
             return kind, notify.success_message(record, dashboard)
+        if kind == "stopped":
+            return kind, notify.stopped_message(record, dashboard)
         return kind, notify.rollback_message(record, dashboard)
 
 

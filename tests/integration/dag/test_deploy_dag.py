@@ -385,3 +385,29 @@ def test_release_train_deploys_the_queued_version_to_every_pod(world: Any, monke
     assert not any(f"{IMAGE}:None" in json.dumps(w.get("body")) for w in world.writes()), "no image :None"
     record = xcom_value(dr, "record")
     assert (record["version"], record["outcome"]) == ("v2.0.0", "succeeded"), dump(record)
+
+
+def test_a_version_stuck_in_staging_never_reaches_production_and_says_so(world: Any) -> None:
+    # v4 cannot be pulled: the staging rollout fails at its progress deadline, production is never touched.
+    # Slack used to say "rolled back to the recorded state ... (production restored and healthy)".
+    dr = deploy(version="v4.0.0", strategy="rolling")
+
+    st = states(dr)
+    assert str(dr.state) == "failed", dump(st)
+    assert st["staging.deploy"] == "failed" and st["production.record_rollback_plan"] == "upstream_failed", (
+        dump(st)
+    )
+    assert world.image() == f"{IMAGE}:v1", "production still runs the previous version"
+    assert not [w for w in world.writes() if "/namespaces/production/deployments" in w["path"]], dump(
+        world.writes()
+    )
+
+    record = xcom_value(dr, "record")
+    assert (record["outcome"], record["stopped_in"], record["production_changed"]) == (
+        "failed",
+        "staging",
+        False,
+    )
+    outcome = world.slack.texts()[-1]
+    assert outcome.startswith("✋ demo-api v4.0.0 stopped in staging before production: "), outcome
+    assert outcome.endswith("(production untouched)") and "rolled back" not in outcome, outcome

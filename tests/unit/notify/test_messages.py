@@ -10,6 +10,7 @@ from airlock.notify import (
     failure_message,
     rollback_message,
     start_message,
+    stopped_message,
     success_message,
 )
 from airlock.spec import parse_spec
@@ -143,3 +144,24 @@ def test_failure_message_and_block_limits() -> None:
             assert len(field["text"]) <= 2000
         if block["type"] == "section" and "text" in block:
             assert len(block["text"]["text"]) <= 3000
+
+
+def test_stopped_message_says_where_and_that_production_is_untouched() -> None:
+    record = {
+        "service": "checkout",
+        "version": "v1.4.0",
+        "outcome": "failed",
+        "stopped_in": "staging",
+        "production_changed": False,
+        "reason": "task staging.soak failed: staging gate failed: error rate 7.9 %",
+        "run_id": "r1",
+    }
+    message = stopped_message(record, "https://grafana.example/d/checkout")
+    assert message["text"] == (
+        "✋ checkout v1.4.0 stopped in staging before production: task staging.soak failed: staging gate "
+        "failed: error rate 7.9 % (production untouched)"
+    )
+    assert "rolled back" not in str(message).lower() and "→ ?" not in str(message)
+    assert "untouched" in str(message["blocks"])
+    lock = stopped_message({**record, "stopped_in": "acquire_lock", "reason": "held"})
+    assert lock["text"].startswith("✋ checkout v1.4.0 stopped at the deploy lock before production")

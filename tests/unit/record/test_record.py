@@ -17,6 +17,9 @@ from airlock.record import (
     image_tag,
     mean_time_to_restore,
     previous_version,
+    production_changed,
+    stopped_before_production,
+    stopped_in,
     summarise,
 )
 
@@ -222,3 +225,49 @@ def test_dora_aggregates() -> None:
         "deployments_per_day": pytest.approx(0.5),
     }
     assert change_failure_rate([]) is None and mean_time_to_restore([rec("succeeded")]) is None
+
+
+STAGING_FAILED = {
+    "validate": "success",
+    "acquire_lock": "success",
+    "preflight.checks": "success",
+    "preflight.window": "success",
+    "staging.deploy": "failed",
+    "staging.health": "upstream_failed",
+    "production.record_rollback_plan": "upstream_failed",
+    "production.canary.step_1": "upstream_failed",
+    "rollback": "success",
+    "record": "running",
+}
+
+
+def test_a_run_stopped_in_staging_says_production_was_untouched() -> None:
+    # the rollback task runs (one_failed) but finds no plan: production was never changed
+    noop = {
+        "strategy": None,
+        "reason": "task staging.deploy failed: image pull",
+        "dry_run": False,
+        "noop": True,
+    }
+    values = {"rollback": noop, "failure": {"staging.deploy": "rollout did not complete: image pull"}}
+    record = build_record(run=RUN, values=values, task_states=STAGING_FAILED, ignore_tasks=["record"])
+    assert record["outcome"] == "failed"
+    assert (record["stopped_in"], record["production_changed"]) == ("staging", False)
+    assert stopped_before_production(record)
+    note = summarise(record)
+    assert "Stopped in staging before production: production untouched." in note
+    assert "Rollback to" not in note
+
+
+def test_stopped_in_is_the_earliest_failed_phase_and_ignores_the_bookkeeping_tasks() -> None:
+    states = {"preflight.checks": "failed", "staging.deploy": "upstream_failed", "rollback": "failed"}
+    assert stopped_in(states) == "preflight"
+    assert stopped_in({"acquire_lock": "failed", "record": "failed"}, ignore=["record"]) == "acquire_lock"
+    assert stopped_in({"validate": "success"}) is None
+
+
+def test_a_production_rollback_is_not_called_stopped_before_production() -> None:
+    record = build_record(run=RUN, values=_values(), task_states=STATES, ignore_tasks=["record"])
+    assert record["production_changed"] is True and not stopped_before_production(record)
+    assert production_changed({"noop": False, "dry_run": True}, "failed") is False
+    assert production_changed(None, "succeeded") is True
