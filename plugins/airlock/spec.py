@@ -254,6 +254,20 @@ class MetricsConfig(_Model):
     queries: dict[str, str] = {}  # overrides of the built-in query templates, by metric name
     on_inconclusive: Literal["rollback", "promote", "fail"] = "rollback"
     max_consecutive_errors: Annotated[int, Field(ge=1, le=1000)] = 4
+    # How long past its duration a gate keeps observing a track short of thresholds.min_requests before
+    # on_inconclusive applies. Unset: as long as the gate's own duration (step_duration, soak,
+    # validation_window), so the wait scales with the observation; 0 or "off" disables it.
+    max_extension: Annotated[timedelta, _AsText] | None = None
+
+    @field_validator("max_extension", mode="before")
+    @classmethod
+    def _extension(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lower() == "off":
+            return timedelta(0)
+        # 0 is allowed here (unlike other durations): it means "off", not a busy loop
+        return check_bounds(parse_duration(value), timedelta(0), MAX_STEP, exclusive_min=False)
 
     @field_validator("queries")
     @classmethod

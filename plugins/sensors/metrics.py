@@ -16,7 +16,6 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airlock.analysis.gate import GateState
 from airlock.analysis.plan import GatePlan
 from airlock.analysis.prometheus import PrometheusError
 from airlock.analysis.verdict import Verdict, format_verdict_table
@@ -47,6 +46,14 @@ def _optional_time(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def defer_timeout_s(plan: GatePlan) -> float:
+    """How long the deferred gate may take: its duration, the whole extension, and room for retries."""
+    # the trigger keeps observing up to max_extension past the duration when traffic is short, and may
+    # keep retrying failed polls past that end, max_consecutive_errors times
+    slack = plan.interval_s * (plan.config.max_consecutive_errors + 2) + 60
+    return plan.duration_s + plan.max_extension_s + slack
 
 
 class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
@@ -116,14 +123,12 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         self.log.info("Metrics %s via %s (%s)", plan.describe(), plan.connection, hook.base_url)
         health_ok, smoke_ok = _optional_bool(self.health_ok), _optional_bool(self.smoke_ok)
         if self.deferrable:
-            # the trigger may keep retrying failed polls past the duration, max_consecutive_errors times
-            slack = plan.interval_s * (plan.config.max_consecutive_errors + 2) + 60
             self.defer(
                 trigger=MetricsTrigger(plan.to_dict(), health_ok, smoke_ok),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=plan.duration_s + slack),
+                timeout=timedelta(seconds=defer_timeout_s(plan)),
             )
-        state = GateState(plan.config, plan.duration_s, plan.phase)
+        state = plan.gate_state()
         while True:
             now = time.time()
             try:

@@ -1,6 +1,6 @@
-"""MetricsTrigger: polls Prometheus from the triggerer every interval for the gate's duration (no worker
-held), judges each poll with the core's GateState, logs the verdict table, and fires one event with the
-final verdict. Query building, parsing and judging are the core's; only the transport (aiohttp) is here.
+"""MetricsTrigger: polls Prometheus from the triggerer every interval for the gate's duration and, at low
+traffic, its extension (no worker held), judges each poll with the core's GateState, logs the verdict
+table, and fires one event with the final verdict. Query building, parsing and judging are the core's; only the transport (aiohttp) is here.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class MetricsTrigger(BaseTrigger):
                 f"connection {plan.connection!r} has no host: set its host (Prometheus base URL)"
             )
         auth = aiohttp.BasicAuth(conn.login, conn.password or "") if conn.login else None
-        state = GateState(plan.config, plan.duration_s, plan.phase)
+        state = plan.gate_state()
         timeout = aiohttp.ClientTimeout(total=QUERY_TIMEOUT_S + 5)
         async with aiohttp.ClientSession(auth=auth, timeout=timeout) as session:
             while True:
@@ -94,9 +94,12 @@ class MetricsTrigger(BaseTrigger):
 
 
 def next_poll_delay(plan: GatePlan, now: float) -> float:
-    """Until the next interval tick, but never past the end of the observation (the last poll is there)."""
+    """Until the next interval tick, but never past the end of the observation nor of its extension (a
+    poll is due at each: the first decides whether to extend, the last concludes)."""
     elapsed = now - plan.started_at
     next_tick = (int(elapsed // plan.interval_s) + 1) * plan.interval_s
-    if elapsed < plan.duration_s:
-        next_tick = min(next_tick, plan.duration_s)
+    for end in (plan.duration_s, plan.duration_s + plan.max_extension_s):
+        if elapsed < end:
+            next_tick = min(next_tick, end)
+            break
     return max(next_tick - elapsed, 0.05)

@@ -1,13 +1,15 @@
-"""One metrics gate over time: judge each poll, retry failed Prometheus polls, give up after N in a row.
+"""One metrics gate over time: judge each poll, retry failed Prometheus polls, give up after N in a row,
+and extend the observation when it ends short of traffic (see :mod:`airlock.analysis.extension`).
 
 The sync sensor and the async trigger both drive a GateState; only fetching differs between them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from airlock.analysis.judge import JudgeConfig, Samples, judge
+from airlock.analysis.extension import TrackCount, extend_or_conclude
+from airlock.analysis.judge import INCONCLUSIVE_ACTIONS, JudgeConfig, Samples, judge
 from airlock.analysis.verdict import Decision, Verdict
 
 
@@ -18,11 +20,35 @@ class GateState:
     phase: str = "canary"
     consecutive_errors: int = 0
     last: Verdict | None = field(default=None)
+    # how long past duration_s the gate may keep observing when a track is short of min_requests
+    max_extension_s: float = 0.0
+    # canary phase: both tracks count since the step started; validation/staging: the baseline is a
+    # fixed window before the deployment, which waiting cannot grow
+    baseline_grows: bool = True
 
     def observe(self, samples: Samples, elapsed_s: float) -> Verdict:
         self.consecutive_errors = 0
-        self.last = judge(samples, self.config, elapsed_s, self.duration_s, self.phase)
-        return self.last
+        verdict = judge(samples, self.config, elapsed_s, self.duration_s, self.phase)
+        if verdict.decision == "inconclusive":
+            verdict = self._extend_or_conclude(samples, verdict, elapsed_s)
+        self.last = verdict
+        return verdict
+
+    def _extend_or_conclude(self, samples: Samples, verdict: Verdict, elapsed_s: float) -> Verdict:
+        # the same tracks the judge counts: a baseline without requests is not compared, so not short
+        tracks = [TrackCount("canary", samples.canary.requests or 0.0)]
+        if samples.baseline is not None and samples.baseline.has_requests:
+            tracks.append(TrackCount("baseline", samples.baseline.requests or 0.0, self.baseline_grows))
+        min_requests = self.config.min_requests
+        ext = extend_or_conclude(tracks, min_requests, elapsed_s, self.duration_s, self.max_extension_s)
+        if ext.extend:
+            return replace(verdict, decision="continue", reason=ext.reason, action=None)
+        action = verdict.action or self.config.on_inconclusive
+        reason = (
+            f"not enough traffic to judge (min_requests {min_requests}): {ext.reason}; "
+            f"on_inconclusive={action}: {INCONCLUSIVE_ACTIONS[action]}"
+        )
+        return replace(verdict, reason=reason, action=action)
 
     def observe_error(self, message: str, elapsed_s: float) -> Verdict:
         """A poll failed (Prometheus down, bad response): retry, or fail after max_consecutive_errors."""

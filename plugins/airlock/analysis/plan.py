@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airlock.analysis import queries
+from airlock.analysis.gate import GateState
 from airlock.analysis.judge import JudgeConfig, Samples, TrackSample
 
 PHASES = ("canary", "validation", "staging")
@@ -53,6 +54,9 @@ class GatePlan:
     weight: int | None = None
     templates: dict[str, str] = field(default_factory=lambda: dict(queries.DEFAULT_QUERIES))
     config: JudgeConfig = JudgeConfig()
+    # how long past duration_s the gate may keep observing a track short of min_requests (0 = off); the
+    # default 0 keeps plans serialized before the field existed behaving as they did
+    max_extension_s: float = 0.0
 
     @classmethod
     def from_spec(
@@ -68,7 +72,8 @@ class GatePlan:
         baseline_version: str | None = None,
         baseline_end: float | None = None,
     ) -> GatePlan:
-        """From a ServiceSpec; the duration defaults to the phase's observation time in the spec."""
+        """From a ServiceSpec; the duration defaults to the phase's observation time in the spec, and
+        the extension (metrics.max_extension) to that duration when the spec leaves it unset."""
         if phase not in PHASES:
             raise ValueError(f"phase {phase!r} is not one of {', '.join(PHASES)}")
         default_duration = {
@@ -76,6 +81,8 @@ class GatePlan:
             "validation": spec.metrics.validation_window,
             "staging": spec.staging.soak,
         }[phase]
+        duration = duration_s if duration_s is not None else default_duration.total_seconds()
+        extension = spec.metrics.max_extension
         return cls(
             service=spec.service,
             phase=phase,
@@ -83,7 +90,7 @@ class GatePlan:
             service_label=spec.k8s_service,
             version=version,
             started_at=started_at,
-            duration_s=duration_s if duration_s is not None else default_duration.total_seconds(),
+            duration_s=duration,
             interval_s=spec.metrics.interval.total_seconds(),
             connection=spec.metrics.connection,
             baseline_version=baseline_version,
@@ -92,6 +99,18 @@ class GatePlan:
             weight=weight,
             templates=queries.query_templates(spec.metrics.queries),
             config=JudgeConfig.from_spec(spec),
+            max_extension_s=duration if extension is None else extension.total_seconds(),
+        )
+
+    def gate_state(self) -> GateState:
+        """The state the sensor or the trigger drives over this gate's polls."""
+        return GateState(
+            self.config,
+            self.duration_s,
+            self.phase,
+            max_extension_s=self.max_extension_s,
+            # only the canary phase counts the baseline since the observation started (see queries_at)
+            baseline_grows=self.phase == "canary",
         )
 
     def selector(self, track: str) -> str:
@@ -163,6 +182,11 @@ class GatePlan:
         return (
             f"{self.phase} gate for {self.service} {self.version}{weight}: {{{c}}} vs baseline {{{b}}} "
             f"({when}), every {self.interval_s:g}s for {self.duration_s:g}s"
+            + (
+                f" (extended by up to {self.max_extension_s:g}s if traffic is short of min_requests)"
+                if self.max_extension_s > 0
+                else ""
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """MetricsSensor under dag.test() against kubesim scraped by a real Prometheus: a canary answering 6 %
 errors fails the gate (early, with a reason naming the error rate and its numbers); a healthy canary
-passes after the step. Short interval (2 s) and step (20 s) so each test takes well under a minute."""
+passes after the step; at low traffic the gate extends its observation until min_requests is reached.
+Short interval (2 s) and step (20 s) so each test takes well under a minute."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
+from airlock.analysis.plan import GatePlan
 from airlock.spec import parse_spec, spec_to_dict
-from sensors.metrics import MetricsSensor
+from sensors.metrics import MetricsSensor, defer_timeout_s
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.run_requests import request_for
 from tests.integration.analysis.conftest import canary_scenario
+from triggers.metrics import next_poll_delay
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +36,18 @@ SPEC = spec_to_dict(
 )
 
 
-def _run(dag_id: str, prometheus_url: str, airflow_connections: Any, **sensor_args: Any) -> Any:
+def _run(
+    dag_id: str, prometheus_url: str, airflow_connections: Any, spec: Any = SPEC, **sensor_args: Any
+) -> Any:
     airflow_connections("prometheus_default", {"conn_type": "http", "host": prometheus_url})
     with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC), catchup=False) as dag:
         MetricsSensor(
             task_id="analysis",
-            spec=SPEC,
+            spec=spec,
             phase="canary",
             slot=0,
             **sensor_args,
-            request=request_for(SPEC, "1.1.0", "canary", canary_steps=[10, 100]),
+            request=request_for(spec, "1.1.0", "canary", canary_steps=[10, 100]),
         )
     return run_dag(dag)
 
@@ -84,3 +89,41 @@ def test_healthy_canary_passes_with_its_numbers_as_xcom(
     assert rows["latency_p95"]["canary"] is not None  # histogram_quantile over kubesim's buckets
     assert rows["cpu"]["status"] == "skipped"  # no cAdvisor metrics in kubesim: skipped, saying so
     assert verdict["reason"].startswith("no rule failed and no significant regression after 2")
+
+
+def test_low_traffic_canary_extends_its_observation_until_min_requests_then_passes(
+    airflow_db: Any, airflow_connections: Any, scraped_kubesim: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # 30 req/s over 10 pods: the canary pod gets about 3 req/s, so about 60 of its 100 requests when the
+    # 20 s step ends; at that rate it reaches 100 after about 33 s, well within the 60 s extension (and
+    # only fewer than 25 at 20 s would make the gate conclude early)
+    spec = {**SPEC, "metrics": {**SPEC["metrics"], "max_extension": "60s"}}
+    url = scraped_kubesim(canary_scenario(canary_error_rate=0.004, rps=30))
+    dr = _run("metrics_gate_low_traffic_canary", url, airflow_connections, spec=spec)
+    out = "".join(capfd.readouterr())
+
+    assert task_state(dr, "analysis") == "success", out[-3000:]
+    verdict = xcom_value(dr, "analysis")
+    assert verdict["decision"] == "pass", verdict["reason"]
+    assert verdict["elapsed_s"] > 20  # decided in the extension, not at the end of the step
+    rows = {m["name"]: m for m in verdict["metrics"]}
+    assert rows["error_rate"]["samples"]["canary_requests"] >= 100
+    assert re.search(
+        r"inconclusive after 2\ds: canary \d+ of 100 requests \(\d+ more needed\); "
+        r"extending the observation by up to (1m|\d+s)",
+        out,
+    ), out[-3000:]
+
+
+def test_the_defer_timeout_and_the_polls_cover_the_extension() -> None:
+    spec = parse_spec({**SPEC, "metrics": {**SPEC["metrics"], "max_extension": "60s"}})
+    plan = GatePlan.from_spec(spec, version="1.1.0", phase="canary", started_at=1000.0)
+    assert (plan.duration_s, plan.max_extension_s, plan.interval_s) == (20.0, 60.0, 2.0)
+    # Airflow must not time the deferred task out while the trigger is still observing the extension,
+    # nor while it retries failed polls (max_consecutive_errors 4, every 2 s) at its end
+    assert defer_timeout_s(plan) >= 20 + 60 + 4 * 2
+    # a poll falls on the end of the step (extend or not) and on the end of the extension (conclude)
+    assert next_poll_delay(plan, 1000.0 + 19.5) == pytest.approx(0.5)
+    assert next_poll_delay(plan, 1000.0 + 20.0) == pytest.approx(2.0)
+    sparse = GatePlan.from_dict({**plan.to_dict(), "interval_s": 7.0})
+    assert next_poll_delay(sparse, 1000.0 + 77.0) == pytest.approx(3.0)  # 80 s, not the 84 s tick
