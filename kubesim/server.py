@@ -116,13 +116,7 @@ class Handler(BaseHTTPRequestHandler):
         fault, self._after_fault = self._after_fault, None
         if fault is not None:  # the request was handled: now its answer is held, replaced or lost
             self._status = code  # what was applied, for the audit log
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.reset:
-                self._reset_connection()
-                return
-            if fault.status:
-                self._send_fault_status(fault)
+            if self._strike(fault):
                 self._status = code
                 return
         if isinstance(payload, bytes):
@@ -141,6 +135,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
         self._status = code
+
+    def _strike(self, fault: Fault) -> bool:
+        """Apply a fault's delay, then its reset or error answer; True when that answered the request."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.reset:
+            self._reset_connection()
+            return True
+        if fault.status:
+            self._send_fault_status(fault)
+            return True
+        return False
 
     def _send_fault_status(self, fault: Fault) -> None:
         assert fault.status is not None
@@ -219,15 +225,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if fault is not None and fault.after and not is_watch:
                 self._after_fault = fault  # _send applies it to the answer
-            elif fault is not None:
-                if fault.delay:
-                    time.sleep(fault.delay)
-                if fault.reset:
-                    self._reset_connection()
-                    return
-                if fault.status:
-                    self._send_fault_status(fault)
-                    return
+            elif fault is not None and self._strike(fault):
+                return
             self._route(method, path, query, body, drop_watch=bool(fault and fault.drop_watch))
         except ApiError as e:
             self._send_error(e)

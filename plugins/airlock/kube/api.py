@@ -378,13 +378,7 @@ class Kube:
         previous: bool = False,
     ) -> str:
         """A pod container's log text (the last `tail_lines` lines); raises KubeError when unreadable."""
-        query: list[tuple[str, Any]] = []
-        if tail_lines:
-            query.append(("tailLines", tail_lines))
-        if container:
-            query.append(("container", container))
-        if previous:
-            query.append(("previous", "true"))
+        query = log_query(container=container, tail_lines=tail_lines, previous=previous)
         return str(self.request("GET", path("pods", namespace, pod, "log"), query=query, raw=True) or "")
 
     def logs(
@@ -480,6 +474,20 @@ def _disable_urllib3_retries(api_client: Any) -> None:
         return
     pool_manager.connection_pool_kw["retries"] = False
     pool_manager.clear()  # pools made before keep their own retries; new ones get the setting
+
+
+def log_query(
+    *, container: str | None, tail_lines: int | None, previous: bool
+) -> builtins.list[tuple[str, Any]]:
+    """The query of a pod log read, for both transports."""
+    query: builtins.list[tuple[str, Any]] = []
+    if tail_lines:
+        query.append(("tailLines", tail_lines))
+    if container:
+        query.append(("container", container))
+    if previous:
+        query.append(("previous", "true"))
+    return query
 
 
 def log_lines(text: str) -> builtins.list[str]:

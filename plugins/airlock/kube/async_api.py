@@ -29,6 +29,7 @@ from airlock.kube.api import (
     KubeError,
     final_error,
     log_lines,
+    log_query,
     path,
     status_error,
 )
@@ -172,11 +173,7 @@ class AsyncKube:
         previous: bool = False,
     ) -> builtins.list[str]:
         """Last log lines of a pod's container ([] when there are none or they cannot be read)."""
-        query: list[tuple[str, Any]] = [("tailLines", tail_lines)]
-        if container:
-            query.append(("container", container))
-        if previous:
-            query.append(("previous", "true"))
+        query = log_query(container=container, tail_lines=tail_lines, previous=previous)
         try:
             return log_lines(await self._text(path("pods", namespace, pod, "log"), query))
         except KubeError:
