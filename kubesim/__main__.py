@@ -1,4 +1,10 @@
-"""`python -m kubesim --port PORT [--host 127.0.0.1] [--scenario FILE] [--kubeconfig-out FILE]`."""
+"""`python -m kubesim --port PORT [--host 127.0.0.1] [--scenario FILE] [--kubeconfig-out FILE]
+[--token-auth-file FILE [--authorization-mode RBAC|AlwaysAllow] [--kubeconfig-token TOKEN]]`.
+
+With `--token-auth-file` (the apiserver's static token CSV: `token,user,uid[,"group1,group2"]`) every
+API request needs a bearer token from it (401 otherwise) and is authorized by the RBAC objects in the
+cluster (403 otherwise) unless `--authorization-mode AlwaysAllow`; see kubesim/rbac.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ import signal
 import sys
 import threading
 
-from kubesim.kubeconfig import write_kubeconfig
+from kubesim.auth import Authenticator, load_token_file
+from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
+from kubesim.rbac import AccessControl
 from kubesim.scenario import load_scenario_file
 from kubesim.server import serve, shutdown
 from kubesim.world import World
@@ -20,13 +28,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", help="scenario YAML/JSON file (see kubesim/README.md)")
     parser.add_argument("--kubeconfig-out", help="write a kubeconfig for this server here")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed if the scenario sets none")
+    parser.add_argument(
+        "--token-auth-file", help="static token CSV (token,user,uid[,groups]): turns authentication on"
+    )
+    parser.add_argument(
+        "--authorization-mode",
+        choices=("RBAC", "AlwaysAllow"),
+        default="RBAC",
+        help="with --token-auth-file: enforce RBAC (default) or allow every authenticated request",
+    )
+    parser.add_argument(
+        "--kubeconfig-token", default=DEFAULT_TOKEN, help="the token --kubeconfig-out authenticates with"
+    )
     args = parser.parse_args(argv)
 
     scenario = load_scenario_file(args.scenario) if args.scenario else None
     world = World(scenario, seed=args.seed)
-    server, thread = serve(world, args.host, args.port)
+    access = None
+    if args.token_auth_file:
+        access = AccessControl(
+            Authenticator(load_token_file(args.token_auth_file)),
+            world.store,
+            world.clock,
+            rbac=args.authorization_mode == "RBAC",
+        )
+    server, thread = serve(world, args.host, args.port, access)
     if args.kubeconfig_out:
-        write_kubeconfig(args.kubeconfig_out, server.url)
+        write_kubeconfig(args.kubeconfig_out, server.url, token=args.kubeconfig_token)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:

@@ -77,7 +77,15 @@ RESOURCES: list[ResourceType] = [
     ResourceType("", "v1", "events", "Event", True, ("ev",)),
     ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     ResourceType("", "v1", "secrets", "Secret", True),
-    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
+    ResourceType(
+        "",
+        "v1",
+        "serviceaccounts",
+        "ServiceAccount",
+        True,
+        ("sa",),
+        subresources=(Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io", "v1"),),
+    ),
     ResourceType("", "v1", "nodes", "Node", False, ("no",), subresources=(_status("Node"),)),
     ResourceType(
         "apps",
@@ -101,6 +109,20 @@ RESOURCES: list[ResourceType] = [
     ),
     ResourceType("batch", "v1", "jobs", "Job", True, categories=("all",), subresources=(_status("Job"),)),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
+    # RBAC objects (enforced when kubesim runs with authorization; see kubesim/rbac.py)
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    # answered, never stored: `kubectl auth can-i` (kubesim/rbac.py)
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        verbs=("create",),
+    ),
     ResourceType("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False, verbs=tuple(RO)),
     ResourceType("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True, verbs=tuple(RO)),
 ]

@@ -19,11 +19,13 @@ import yaml
 from kubesim import discovery, metrics
 from kubesim.apps import handle_app
 from kubesim.audit import WRITE_METHODS
+from kubesim.auth import User
 from kubesim.clock import parse_time
 from kubesim.errors import ApiError, bad_request, status_object
 from kubesim.faults import Fault, fault_from_dict
 from kubesim.logs import render as render_logs
 from kubesim.objects import Obj
+from kubesim.rbac import AccessControl, access_review, token_request
 from kubesim.resources import VIRTUAL_GROUPS
 from kubesim.routes import ResourceRequest, parse_resource_path, split_path
 from kubesim.selectors import parse_field_selector, parse_label_selector
@@ -53,9 +55,10 @@ class KubesimServer(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], world: World) -> None:
+    def __init__(self, address: tuple[str, int], world: World, access: AccessControl | None = None) -> None:
         super().__init__(address, Handler)
         self.world = world
+        self.access = access  # None: no authentication, everything allowed (see kubesim/rbac.py)
 
     @property
     def url(self) -> str:
@@ -259,6 +262,7 @@ class Handler(BaseHTTPRequestHandler):
             w.traffic_checkpoint()
             self._send(200, metrics.render(w.traffic), metrics.CONTENT_TYPE)
             return
+        user = self._admit(method, path, query)
         if method in ("GET", "HEAD"):
             doc = self._discovery(path)
             if doc is not None:
@@ -275,7 +279,32 @@ class Handler(BaseHTTPRequestHandler):
                 "NotFound",
                 {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]},
             )
+        if self._auth_api(method, req, body, user):
+            return
         self._resource(method, req, query, body, drop_watch)
+
+    def _admit(self, method: str, path: str, query: dict[str, str]) -> User | None:
+        """Authenticate and authorize an API request when kubesim runs with tokens (401/403 otherwise)."""
+        access = self.server.access
+        if access is None:
+            return None
+        return access.admit(method, path, query, self.headers.get("Authorization"))
+
+    def _auth_api(self, method: str, req: ResourceRequest, body: bytes, user: User | None) -> bool:
+        """SelfSubjectAccessReview and TokenRequest, answered (never stored); True when it was one."""
+        if method != "POST":
+            return False
+        if req.rt.kind == "SelfSubjectAccessReview" and req.name is None:
+            self._send(201, access_review(self.server.access, user, self._parse_body(body)))
+            return True
+        if req.rt.plural == "serviceaccounts" and req.sub == "token" and req.name and req.namespace:
+            w = self.world
+            answer = token_request(
+                self.server.access, w.store, w.clock, req.namespace, req.name, self._parse_body(body)
+            )
+            self._send(201, answer)
+            return True
+        return False
 
     def _discovery(self, path: str) -> Any:
         parts = split_path(path)
@@ -575,9 +604,14 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, f"unknown admin endpoint {method} {path}", "NotFound")
 
 
-def serve(world: World, host: str = "127.0.0.1", port: int = 0) -> tuple[KubesimServer, threading.Thread]:
-    """Start the HTTP server in a background thread; returns (server, thread)."""
-    server = KubesimServer((host, port), world)
+def serve(
+    world: World, host: str = "127.0.0.1", port: int = 0, access: AccessControl | None = None
+) -> tuple[KubesimServer, threading.Thread]:
+    """Start the HTTP server in a background thread; returns (server, thread).
+
+    `access`: authentication and RBAC (kubesim/rbac.py); None serves everyone everything.
+    """
+    server = KubesimServer((host, port), world, access)
     world.start()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="kubesim-http", daemon=True

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kubesim.auth import MASTERS, Authenticator, User, user_named
 from kubesim.faults import Fault, check_fault
-from kubesim.kubeconfig import write_kubeconfig
+from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
+from kubesim.rbac import AccessControl
 from kubesim.server import KubesimServer, serve, shutdown
 from kubesim.world import World
 
@@ -24,7 +26,21 @@ class Sim:
         self._server = server
         self.world: World = server.world
         self.url: str = server.url
-        self.kubeconfig: str = str(kubeconfig)
+        self.kubeconfig: str = str(kubeconfig)  # with the superuser token when kubesim runs with tokens
+
+    def write_kubeconfig(self, path: str | Path, token: str) -> str:
+        """A kubeconfig for this server that authenticates with `token` (see run_kubesim's `tokens`)."""
+        return str(write_kubeconfig(path, self.url, token=token))
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """Every authorization decision (user, verb, group, resource, namespace, name, allowed) when
+        kubesim runs with tokens; [] otherwise."""
+        access = self._server.access
+        return access.log.entries() if access is not None else []
+
+    def clear_access_log(self) -> None:
+        if self._server.access is not None:
+            self._server.access.log.clear()
 
     def advance(self, seconds: float) -> None:
         """Advance the simulated clock; controllers, kubelet and traffic catch up before returning."""
@@ -83,23 +99,44 @@ class Sim:
         self.world.traffic_checkpoint()
         return render(self.world.traffic)
 
-    def api_client(self) -> Any:
-        """A `kubernetes.client.ApiClient` configured for this server."""
+    def api_client(self, token: str = DEFAULT_TOKEN) -> Any:
+        """A `kubernetes.client.ApiClient` configured for this server (the superuser token by default)."""
         from kubernetes import client
 
         cfg = client.Configuration()
         cfg.host = self.url
         cfg.verify_ssl = False
+        cfg.api_key = {"BearerToken": token}
+        cfg.api_key_prefix = {"BearerToken": "Bearer"}
         return client.ApiClient(cfg)
 
 
+def access_control(world: World, tokens: Mapping[str, User | str], *, rbac: bool = True) -> AccessControl:
+    """Authentication by `tokens` (token -> user name or User) plus RBAC; the token "kubesim" is the
+    superuser (group system:masters) unless `tokens` uses it."""
+    known: dict[str, User | str] = {DEFAULT_TOKEN: user_named("kubesim-admin", [MASTERS])}
+    known.update(tokens)
+    return AccessControl(Authenticator(known), world.store, world.clock, rbac=rbac)
+
+
 @contextmanager
-def run_kubesim(scenario: dict[str, Any] | str | None = None, seed: int = 0) -> Generator[Sim, None, None]:
-    """Start kubesim in this process (HTTP server thread on a free 127.0.0.1 port)."""
+def run_kubesim(
+    scenario: dict[str, Any] | str | None = None,
+    seed: int = 0,
+    *,
+    tokens: Mapping[str, User | str] | None = None,
+    rbac: bool = True,
+) -> Generator[Sim, None, None]:
+    """Start kubesim in this process (HTTP server thread on a free 127.0.0.1 port).
+
+    `tokens` (token -> user name or User) turns authentication on, and with it RBAC unless `rbac` is
+    False: see kubesim/rbac.py. Without them every request is served, as before.
+    """
     if isinstance(scenario, str) and Path(scenario).is_file():
         scenario = Path(scenario).read_text(encoding="utf-8")
     world = World(scenario, seed=seed)
-    server, thread = serve(world, "127.0.0.1", 0)
+    access = access_control(world, tokens, rbac=rbac) if tokens is not None else None
+    server, thread = serve(world, "127.0.0.1", 0, access)
     with tempfile.TemporaryDirectory(prefix="kubesim-") as tmp:
         kubeconfig = write_kubeconfig(Path(tmp) / "kubeconfig", server.url)
         try:
