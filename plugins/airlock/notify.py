@@ -6,6 +6,7 @@ Pure builders returning a Slack Incoming Webhook body: {"text": fallback, "block
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,29 +19,47 @@ Message = dict[str, Any]
 FIELD_LIMIT = 1900  # Slack: section text max 3000, fields 2000
 
 
+def slack_escape(text: str) -> str:
+    """Slack's three control characters as the entities Slack asks for (`&` `<` `>` -> `&amp;` `&lt;`
+    `&gt;`): text from a person, an app or a log line then shows as typed and cannot mention anyone
+    (`<!channel>`, `<!here>`, `<@U…>`) or dress up a link (`<http://x|y>`)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _clip(text: str, limit: int = FIELD_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return re.sub(r"&[a-z]{0,3}$", "", cut) + "…"  # never half an entity ("&am…")
 
 
 def _message(
     text: str, header: str, fields: Sequence[tuple[str, str]], body: str = "", link: str = ""
 ) -> Message:
+    """The webhook body. Every text goes through `slack_escape` here, once: the builders pass plain text
+    (with Slack's *bold* markup, which escaping leaves alone); the only markup with `<>` is the link
+    added below, around an escaped URL."""
+    esc = slack_escape
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150)}}
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(esc(header), 150)}}
     ]
     shown = [(k, v) for k, v in fields if v]
     for i in range(0, len(shown), 10):  # at most 10 fields per section
         blocks.append(
             {
                 "type": "section",
-                "fields": [{"type": "mrkdwn", "text": _clip(f"*{k}*\n{v}")} for k, v in shown[i : i + 10]],
+                "fields": [
+                    {"type": "mrkdwn", "text": _clip(f"*{esc(k)}*\n{esc(v)}")} for k, v in shown[i : i + 10]
+                ],
             }
         )
     if body:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(body, 2900)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(esc(body), 2900)}})
     if link:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{link}|Dashboard>"}]})
-    return {"text": _clip(text, 3000), "blocks": blocks}
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{esc(link)}|Dashboard>"}]}
+        )
+    return {"text": _clip(esc(text), 3000), "blocks": blocks}
 
 
 def estimate_duration(

@@ -23,6 +23,7 @@ from typing import Any
 from airlock.analysis.verdict import format_value
 from airlock.durations import format_duration
 from airlock.image_ref import parse_image_ref
+from airlock.redact import redact_body
 
 Record = dict[str, Any]
 OUTCOMES = ("succeeded", "rolled_back", "failed", "dry_run")
@@ -159,7 +160,9 @@ def build_record(
     container, start (aware datetime or ISO string). `values`: record field -> XCom value (see module
     docstring; `metrics` and `failure` are {task_id: value}). `task_states`: task id -> final state.
     `task_durations`: task id -> seconds, for finished tasks (Airflow's task breadcrumbs).
+    Kubernetes bodies among the values keep no pod env value or Secret data (redact.py).
     """
+    values = redact_body(values)
     plan = values.get("plan")
     rollback = values.get("rollback")
     dry_run = bool(run.get("dry_run", False))

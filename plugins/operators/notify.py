@@ -17,17 +17,24 @@ from airlock.record import stopped_before_production
 from airlock.spec import ServiceSpec, spec_from
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
+from operators.secrets import masked
 
 KINDS = ("start", "success", "rollback", "stopped", "outcome")
 SEND_TIMEOUT_S = 10
 
 
 def send_slack(spec: ServiceSpec, message: dict[str, Any], log: Any) -> bool:
-    """Post `message` to the spec's Slack webhook; True when Slack accepted it. Never raises."""
+    """Post `message` to the spec's Slack webhook; True when Slack accepted it. Never raises.
+
+    Every secret Airflow masks in logs (connection passwords and extras, `mask_secret` values) is
+    masked in the message too: an error text quoted in it cannot carry one to Slack. Text escaping is
+    the builders' (airlock.notify.slack_escape).
+    """
     conn_id = spec.notify.slack_connection
     if not conn_id:
         log.info("Slack notifications are off for %s (notify.slack_connection is not set).", spec.service)
         return False
+    message = masked(message)
     try:
         from airflow.providers.slack.hooks.slack_webhook import (
             SlackWebhookHook,  # lazy: slack_sdk at send time

@@ -29,6 +29,7 @@ from airlock import record as records
 from airlock.spec import spec_from
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
+from operators.secrets import mask_secret, masked
 from operators.validate import triggered_by
 from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 
@@ -95,6 +96,9 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
             end=datetime.now(UTC),
             task_durations=durations,
         )
+        # what Airflow masks in logs (connection passwords, mask_secret values) is masked in the record
+        # too: the record also goes to XCom and the run note, which Airflow does not mask
+        record = masked(record)
         summary = records.summarise(record)
         self.log.info(
             "Deployment record (outcome %s):\n%s",
@@ -177,7 +181,9 @@ def _token(conn: Any, base: str) -> str:
             f"{base}/auth/token", json={"username": conn.login, "password": conn.password or ""}, timeout=10
         )
         response.raise_for_status()
-        return str(response.json()["access_token"])
+        token = str(response.json()["access_token"])
+        mask_secret(token)  # a bearer token for the REST API: masked in logs like the password it came from
+        return token
     if conn.password:
         return str(conn.password)
     raise ValueError("connection has neither login/password nor a token in the password field")

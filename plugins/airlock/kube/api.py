@@ -35,6 +35,7 @@ from airlock.kube.retry import (
     parse_retry_after,
 )
 from airlock.log import Log
+from airlock.redact import redact_body
 
 if TYPE_CHECKING:  # kubernetes is heavy to import; DAG parsing must not pay for it
     from kubernetes.client import ApiClient
@@ -409,8 +410,12 @@ class Kube:
         content_type: str = "application/json",
         what: str = "",
     ) -> Obj | None:
-        """Send one write, or in a dry run log exactly what would be sent and return None."""
-        shown = json.dumps(body, sort_keys=True) if body is not None else ""
+        """Send one write, or in a dry run log exactly what would be sent and return None.
+
+        The log shows the body with pod env values (and Secret data) redacted (redact.py); the API
+        server gets the real one.
+        """
+        shown = json.dumps(redact_body(body), sort_keys=True) if body is not None else ""
         self.writes.append((method, url, body))
         if self.dry_run:
             self.log.info("DRY RUN - would %s %s (%s) %s %s", method, url, content_type, what, shown)
