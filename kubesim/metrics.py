@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubesim.traffic import BUCKETS, Traffic
+from kubesim.traffic import Traffic
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ("namespace", "service", "pod", "version", "track", "code")
@@ -19,22 +19,22 @@ def _fmt(x: float) -> str:
 
 
 def render(traffic: Traffic) -> str:
-    snap = traffic.snapshot()
+    snap = traffic.histograms()
     lines = [
         "# HELP http_requests_total Requests answered by simulated application pods.",
         "# TYPE http_requests_total counter",
     ]
-    for key, count, _b, _t in snap:
+    for key, count, _e, _b, _t in snap:
         lbl = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(_LABELS, key, strict=True))
         lines.append(f"http_requests_total{{{lbl}}} {count}")
     lines += [
         "# HELP http_request_duration_seconds Latency of requests answered by simulated application pods.",
         "# TYPE http_request_duration_seconds histogram",
     ]
-    for key, count, buckets, total in snap:
+    for key, count, edges, buckets, total in snap:
         lbl = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(_LABELS, key, strict=True))
         cum = 0
-        for le, c in zip(BUCKETS, buckets, strict=False):
+        for le, c in zip(edges, buckets, strict=False):
             cum += c
             lines.append(f'http_request_duration_seconds_bucket{{{lbl},le="{_fmt(le)}"}} {cum}')
         lines.append(f'http_request_duration_seconds_bucket{{{lbl},le="+Inf"}} {count}')

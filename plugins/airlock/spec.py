@@ -234,6 +234,13 @@ class Gates(_Model):
     staging_healthy: bool = True
 
 
+class QuantileMinRequests(_Model):
+    """Requests per track before a latency quantile is compared; unset: max(min_requests, 10 beyond it)."""
+
+    p95: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+    p99: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+
+
 class Thresholds(_Model):
     max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05  # critical absolute level (seed: > 5 %)
     max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.05  # points over baseline
@@ -243,6 +250,7 @@ class Thresholds(_Model):
     relative_error_increase: Annotated[float, Field(gt=1, le=1000)] = (
         2.0  # the regression the test must catch
     )
+    quantile_min_requests: QuantileMinRequests = QuantileMinRequests()
 
 
 class MetricsConfig(_Model):

@@ -122,7 +122,10 @@ def _build_rolling(s: dict[str, Any]) -> Phase:
     return Phase([update], [update])
 
 
-def _build_blue_green(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
+def _build_blue_green(spec: ServiceSpec, s: dict[str, Any], plan: Any) -> Phase:
+    """Deploy the new colour, check it on the preview Service, switch, then observe it under full traffic
+    for `post_switch_duration` (a deferred metrics gate against the previous version's window before the
+    deployment): the old colour is retired only after that gate and the validation passed."""
     record: RecordSources = {}
     with TaskGroup("blue_green"):
         green = BlueGreenDeployOperator(task_id="deploy_green", spec=s)
@@ -139,10 +142,21 @@ def _build_blue_green(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
             )
             chain.append(smoke)
             record["smoke"] = _ids(smoke)
-        chain.append(BlueGreenSwitchOperator(task_id="switch", spec=s))
+        switch = BlueGreenSwitchOperator(task_id="switch", spec=s)
+        observe = MetricsSensor(
+            task_id="post_switch_metrics",
+            spec=s,
+            phase="post_switch",
+            plan=plan.output,
+            # the colour now serving traffic, by its name (green, or blue on the next release)
+            subject=f"{{{{ (ti.xcom_pull(task_ids='{switch.task_id}') or {{}}).get('colour') or 'green' }}}}",
+            pre_execute=skip_in_dry_run,
+        )
+        chain += [switch, observe]
+        record["metrics"] = _ids(observe)
         for a, b in zip(chain, chain[1:], strict=False):
             a >> b
-    return Phase([green], [chain[-1]], record)
+    return Phase([green], [observe], record)
 
 
 def _build_canary(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
@@ -203,7 +217,7 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
 
         builders = {
             "rolling": lambda: _build_rolling(s),
-            "blue_green": lambda: _build_blue_green(spec, s),
+            "blue_green": lambda: _build_blue_green(spec, s, plan),
             "canary": lambda: _build_canary(spec, s),
         }
         strategies = {name: builders[name]() for name in spec.strategy.allowed}
@@ -222,7 +236,9 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
     return Phase([plan], exits, _merge(record, *(p.record for p in strategies.values())), group), plan
 
 
-def build_validation(s: dict[str, Any]) -> Phase:
+def build_validation(s: dict[str, Any], plan: Any) -> Phase:
+    """The metrics window compares the new version with the previous version's own pods over the same
+    length of time before the rollback plan was recorded, i.e. before production changed."""
     with TaskGroup("validation") as group:
         health = HealthCheckOperator(
             task_id="health",
@@ -232,7 +248,9 @@ def build_validation(s: dict[str, Any]) -> Phase:
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
         smoke = SmokeTestOperator(task_id="smoke", spec=s, target="production", pre_execute=skip_in_dry_run)
-        metrics = MetricsSensor(task_id="metrics", spec=s, phase="validation", pre_execute=skip_in_dry_run)
+        metrics = MetricsSensor(
+            task_id="metrics", spec=s, phase="validation", plan=plan.output, pre_execute=skip_in_dry_run
+        )
         logs = LogScanOperator(
             task_id="log_scan", spec=s, environment="production", pre_execute=skip_in_dry_run
         )
@@ -285,7 +303,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         if spec.kubernetes.staging is not None:
             phases.append(build_staging(s))
         production, plan = build_production(spec, s, validate)
-        validation = build_validation(s)
+        validation = build_validation(s, plan)
         complete = build_complete(spec, s, plan)
         phases += [production, validation, complete]
         announce_start >> phases[0].entry

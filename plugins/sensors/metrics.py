@@ -20,8 +20,10 @@ from airlock.analysis.plan import GatePlan
 from airlock.analysis.prometheus import PrometheusError
 from airlock.analysis.verdict import Verdict, format_verdict_table
 from airlock.durations import parse_duration
+from airlock.record import previous_version
 from airlock.spec import spec_from
 from hooks.prometheus import PrometheusHook
+from operators.lease import fenced_dag, lease_ref
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
@@ -59,16 +61,21 @@ def defer_timeout_s(plan: GatePlan) -> float:
 class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
     """Judge the new version's metrics for `duration` (default: the phase's time in the spec).
 
-    :param phase: canary (canary vs the rest of the service, concurrently), validation or staging (the
-        new version against the previous version's metrics before the deployment).
+    :param phase: canary (canary vs the rest of the service, concurrently), post_switch (blue-green: the new
+        colour under full traffic after the switch), validation or staging (the new version against the
+        previous version's metrics before the deployment).
     :param slot: canary phase: the step's index in the run's canary steps (its weight is logged); a run
         with fewer steps skips the slot.
-    :param baseline_version / baseline_end: validation/staging: the previous version's `version` label and
-        when the deployment started (unix seconds or ISO); default every pod, before this task started.
+    :param baseline_version / baseline_end: post_switch/validation/staging: the previous version's `version`
+        label and when the deployment started (unix seconds or ISO). Default: from `plan`.
+    :param plan: the run's rollback plan (its XCom): the previous version is the image it recorded, and
+        the baseline window ends when it was recorded, before production changed. Without it (and without
+        baseline_version / baseline_end) the baseline is every pod of the service before this task started.
+    :param subject: what the reasons call the new version's track (e.g. the new colour); default by phase.
     :param health_ok / smoke_ok: results of the health check and critical smoke flows, if the DAG has them.
     """
 
-    template_fields = ("baseline_version", "baseline_end", "health_ok", "smoke_ok")
+    template_fields = ("baseline_version", "baseline_end", "plan_record", "subject", "health_ok", "smoke_ok")
     ui_color = "#fff3e0"
 
     def __init__(
@@ -80,6 +87,8 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         slot: int | None = None,
         baseline_version: str | None = None,
         baseline_end: Any = None,
+        plan: Any = None,
+        subject: str | None = None,
         environment: str = "production",
         health_ok: Any = None,
         smoke_ok: Any = None,
@@ -93,13 +102,31 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         self.slot = slot
         self.baseline_version = baseline_version
         self.baseline_end = baseline_end
+        self.plan_record = plan
+        self.subject = subject
         self.environment = environment
         self.health_ok = health_ok
         self.smoke_ok = smoke_ok
         self.deferrable = deferrable
 
+    def lease(self) -> dict[str, Any] | None:
+        """The run's deploy lock, renewed by the trigger while a production gate observes (None: none)."""
+        if self.environment != "production" or not fenced_dag(self):
+            return None
+        return lease_ref(spec_from(self.spec), self.run_request.run_id).to_dict()
+
+    def baseline(self) -> tuple[str | None, float | None]:
+        """(previous version, end of its window): explicit arguments first, else the rollback plan's."""
+        version, end = self.baseline_version or None, _optional_time(self.baseline_end)
+        record = self.plan_record if isinstance(self.plan_record, dict) else None
+        if record is not None and self.phase != "canary":
+            version = version or previous_version(record, spec_from(self.spec).container)
+            end = end if end is not None else _optional_time(record.get("recorded_at"))
+        return version, end
+
     def plan(self) -> GatePlan:
         duration = None if self.duration in (None, "") else parse_duration(self.duration).total_seconds()
+        baseline_version, baseline_end = self.baseline()
         return GatePlan.from_spec(
             spec_from(self.spec),
             version=self.version,
@@ -108,8 +135,9 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
             environment=self.environment,
             duration_s=duration,
             weight=self.run_request.canary_weight(self.slot) if self.slot is not None else None,
-            baseline_version=self.baseline_version or None,
-            baseline_end=_optional_time(self.baseline_end),
+            baseline_version=baseline_version,
+            baseline_end=baseline_end,
+            subject=self.subject or None,
         )
 
     def execute(self, context: Context) -> Any:
@@ -124,7 +152,7 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         health_ok, smoke_ok = _optional_bool(self.health_ok), _optional_bool(self.smoke_ok)
         if self.deferrable:
             self.defer(
-                trigger=MetricsTrigger(plan.to_dict(), health_ok, smoke_ok),
+                trigger=MetricsTrigger(plan.to_dict(), health_ok, smoke_ok, lease=self.lease()),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=defer_timeout_s(plan)),
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from airlock.analysis.extension import TrackCount, extend_or_conclude
-from airlock.analysis.judge import INCONCLUSIVE_ACTIONS, JudgeConfig, Samples, judge
+from airlock.analysis.judge import INCONCLUSIVE_ACTIONS, SUBJECTS, JudgeConfig, Samples, judge
 from airlock.analysis.verdict import Decision, Verdict
 
 
@@ -25,10 +25,16 @@ class GateState:
     # canary phase: both tracks count since the step started; validation/staging: the baseline is a
     # fixed window before the deployment, which waiting cannot grow
     baseline_grows: bool = True
+    # what the reasons call the new version's track ("canary", "new version", "green"); None: by phase
+    subject: str | None = None
+    # False: a healthy gate observes its whole duration (blue-green's post-switch observation)
+    early_pass: bool = True
 
     def observe(self, samples: Samples, elapsed_s: float) -> Verdict:
         self.consecutive_errors = 0
-        verdict = judge(samples, self.config, elapsed_s, self.duration_s, self.phase)
+        verdict = judge(
+            samples, self.config, elapsed_s, self.duration_s, self.phase, self.subject, self.early_pass
+        )
         if verdict.decision == "inconclusive":
             verdict = self._extend_or_conclude(samples, verdict, elapsed_s)
         self.last = verdict
@@ -36,7 +42,8 @@ class GateState:
 
     def _extend_or_conclude(self, samples: Samples, verdict: Verdict, elapsed_s: float) -> Verdict:
         # the same tracks the judge counts: a baseline without requests is not compared, so not short
-        tracks = [TrackCount("canary", samples.canary.requests or 0.0)]
+        subject = self.subject or SUBJECTS.get(self.phase, self.phase)
+        tracks = [TrackCount(subject, samples.canary.requests or 0.0)]
         if samples.baseline is not None and samples.baseline.has_requests:
             tracks.append(TrackCount("baseline", samples.baseline.requests or 0.0, self.baseline_grows))
         min_requests = self.config.min_requests

@@ -22,10 +22,15 @@ Rules (each one a row of the verdict):
 Low traffic: the absolute, increase and latency rules wait for ``min_requests`` per track, and a tail
 quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000 requests), so that one slow
 or failed request among a handful cannot fail a canary; a quantile that never had them is reported as
-"p99 not compared: 412 of 1000 requests", in its row and in the final reason. The sequential test is valid at
+"p99 not compared: 412 of 1000 requests", in its row and in the final reason. A spec can set the
+requests each quantile needs explicitly (``thresholds.quantile_min_requests``), e.g. to compare p95 at
+low traffic within the first step. The sequential test is valid at
 any sample size (see its module), so clear evidence stops early. Until the step duration is over an
 undecided gate says ``continue``; at the end, a gate that never saw ``min_requests`` per track is
 ``inconclusive`` and the configured ``on_inconclusive`` action applies, naming the shortfall.
+
+Reasons call the new version's track by what it is in its phase (``SUBJECTS``): "canary" in canary
+analysis, "new version" in validation and staging, the new colour ("green") after a blue-green switch.
 
 A healthy canary passes early only when the sequential test accepts "no worse than
 ``relative_error_increase`` x" (Wald's lower bound) and every latency rule had its samples.
@@ -45,6 +50,10 @@ from airlock.durations import format_duration
 # fewer, a quantile read off a histogram is dominated by interpolation noise, not by the version.
 MIN_TAIL_REQUESTS = 10
 QUANTILES = {"latency_p95": 0.95, "latency_p99": 0.99}
+# What the reasons call the new version's track, by phase: the canary pods, the new version after a
+# rolling update or a canary's promotion, the new colour after a blue-green switch (the gate may be
+# given the colour's own name: green, or blue on the next release).
+SUBJECTS = {"canary": "canary", "validation": "new version", "staging": "new version", "post_switch": "green"}
 INCONCLUSIVE_ACTIONS = {
     "rollback": "rolling back",
     "promote": "promoting anyway",
@@ -98,6 +107,9 @@ class JudgeConfig:
     # How often the gate looks (spec.metrics.interval): with the gate's duration it gives the number of
     # looks the bound rules share alpha over.
     interval_s: float = 60.0
+    # Requests per track before p95 / p99 are compared; None: the default rule (tail_requests).
+    min_requests_p95: int | None = None
+    min_requests_p99: int | None = None
 
     @classmethod
     def from_spec(cls, spec: Any) -> JudgeConfig:
@@ -115,7 +127,15 @@ class JudgeConfig:
             on_inconclusive=m.on_inconclusive,
             max_consecutive_errors=m.max_consecutive_errors,
             interval_s=m.interval.total_seconds() if getattr(m, "interval", None) else cls.interval_s,
+            min_requests_p95=getattr(getattr(t, "quantile_min_requests", None), "p95", None),
+            min_requests_p99=getattr(getattr(t, "quantile_min_requests", None), "p99", None),
         )
+
+    def quantile_requests(self, name: str) -> int:
+        """Requests per track before `name` (latency_p95 / latency_p99) is compared: the spec's explicit
+        thresholds.quantile_min_requests, else MIN_TAIL_REQUESTS beyond the quantile and min_requests."""
+        explicit = self.min_requests_p95 if name == "latency_p95" else self.min_requests_p99
+        return explicit if explicit is not None else tail_requests(QUANTILES[name], self.min_requests)
 
     def looks(self, duration_s: float) -> int:
         """Expected number of looks of a gate of `duration_s` (at least 1)."""
@@ -146,6 +166,7 @@ class _Context:
     canary: TrackSample
     baseline: TrackSample | None  # None when there is nothing to compare with
     looks: int = 1  # expected looks of this gate; the bound rules spend alpha / looks on each
+    subject: str = "canary"  # what the reasons call the new version's track (SUBJECTS)
     results: list[MetricResult] = field(default_factory=list)
 
     def bound_z(self) -> float:
@@ -185,15 +206,13 @@ def _error_rate_rule(ctx: _Context) -> MetricResult:
         "error_rate", "pending", "", rate, base, cfg.max_error_rate, "%", samples=ctx.error_samples()
     )
     if not c.has_requests:
-        res.status, res.reason = "pending", "no canary requests yet"
+        res.status, res.reason = "pending", f"no {ctx.subject} requests yet"
     elif (c.requests or 0) < cfg.min_requests:
-        res.reason = f"canary {counts(c)} < min_requests {cfg.min_requests}; not judged yet"
+        res.reason = f"{ctx.subject} {counts(c)} < min_requests {cfg.min_requests}; not judged yet"
     elif rate is not None and rate > cfg.max_error_rate:
         low, _ = intervals.wilson(c.errors or 0.0, c.requests or 0.0, ctx.bound_z())
         res.statistic, res.statistic_unit = low, "%"
-        observed = (
-            f"canary error rate {pct(rate)} ({counts(c)}) is above the critical {pct(cfg.max_error_rate)}"
-        )
+        observed = f"{ctx.subject} error rate {pct(rate)} ({counts(c)}) is above the critical {pct(cfg.max_error_rate)}"
         if low > cfg.max_error_rate:
             res.status = "fail"
             res.reason = (
@@ -208,7 +227,8 @@ def _error_rate_rule(ctx: _Context) -> MetricResult:
     else:
         res.status = "pass"
         res.reason = (
-            f"canary error rate {pct(rate)} ({counts(c)}) is within the critical {pct(cfg.max_error_rate)}"
+            f"{ctx.subject} error rate {pct(rate)} ({counts(c)}) is within the critical "
+            f"{pct(cfg.max_error_rate)}"
         )
     return res
 
@@ -217,7 +237,7 @@ def _enough(ctx: _Context, need: float) -> str | None:
     """None when both tracks have `need` requests, else what is missing."""
     short = []
     if (ctx.canary.requests or 0) < need:
-        short.append(f"canary {ctx.canary.requests or 0:.0f}")
+        short.append(f"{ctx.subject} {ctx.canary.requests or 0:.0f}")
     if ctx.baseline is not None and (ctx.baseline.requests or 0) < need:
         short.append(f"baseline {ctx.baseline.requests or 0:.0f}")
     return None if not short else f"{' and '.join(short)} < {need:.0f} requests"
@@ -232,7 +252,7 @@ def _short_of(ctx: _Context, need: int) -> str | None:
     """None when both tracks have `need` requests, else "canary 412 of 1000 requests" (and the baseline)."""
     short = [
         f"{label} {track.requests or 0:.0f}"
-        for label, track in (("canary", ctx.canary), ("baseline", ctx.baseline))
+        for label, track in ((ctx.subject, ctx.canary), ("baseline", ctx.baseline))
         if track is not None and (track.requests or 0) < need
     ]
     return None if not short else f"{' and '.join(short)} of {need} requests"
@@ -258,7 +278,7 @@ def _increase_rule(ctx: _Context) -> MetricResult:
         )
         res.statistic, res.statistic_unit = low, "pp"
         observed = (
-            f"canary error rate {pct(c_rate)} ({counts(c)}) is {diff * 100:.1f} points above the "
+            f"{ctx.subject} error rate {pct(c_rate)} ({counts(c)}) is {diff * 100:.1f} points above the "
             f"baseline {pct(b_rate)} ({counts(b)}); allowed +{cfg.max_error_rate_increase * 100:.1f}"
         )
         if low > cfg.max_error_rate_increase:
@@ -306,7 +326,7 @@ def _sequential_rule(ctx: _Context) -> tuple[MetricResult, bool]:
         )
         res.status = "fail"
         res.reason = (
-            f"canary error rate {pct(c.error_rate)} ({counts(c)}) is significantly above the baseline "
+            f"{ctx.subject} error rate {pct(c.error_rate)} ({counts(c)}) is significantly above the baseline "
             f"{pct(b.error_rate)} ({counts(b)}): {ratio}, log-likelihood ratio {llr:.2f} >= "
             f"{upper:.2f} (alpha {cfg.alpha:g})"
         )
@@ -315,7 +335,7 @@ def _sequential_rule(ctx: _Context) -> tuple[MetricResult, bool]:
     if accepted:
         res.status = "pass"
         res.reason = (
-            f"evidence that the canary is not {cfg.relative_error_increase:g}x worse: "
+            f"evidence that the {ctx.subject} is not {cfg.relative_error_increase:g}x worse: "
             f"LLR {llr_small:.2f} <= {lower:.2f}"
         )
     else:
@@ -342,22 +362,29 @@ def _latency_rule(ctx: _Context, name: str) -> MetricResult:
         res.status, res.reason = "skipped", "no latency data (histogram empty or missing)"
         return res
     if ctx.baseline is None:
-        res.status, res.reason = "info", f"canary {attr} {ms(c_val)}; no baseline to compare with"
+        res.status, res.reason = "info", f"{ctx.subject} {attr} {ms(c_val)}; no baseline to compare with"
         return res
-    need = tail_requests(q, cfg.min_requests)
+    need = cfg.quantile_requests(name)
     short = _short_of(ctx, need)
     if short:
-        res.reason = f"{attr} not compared: {short} (a {attr} needs {MIN_TAIL_REQUESTS} requests beyond it)"
+        why = (
+            "thresholds.quantile_min_requests"
+            if need != tail_requests(q, cfg.min_requests)
+            else f"a {attr} needs {MIN_TAIL_REQUESTS} requests beyond it"
+        )
+        res.reason = f"{attr} not compared: {short} ({why})"
     elif ratio is not None and ratio > cfg.max_latency_ratio:
         res.status = "fail"
         res.reason = (
-            f"canary {attr} latency {ms(c_val)} is {ratio * 100:.0f} % of the baseline {ms(b_val)} "
+            f"{ctx.subject} {attr} latency {ms(c_val)} is {ratio * 100:.0f} % of the baseline {ms(b_val)} "
             f"(limit {cfg.max_latency_ratio * 100:.0f} %, {ctx.canary.requests or 0:.0f} vs "
             f"{ctx.baseline.requests or 0:.0f} req)"
         )
     else:
         res.status = "pass"
-        res.reason = f"canary {attr} {ms(c_val)} vs baseline {ms(b_val)} is within {cfg.max_latency_ratio:g}x"
+        res.reason = (
+            f"{ctx.subject} {attr} {ms(c_val)} vs baseline {ms(b_val)} is within {cfg.max_latency_ratio:g}x"
+        )
     return res
 
 
@@ -370,11 +397,22 @@ def _info_rule(ctx: _Context, name: str, attr: str, unit: str) -> MetricResult:
 
 
 def judge(
-    samples: Samples, config: JudgeConfig, elapsed_s: float, duration_s: float, phase: str = "canary"
+    samples: Samples,
+    config: JudgeConfig,
+    elapsed_s: float,
+    duration_s: float,
+    phase: str = "canary",
+    subject: str | None = None,
+    early_pass: bool = True,
 ) -> Verdict:
-    """Decide pass | fail | continue | inconclusive from cumulative samples at `elapsed_s` of `duration_s`."""
+    """Decide pass | fail | continue | inconclusive from cumulative samples at `elapsed_s` of `duration_s`.
+
+    `subject` is what the reasons call the new version's track; default by phase (SUBJECTS). Without
+    `early_pass` a healthy gate observes its whole duration (blue-green's post-switch observation: the
+    old colour must stay until then); a failing one still stops at once."""
     baseline = samples.baseline if samples.baseline is not None and samples.baseline.has_requests else None
-    ctx = _Context(samples, config, samples.canary, baseline, config.looks(duration_s))
+    subject = subject or SUBJECTS.get(phase, phase)
+    ctx = _Context(samples, config, samples.canary, baseline, config.looks(duration_s), subject=subject)
     seq, accepted = _sequential_rule(ctx)
     latency = [_latency_rule(ctx, name) for name in QUANTILES]
     results = [
@@ -406,9 +444,9 @@ def judge(
         latency_done = all(r.status in ("pass", "skipped", "info") for r in latency)
         # an observed rate above a threshold that is not yet significant is no ground for an early pass
         rates_done = all(r.status != "pending" for r in results[2:4])
-        if accepted and latency_done and rates_done and short is None:
+        if early_pass and accepted and latency_done and rates_done and short is None:
             return done(
-                "pass", f"canary healthy, stopped early: {seq.reason}; {_summary(ctx)}", early_stop=True
+                "pass", f"{subject} healthy, stopped early: {seq.reason}; {_summary(ctx)}", early_stop=True
             )
         left = format_duration(max(round(duration_s - elapsed_s), 0))
         why = short or "no rule has failed"
@@ -421,7 +459,7 @@ def judge(
         r.status = "skipped"
     unjudged = "".join(
         f"; {r.name.removeprefix('latency_')} not compared: "
-        f"{_short_of(ctx, tail_requests(QUANTILES[r.name], config.min_requests))}"
+        f"{_short_of(ctx, config.quantile_requests(r.name))}"
         for r in not_compared
     )
     if short is not None:
@@ -444,7 +482,7 @@ def judge(
 
 
 def _summary(ctx: _Context) -> str:
-    text = f"canary error rate {pct(ctx.canary.error_rate)} ({counts(ctx.canary)})"
+    text = f"{ctx.subject} error rate {pct(ctx.canary.error_rate)} ({counts(ctx.canary)})"
     if ctx.baseline is not None:
         text += f", {ctx.baseline_text()}"
     if ctx.canary.p99 is not None:

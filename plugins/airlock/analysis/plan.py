@@ -6,11 +6,14 @@ Phases and their two tracks:
 
 * ``canary`` - concurrent comparison: canary pods (``track="canary"``) against the rest of the
   service (``track!="canary"``), both counted over the time since the step started.
-* ``validation`` / ``staging`` - after a rolling or blue-green deployment there is no concurrent
-  baseline: the new version's pods (``version="<version>"``, since the observation started) against the
-  previous version (``version="<baseline_version>"``, or every pod of the service when it is not known)
-  over an equally long window ending when the deployment started (``baseline_end``; the instant query
-  is evaluated at that time, which is what PromQL's ``@`` modifier does).
+* ``post_switch`` / ``validation`` / ``staging`` - after a blue-green switch, a rolling update or a
+  canary's promotion there is no concurrent baseline: the new version's pods (``version="<version>"``,
+  since the observation started) against the previous version's own pods (``version="<baseline_version>"``,
+  or every pod of the service when it is not known) over an equally long window ending when the
+  deployment started, before production changed (``baseline_end``, the rollback plan's time; the instant
+  query is evaluated at that time, which is what PromQL's ``@`` modifier does). ``post_switch`` is
+  blue-green's observation of the new colour under full traffic (``post_switch_duration``) before the
+  old colour may be retired; ``validation`` is the post-deployment window of every strategy.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import Any
 
 from airlock.analysis import queries
 from airlock.analysis.gate import GateState
-from airlock.analysis.judge import JudgeConfig, Samples, TrackSample
+from airlock.analysis.judge import SUBJECTS, JudgeConfig, Samples, TrackSample
 
-PHASES = ("canary", "validation", "staging")
+PHASES = ("canary", "post_switch", "validation", "staging")
 TRACKS = ("canary", "baseline")
 _SAMPLE_FIELDS = ("p50", "p95", "p99", "throughput", "cpu", "memory")
 
@@ -57,6 +60,8 @@ class GatePlan:
     # how long past duration_s the gate may keep observing a track short of min_requests (0 = off); the
     # default 0 keeps plans serialized before the field existed behaving as they did
     max_extension_s: float = 0.0
+    # what reasons call the new version's track; None: by phase (judge.SUBJECTS)
+    subject: str | None = None
 
     @classmethod
     def from_spec(
@@ -71,6 +76,7 @@ class GatePlan:
         weight: int | None = None,
         baseline_version: str | None = None,
         baseline_end: float | None = None,
+        subject: str | None = None,
     ) -> GatePlan:
         """From a ServiceSpec; the duration defaults to the phase's observation time in the spec, and
         the extension (metrics.max_extension) to that duration when the spec leaves it unset."""
@@ -78,6 +84,7 @@ class GatePlan:
             raise ValueError(f"phase {phase!r} is not one of {', '.join(PHASES)}")
         default_duration = {
             "canary": spec.strategy.canary.step_duration,
+            "post_switch": spec.strategy.blue_green.post_switch_duration,
             "validation": spec.metrics.validation_window,
             "staging": spec.staging.soak,
         }[phase]
@@ -100,6 +107,7 @@ class GatePlan:
             templates=queries.query_templates(spec.metrics.queries),
             config=JudgeConfig.from_spec(spec),
             max_extension_s=duration if extension is None else extension.total_seconds(),
+            subject=subject or None,
         )
 
     def gate_state(self) -> GateState:
@@ -111,6 +119,10 @@ class GatePlan:
             max_extension_s=self.max_extension_s,
             # only the canary phase counts the baseline since the observation started (see queries_at)
             baseline_grows=self.phase == "canary",
+            subject=self.subject,
+            # post_switch_duration is how long the old colour stays ready to take traffic back: a
+            # healthy new colour is observed for all of it, a failing one stops the gate at once
+            early_pass=self.phase != "post_switch",
         )
 
     def selector(self, track: str) -> str:
@@ -173,15 +185,19 @@ class GatePlan:
     def describe(self) -> str:
         """One line for logs: what is compared with what, for how long."""
         c, b = self.selector("canary"), self.selector("baseline")
-        when = (
-            "since the step started"
-            if self.phase == "canary"
-            else f"before {_iso(self.baseline_end or self.started_at)}"
-        )
+        if self.phase == "canary":
+            when = "since the step started"
+        else:
+            previous = f"previous version {self.baseline_version}" if self.baseline_version else "every pod"
+            when = (
+                f"{previous}, the {self.duration_s:g}s before {_iso(self.baseline_end or self.started_at)}"
+                + (" (the deployment's start)" if self.baseline_end is not None else " (this gate's start)")
+            )
         weight = f" at {self.weight} % traffic" if self.weight is not None else ""
+        subject = self.subject or SUBJECTS.get(self.phase, self.phase)
         return (
-            f"{self.phase} gate for {self.service} {self.version}{weight}: {{{c}}} vs baseline {{{b}}} "
-            f"({when}), every {self.interval_s:g}s for {self.duration_s:g}s"
+            f"{self.phase} gate for {self.service} {self.version}{weight}: {subject} {{{c}}} vs baseline "
+            f"{{{b}}} ({when}), every {self.interval_s:g}s for {self.duration_s:g}s"
             + (
                 f" (extended by up to {self.max_extension_s:g}s if traffic is short of min_requests)"
                 if self.max_extension_s > 0

@@ -49,7 +49,7 @@ def test_critical_error_rate_above_the_level_by_chance_is_not_failed_on_the_poin
     assert row.status == "pending" and v.decision == "continue"
     assert row.statistic == pytest.approx(0.0473, abs=5e-5)
     assert row.reason == (
-        "canary error rate 6.2 % (125/2000 req) is above the critical 5.0 %, but not significantly: "
+        "new version error rate 6.2 % (125/2000 req) is above the critical 5.0 %, but not significantly: "
         "lower confidence bound 4.73 % <= 5.0 % (one-sided, alpha 0.01 over 15 looks)"
     )
     # fewer looks spend more alpha on each: a gate that looks once fails the same counts (bound 5.11 %)
