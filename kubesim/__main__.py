@@ -1,9 +1,11 @@
 """`python -m kubesim --port PORT [--host 127.0.0.1] [--scenario FILE] [--kubeconfig-out FILE]
-[--token-auth-file FILE [--authorization-mode RBAC|AlwaysAllow] [--kubeconfig-token TOKEN]]`.
+[--token-auth-file FILE [--authorization-mode RBAC|AlwaysAllow] [--kubeconfig-token TOKEN]] [--tls]`.
 
 With `--token-auth-file` (the apiserver's static token CSV: `token,user,uid[,"group1,group2"]`) every
 API request needs a bearer token from it (401 otherwise) and is authorized by the RBAC objects in the
-cluster (403 otherwise) unless `--authorization-mode AlwaysAllow`; see kubesim/rbac.py.
+cluster (403 otherwise) unless `--authorization-mode AlwaysAllow`; see kubesim/rbac.py. kubectl sends
+a token only over TLS: `--tls` serves HTTPS with a self-signed certificate made at start (the
+kubeconfig written by `--kubeconfig-out` then skips verification).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import signal
 import sys
 import threading
 
-from kubesim.auth import Authenticator, load_token_file
+from kubesim.auth import Authenticator, load_token_file, self_signed_tls
 from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
 from kubesim.rbac import AccessControl
 from kubesim.scenario import load_scenario_file
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--kubeconfig-token", default=DEFAULT_TOKEN, help="the token --kubeconfig-out authenticates with"
     )
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (self-signed certificate)")
     args = parser.parse_args(argv)
 
     scenario = load_scenario_file(args.scenario) if args.scenario else None
@@ -52,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             world.clock,
             rbac=args.authorization_mode == "RBAC",
         )
-    server, thread = serve(world, args.host, args.port, access)
+    server, thread = serve(
+        world, args.host, args.port, access, self_signed_tls(args.host) if args.tls else None
+    )
     if args.kubeconfig_out:
         write_kubeconfig(args.kubeconfig_out, server.url, token=args.kubeconfig_token)
     stop = threading.Event()

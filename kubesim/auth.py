@@ -15,13 +15,19 @@ apiserver answers it.
   for that ServiceAccount; kubesim remembers it until it stops.
 * Every authenticated user is also in `system:authenticated`; `system:masters` is the superuser
   group (the apiserver lets it do anything, without asking RBAC).
+* kubectl (client-go) sends a kubeconfig's token only over TLS, so kubesim can also listen with a
+  self-signed certificate (`self_signed_tls`); its kubeconfig then says `insecure-skip-tls-verify`.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
+import ipaddress
 import secrets
+import ssl
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -126,3 +132,46 @@ class Authenticator:
 
 def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def self_signed_tls(host: str = "127.0.0.1") -> ssl.SSLContext:
+    """A server-side TLS context with a fresh self-signed certificate for `host` (and localhost)."""
+    from cryptography import x509  # lazy: only a TLS listener needs it (a dependency of Airflow's)
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubesim")])
+    now = datetime.datetime.now(datetime.UTC)
+    alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    try:
+        alt.append(x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        alt.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory(prefix="kubesim-tls-") as tmp:
+        cert_file, key_file = f"{tmp}/tls.crt", f"{tmp}/tls.key"
+        with open(cert_file, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_file, "wb") as f:
+            f.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        ctx.load_cert_chain(cert_file, key_file)
+    return ctx

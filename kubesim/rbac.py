@@ -352,6 +352,86 @@ def access_review(access: AccessControl | None, user: User | None, body: Any) ->
     return out
 
 
+# -- the protobuf kubectl sends -------------------------------------------------------------------------
+
+_PROTOBUF_MAGIC = b"k8s\x00"
+_RESOURCE_FIELDS = {
+    1: "namespace",
+    2: "verb",
+    3: "group",
+    4: "version",
+    5: "resource",
+    6: "subresource",
+    7: "name",
+}
+_NON_RESOURCE_FIELDS = {1: "path", 2: "verb"}
+
+
+def _fields(data: bytes) -> list[tuple[int, bytes | int]]:
+    """One protobuf message's (field number, value): varints as int, length-delimited as bytes."""
+    out: list[tuple[int, bytes | int]] = []
+    i = 0
+
+    def varint() -> int:
+        nonlocal i
+        shift = value = 0
+        while True:
+            if i >= len(data):
+                raise ValueError("truncated varint")
+            b = data[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+            shift += 7
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((number, varint()))
+        elif wire == 2:
+            size = varint()
+            out.append((number, data[i : i + size]))
+            i += size
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+    return out
+
+
+def _strings(data: bytes, names: dict[int, str]) -> dict[str, str]:
+    return {names[n]: v.decode() for n, v in _fields(data) if n in names and isinstance(v, bytes)}
+
+
+def access_review_from_protobuf(body: bytes) -> dict[str, Any]:
+    """A SelfSubjectAccessReview sent as Kubernetes protobuf (as kubectl does) -> its JSON form.
+
+    The envelope is runtime.Unknown (magic "k8s\\0"; field 2 holds the object); the object's field 2
+    is the spec, whose field 1 is ResourceAttributes and 2 NonResourceAttributes
+    (k8s.io/api/authorization/v1/generated.proto).
+    """
+    if not body.startswith(_PROTOBUF_MAGIC):
+        raise ApiError(400, "protobuf body without the k8s envelope", "BadRequest")
+    try:
+        raw = next(
+            (v for n, v in _fields(body[len(_PROTOBUF_MAGIC) :]) if n == 2 and isinstance(v, bytes)), b""
+        )
+        spec_bytes = next((v for n, v in _fields(raw) if n == 2 and isinstance(v, bytes)), b"")
+        spec: dict[str, Any] = {}
+        for number, value in _fields(spec_bytes):
+            if number == 1 and isinstance(value, bytes):
+                spec["resourceAttributes"] = _strings(value, _RESOURCE_FIELDS)
+            elif number == 2 and isinstance(value, bytes):
+                spec["nonResourceAttributes"] = _strings(value, _NON_RESOURCE_FIELDS)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            400, f"SelfSubjectAccessReview: undecodable protobuf body: {exc}", "BadRequest"
+        ) from None
+    return {"spec": spec}
+
+
 def token_request(
     access: AccessControl | None, store: Store, clock: Clock, namespace: str, name: str, body: Any
 ) -> dict[str, Any]:

@@ -7,7 +7,9 @@ import io
 import json
 import queue
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +27,7 @@ from kubesim.errors import ApiError, bad_request, status_object
 from kubesim.faults import Fault, fault_from_dict
 from kubesim.logs import render as render_logs
 from kubesim.objects import Obj
-from kubesim.rbac import AccessControl, access_review, token_request
+from kubesim.rbac import AccessControl, access_review, access_review_from_protobuf, token_request
 from kubesim.resources import VIRTUAL_GROUPS
 from kubesim.routes import ResourceRequest, parse_resource_path, split_path
 from kubesim.selectors import parse_field_selector, parse_label_selector
@@ -55,15 +57,30 @@ class KubesimServer(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], world: World, access: AccessControl | None = None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        world: World,
+        access: AccessControl | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(address, Handler)
         self.world = world
         self.access = access  # None: no authentication, everything allowed (see kubesim/rbac.py)
+        self.scheme = "http"
+        if tls is not None:  # HTTPS; the handshake happens in the handler's thread, not in accept()
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+            self.scheme = "https"
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if self.scheme == "https" and isinstance(sys.exc_info()[1], OSError):
+            return  # a client that gave up during the TLS handshake (or shutdown's poke): not a bug
+        super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -295,13 +312,16 @@ class Handler(BaseHTTPRequestHandler):
         if method != "POST":
             return False
         if req.rt.kind == "SelfSubjectAccessReview" and req.name is None:
-            self._send(201, access_review(self.server.access, user, self._parse_body(body)))
+            protobuf = "protobuf" in (self.headers.get("Content-Type") or "")  # `kubectl auth can-i`
+            sent = access_review_from_protobuf(body) if protobuf else self._parse_body(body)
+            self._send(201, access_review(self.server.access, user, sent))
             return True
         if req.rt.plural == "serviceaccounts" and req.sub == "token" and req.name and req.namespace:
             w = self.world
-            answer = token_request(
-                self.server.access, w.store, w.clock, req.namespace, req.name, self._parse_body(body)
-            )
+            # `kubectl create token` sends its TokenRequest as protobuf; its spec (audiences, expiry)
+            # only shapes the answer, so without JSON the defaults apply
+            sent = None if "protobuf" in (self.headers.get("Content-Type") or "") else self._parse_body(body)
+            answer = token_request(self.server.access, w.store, w.clock, req.namespace, req.name, sent)
             self._send(201, answer)
             return True
         return False
@@ -605,14 +625,22 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(
-    world: World, host: str = "127.0.0.1", port: int = 0, access: AccessControl | None = None
+    world: World,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    access: AccessControl | None = None,
+    tls: ssl.SSLContext | None = None,
+    *,
+    start_world: bool = True,
 ) -> tuple[KubesimServer, threading.Thread]:
     """Start the HTTP server in a background thread; returns (server, thread).
 
-    `access`: authentication and RBAC (kubesim/rbac.py); None serves everyone everything.
+    `access`: authentication and RBAC (kubesim/rbac.py); None serves everyone everything. `tls`: serve
+    HTTPS. `start_world=False` adds a listener to a world another `serve` already started.
     """
-    server = KubesimServer((host, port), world, access)
-    world.start()
+    server = KubesimServer((host, port), world, access, tls)
+    if start_world:
+        world.start()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="kubesim-http", daemon=True
     )

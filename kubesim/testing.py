@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from kubesim.auth import MASTERS, Authenticator, User, user_named
+from kubesim.auth import MASTERS, Authenticator, User, self_signed_tls, user_named
 from kubesim.faults import Fault, check_fault
 from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
 from kubesim.rbac import AccessControl
@@ -22,15 +22,22 @@ from kubesim.world import World
 class Sim:
     """Handle on a running kubesim: its URL, a kubeconfig file, and the simulation controls."""
 
-    def __init__(self, server: KubesimServer, kubeconfig: Path) -> None:
+    def __init__(
+        self, server: KubesimServer, kubeconfig: Path, tls_server: KubesimServer | None = None
+    ) -> None:
         self._server = server
         self.world: World = server.world
         self.url: str = server.url
-        self.kubeconfig: str = str(kubeconfig)  # with the superuser token when kubesim runs with tokens
+        # with tokens: the HTTPS listener's URL (same world), for kubectl, which sends tokens only over TLS
+        self.tls_url: str | None = tls_server.url if tls_server is not None else None
+        # for kubectl and the clients: over HTTPS with the superuser token when kubesim runs with tokens
+        self.kubeconfig: str = str(kubeconfig)
 
-    def write_kubeconfig(self, path: str | Path, token: str) -> str:
-        """A kubeconfig for this server that authenticates with `token` (see run_kubesim's `tokens`)."""
-        return str(write_kubeconfig(path, self.url, token=token))
+    def write_kubeconfig(self, path: str | Path, token: str, *, tls: bool = False) -> str:
+        """A kubeconfig that authenticates with `token` (see run_kubesim's `tokens`); `tls`: over HTTPS."""
+        if tls and self.tls_url is None:
+            raise ValueError("kubesim runs without tokens: there is no HTTPS listener")
+        return str(write_kubeconfig(path, self.tls_url if tls and self.tls_url else self.url, token=token))
 
     def access_log(self) -> list[dict[str, Any]]:
         """Every authorization decision (user, verb, group, resource, namespace, name, allowed) when
@@ -137,11 +144,16 @@ def run_kubesim(
     world = World(scenario, seed=seed)
     access = access_control(world, tokens, rbac=rbac) if tokens is not None else None
     server, thread = serve(world, "127.0.0.1", 0, access)
+    tls_server, tls_thread = (
+        serve(world, "127.0.0.1", 0, access, self_signed_tls(), start_world=False) if access else (None, None)
+    )
     with tempfile.TemporaryDirectory(prefix="kubesim-") as tmp:
-        kubeconfig = write_kubeconfig(Path(tmp) / "kubeconfig", server.url)
+        kubeconfig = write_kubeconfig(Path(tmp) / "kubeconfig", tls_server.url if tls_server else server.url)
         try:
-            yield Sim(server, kubeconfig)
+            yield Sim(server, kubeconfig, tls_server)
         finally:
+            if tls_server is not None and tls_thread is not None:
+                shutdown(tls_server, tls_thread)
             shutdown(server, thread)
 
 

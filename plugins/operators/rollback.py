@@ -6,17 +6,30 @@ made, and whether production is healthy afterwards.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from airflow.sdk import Context
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    TaskDeferred,
+)
 
+from airlock import notify, stop_line
 from airlock.kube import rollback
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import collect_evidence
 from airlock.kube.plan import RollbackPlan
+from airlock.kube.retry import RetryPolicy
 from airlock.kube.status import rollout_status
+from airlock.spec import ServiceSpec, spec_from
+from airlock.timeouts import rollback_deadline, rollback_retry
 from operators._kube import KubeOperator, api_client
+from operators.notify import send_slack
 from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
 
 
@@ -48,6 +61,86 @@ def failure_reason(context: Context) -> str:
     return "; ".join(parts)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Exceptions that are how Airflow steers a task (defer, skip), not a failed rollback.
+_CONTROL_FLOW = (TaskDeferred, AirflowSkipException, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def stops_the_line_on_failure(method: F) -> F:
+    """Any failure of a production rollback (refused, a write that kept failing until the rollback's
+    deadline, the execution timeout, fenced, unhealthy or not matching the plan) stops the line
+    before the failure propagates: see airlock.stop_line."""
+
+    @functools.wraps(method)
+    def wrapper(self: RollbackOperator, context: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, context, *args, **kwargs)
+        except _CONTROL_FLOW:
+            raise
+        except BaseException as exc:
+            self.stop_the_line(context, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stop_the_line(spec: ServiceSpec, run_id: str, reason: str, log: Any, dry_run: bool = False) -> None:
+    """Write the stop mark on production and tell the owners in Slack. Never raises (it runs while a
+    rollback is already failing); a mark that cannot be written is logged as loudly as possible."""
+    namespace = spec.environment("production").namespace
+    if dry_run:
+        log.info("DRY RUN: the line would be stopped for %s (%s)", spec.service, reason)
+        return
+    try:
+        kube = Kube(api_client(spec, "production"), log=log)
+        kube.retry = RetryPolicy(attempts=8, deadline=120.0)  # the mark matters more than speed
+        mark, written = stop_line.stop_the_line(kube, spec.service, namespace, run_id, reason[:2000])
+    except Exception as exc:
+        log.error(
+            "COULD NOT STOP THE LINE for %s (%s): %s. A human must look at production now.",
+            spec.service,
+            reason,
+            exc,
+        )
+        return
+    if not written:
+        return  # already stopped (by this run's rollback itself, or an earlier run): the owners were told
+    send_slack(
+        spec,
+        notify.line_stopped_message(
+            service=spec.service,
+            run_id=run_id,
+            reason=mark.reason,
+            clear_command=mark.clear_command(),
+            owners=spec.owners,
+            dashboard=spec.metrics.dashboard or "",
+        ),
+        log,
+    )
+
+
+def stop_line_callback(spec: dict[str, Any], then: Callable[[Context], None]) -> Callable[[Context], None]:
+    """The rollback's on_failure_callback: stop the line (also when the task failed without running
+    its code: a deferral that timed out, a worker that died), then `then` (the Slack failure notice)."""
+
+    def callback(context: Context) -> None:
+        import logging
+
+        log = logging.getLogger("airlock.stop_line")
+        try:
+            service = spec_from(spec)
+            task = context["ti"].task
+            if getattr(task, "environment", "production") == "production":
+                error = context.get("exception")
+                stop_the_line(service, str(context["run_id"]), f"rollback task failed: {error}", log)
+        except Exception as exc:
+            log.error("stop-the-line callback failed: %s", exc)
+        then(context)
+
+    return callback
+
+
 class RollbackOperator(KubeOperator):
     """Put production back to the rollback plan recorded before this run changed it.
 
@@ -67,10 +160,29 @@ class RollbackOperator(KubeOperator):
         self.plan = plan
         self.reason = reason
 
+    def rollback_retry(self, context: Context) -> RetryPolicy:
+        """Transient Kubernetes errors are retried until the rollback's own deadline (timeouts.py)."""
+        started = context["ti"].start_date
+        elapsed = datetime.now(UTC) - started if started else None
+        policy = rollback_retry(self.service_spec, elapsed) if elapsed else rollback_retry(self.service_spec)
+        self.log.info(
+            "Kubernetes calls of this rollback are retried on transient errors until its deadline "
+            "(%.0f s of %.0f s left); after that the line is stopped.",
+            policy.deadline,
+            rollback_deadline(self.service_spec).total_seconds(),
+        )
+        return policy
+
+    def stop_the_line(self, context: Context, reason: str) -> None:
+        if self.environment != "production":
+            return
+        stop_the_line(self.service_spec, str(context["run_id"]), reason, self.log, dry_run=self.is_dry_run)
+
     def _plan(self) -> RollbackPlan | None:
         """The plan the record_rollback_plan task returned (None: the run failed before recording one)."""
         return RollbackPlan.from_dict(self.plan) if self.plan else None
 
+    @stops_the_line_on_failure
     def execute(self, context: Context) -> Any:
         spec = self.service_spec
         reason = str(self.reason or "") or failure_reason(context)
@@ -84,6 +196,7 @@ class RollbackOperator(KubeOperator):
             return base.but(noop=True).to_dict()
         kube = self.kube()
         reader = Kube(api_client(spec, self.environment), log=self.log)
+        kube.retry = reader.retry = self.rollback_retry(context)
         try:
             rollback.check_migration(reader, plan, spec)
         except rollback.IrreversibleMigration as exc:
@@ -113,6 +226,7 @@ class RollbackOperator(KubeOperator):
             return result.but(healthy=None).to_dict()
         return self.wait_rollout(context, plan.deployment, "execute_complete", {"result": result.to_dict()})
 
+    @stops_the_line_on_failure
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None
     ) -> Any:
@@ -121,6 +235,7 @@ class RollbackOperator(KubeOperator):
         if plan is None:
             raise AirflowException("rollback resumed without the rollback plan it started from")
         reader = Kube(api_client(self.service_spec, self.environment), log=self.log)
+        reader.retry = self.rollback_retry(context)
         restored = started.but(restored=rollback.restored_state(reader, plan))
         try:
             self.check_rollout_event(event, context)
@@ -131,6 +246,21 @@ class RollbackOperator(KubeOperator):
                 f"rollback of {self.service_spec.service} was applied but the restored state is "
                 f"NOT healthy: {exc}"
             ) from None
+        differs = rollback.rollback_actions(reader, self.service_spec, plan)
+        if differs:
+            mismatch = "; ".join(a.what for a in differs)
+            context["ti"].xcom_push(
+                key=RETURN_VALUE,
+                value=restored.but(healthy=False, verification=f"still differs: {mismatch}").to_dict(),
+            )
+            raise AirflowException(
+                f"rollback of {self.service_spec.service} ended with production NOT matching the recorded "
+                f"plan; still to do: {mismatch}"
+            )
+        self.log.info(
+            "Verified: production matches the rollback plan recorded at %s (nothing left to restore).",
+            plan.recorded_at,
+        )
         self.log.info(
             "rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
             plan.deployment,
