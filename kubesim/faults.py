@@ -5,6 +5,8 @@ A fault strikes before the request is handled (nothing is applied: the request f
 is applied, then the answer is replaced by `status`, held back `delay` seconds, or lost to a reset):
 what a client sees when an apiserver commits a write and the answer never arrives. `retry_after`
 sets the Retry-After header of a `status` answer (seconds or an HTTP-date; a 429 gets "1" without it).
+`watch_only` limits a fault to watch requests (a list of the same path is left alone): a `status`
+of 410 then answers a watch the way an apiserver answers one from a compacted resourceVersion.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Fault:
     reset: bool = False  # close the connection with a TCP reset instead of answering
     after: bool = False  # strike after the request was handled (a write is applied)
     retry_after: str | None = None  # Retry-After header value for a `status` answer
+    watch_only: bool = False  # strike only watch requests (`?watch=true`), never lists or reads
 
     def describe(self) -> str:
         """What the client got instead of a normal answer, for the audit log."""
@@ -33,10 +36,11 @@ class Fault:
         what += ["reset"] if self.reset else []
         what += [f"delay {self.delay:g}s"] if self.delay else []
         what += ["dropped watch"] if self.drop_watch else []
+        what += ["(watch only)"] if self.watch_only else []
         return ("after handling: " if self.after else "") + ", ".join(what)
 
     def matches(self, method: str, path: str, is_watch: bool) -> bool:
-        if self.drop_watch and not is_watch:
+        if (self.drop_watch or self.watch_only) and not is_watch:
             return False
         return fnmatch.fnmatchcase(method.upper(), self.method.upper()) and fnmatch.fnmatchcase(
             path, self.path
@@ -44,7 +48,18 @@ class Fault:
 
 
 def fault_from_dict(raw: dict[str, Any]) -> Fault:
-    fields = {"method", "path", "status", "delay", "drop_watch", "count", "reset", "after", "retry_after"}
+    fields = {
+        "method",
+        "path",
+        "status",
+        "delay",
+        "drop_watch",
+        "count",
+        "reset",
+        "after",
+        "retry_after",
+        "watch_only",
+    }
     unknown = set(raw) - fields
     if unknown:
         raise ValueError(f"unknown fault fields: {sorted(unknown)}")
@@ -58,6 +73,7 @@ def fault_from_dict(raw: dict[str, Any]) -> Fault:
         reset=bool(raw.get("reset", False)),
         after=bool(raw.get("after", False)),
         retry_after=str(raw["retry_after"]) if raw.get("retry_after") is not None else None,
+        watch_only=bool(raw.get("watch_only", False)),
     )
     check_fault(f)
     return f
@@ -71,8 +87,8 @@ def check_fault(f: Fault) -> None:
         raise ValueError("a reset fault sends no answer, so it cannot have a status")
     if f.retry_after is not None and f.status is None:
         raise ValueError("retry_after goes with a status")
-    if f.after and f.drop_watch:
-        raise ValueError("after applies to answered requests, not to dropped watch streams")
+    if f.after and (f.drop_watch or f.watch_only):
+        raise ValueError("after applies to answered requests, not to watch streams")
 
 
 class Faults:
