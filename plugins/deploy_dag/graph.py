@@ -1,6 +1,6 @@
 """The task graph of `deploy_<service>`: the seed workflow as dependencies, one small builder per phase.
 
-validate -> lock -> pre-flight -> window gate -> staging (deploy, health, smoke, soak)
+validate -> window gate -> lock -> pre-flight checks -> staging (deploy, health, smoke, soak)
   -> production (rollback plan, migration, branch: rolling | blue-green | canary steps + analysis)
   -> validation (health with version, smoke, metrics window, log scan)
   -> complete (old colour cleanup, mark deployed) -> record -> announce -> release lock; outcome
@@ -16,7 +16,7 @@ Every task acts on the run's RunRequest (the validate task's XCom), never on `pa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airlock.run_outcome import decide_run_outcome
 from airlock.spec import ServiceSpec, spec_to_dict
+from airlock.timeouts import TaskTimeouts, task_timeouts
 from deploy_dag.guards import only_for_strategy, skip_for_hotfix_or_dry_run, skip_in_dry_run
 from deploy_dag.params import deploy_params
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
 from operators.canary import CanaryPromoteOperator, CanaryStepOperator
+from operators.lease import ACQUIRE_LOCK_TASK_ID
 from operators.lock import DeployLockOperator
 from operators.log_scan import LogScanOperator
 from operators.migration import MigrationOperator
@@ -38,7 +40,7 @@ from operators.plan import RecordRollbackPlanOperator
 from operators.preflight import PreflightOperator
 from operators.record import RecordDeploymentOperator
 from operators.request_bound import pull_request
-from operators.rollback import RollbackOperator, failure_reason
+from operators.rollback import RollbackOperator, failure_reason, stop_line_callback
 from operators.rollout import RollingUpdateOperator
 from operators.validate import ValidateRequestOperator
 from operators.window_gate import WindowGateOperator
@@ -47,6 +49,8 @@ from sensors.metrics import MetricsSensor
 from timetables.release_train import ReleaseTrainTimetable
 
 RecordSources = dict[str, list[str]]
+
+MAX_ACTIVE_RUNS = 4  # see build_deploy_dag: the Lease, not this, keeps deployments one at a time
 
 
 @dataclass
@@ -86,12 +90,15 @@ def _doc(spec: ServiceSpec, source: Path) -> str:
 # -- phases -------------------------------------------------------------------------------------------
 
 
-def build_preflight(s: dict[str, Any]) -> Phase:
+def build_preflight(s: dict[str, Any]) -> tuple[Any, Phase]:
+    """The window gate (it runs before the lock is taken, see build_deploy_dag) and the checks phase.
+
+    The checks run after the window opened and the lock is held, so they judge the production the run
+    will change (a wait of days makes earlier checks stale)."""
     with TaskGroup("preflight"):
-        checks = PreflightOperator(task_id="checks", spec=s)
         window = WindowGateOperator(task_id="window", spec=s)
-        checks >> window
-    return Phase([checks], [window], {"preflight": _ids(checks), "window": _ids(window)})
+        checks = PreflightOperator(task_id="checks", spec=s)
+    return window, Phase([checks], [checks], {"preflight": _ids(checks), "window": _ids(window)})
 
 
 def build_staging(s: dict[str, Any]) -> Phase:
@@ -287,19 +294,29 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         schedule=schedule,
         start_date=datetime(2026, 1, 1),
         catchup=False,
-        max_active_runs=1,  # one deployment per service at a time (plus the cluster-side lease)
+        # The cluster-side Lease is what allows one deployment per service at a time. More than one
+        # active run lets a hotfix start while a planned run waits for its window (which it does
+        # before taking the lock, holding no worker slot).
+        max_active_runs=MAX_ACTIVE_RUNS,
         # params are attached after the tasks exist (share_params): see there why
         tags=["airlock", "deploy", spec.service],
         owner_links={},
-        default_args={"owner": ", ".join(spec.owners) or "airlock", "retries": 0},
+        default_args={
+            "owner": ", ".join(spec.owners) or "airlock",
+            "retries": 0,
+            "execution_timeout": task_timeouts(spec).quick,  # each task's own limit: apply_timeouts
+        },
     )
     with dag:
         validate = ValidateRequestOperator(task_id=VALIDATE_TASK_ID, spec=s)
-        lock = DeployLockOperator(task_id="acquire_lock", spec=s, action="acquire", holder="{{ run_id }}")
+        # the window wait comes before the lock: a planned run waiting for its window blocks nothing,
+        # and the rollback plan is recorded (after the lock) against the production it then finds
+        window, preflight = build_preflight(s)
+        lock = DeployLockOperator(task_id=ACQUIRE_LOCK_TASK_ID, spec=s, action="acquire")
         announce_start = SlackNotifyOperator(task_id="announce_start", spec=s, kind="start")
-        validate >> lock >> announce_start
+        validate >> window >> lock >> announce_start
 
-        phases = [build_preflight(s)]
+        phases = [preflight]
         if spec.kubernetes.staging is not None:
             phases.append(build_staging(s))
         production, plan = build_production(spec, s, validate)
@@ -315,7 +332,8 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             spec=s,
             plan=plan.output,
             trigger_rule=TriggerRule.ONE_FAILED,
-            on_failure_callback=slack_failure_callback(s),  # a failed rollback needs a human, now
+            # a failed rollback needs a human, now: stop the line (also when the task died) and tell Slack
+            on_failure_callback=stop_line_callback(s, slack_failure_callback(s)),
         )
         [production.group, validation.group] >> rollback
 
@@ -333,13 +351,50 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             record=record.output,
             trigger_rule=TriggerRule.ALL_DONE,
         )
-        release = DeployLockOperator(
-            task_id="release_lock", spec=s, action="release", holder="{{ run_id }}"
-        ).as_teardown(setups=lock)
+        release = DeployLockOperator(task_id="release_lock", spec=s, action="release")
+        release.as_teardown(setups=lock)
         record >> announce >> release
         run_outcome(record.output)
+    apply_timeouts(dag, task_timeouts(spec))
     share_params(dag, deploy_params(spec))
     return dag
+
+
+def _timeout_for(op: Any, t: TaskTimeouts) -> timedelta:
+    """Which of the spec-derived limits (airlock.timeouts) applies to a task of this graph."""
+    if isinstance(op, MetricsSensor):
+        return {"canary": t.analysis, "staging": t.soak, "post_switch": t.post_switch}.get(
+            op.phase, t.validation
+        )
+    kinds: list[tuple[type | tuple[type, ...], timedelta]] = [
+        (RollbackOperator, t.rollback),
+        (WindowGateOperator, t.window),
+        (PreflightOperator, t.preflight),
+        (MigrationOperator, t.migration),
+        (BlueGreenFinalizeOperator, t.retire_old_colour),
+        ((HealthCheckOperator, SmokeTestOperator, LogScanOperator), t.validation),
+        (
+            (
+                RollingUpdateOperator,
+                CanaryStepOperator,
+                CanaryPromoteOperator,
+                BlueGreenDeployOperator,
+                BlueGreenSwitchOperator,
+                RecordRollbackPlanOperator,
+            ),
+            t.rollout,
+        ),
+    ]
+    for kind, limit in kinds:
+        if isinstance(op, kind):
+            return limit
+    return t.quick
+
+
+def apply_timeouts(dag: DAG, timeouts: TaskTimeouts) -> None:
+    """Give every task its execution_timeout (validate, lock, notify and record keep the quick default)."""
+    for op in dag.tasks:
+        op.execution_timeout = _timeout_for(op, timeouts)
 
 
 # Record fields gathered from one task are that task's value; the check fields (and any field fed by

@@ -14,8 +14,10 @@ from airflow.sdk.exceptions import AirflowException
 
 from airlock.kube.api import Kube
 from airlock.kube.diagnose import find_stuck_reason
+from airlock.kube.lock import Fence, LeaseRef
 from airlock.kube.rolling import ImageUpdate, set_image
 from airlock.spec import ServiceSpec, spec_from
+from operators.lease import fenced_dag, lease_ref
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY
 
@@ -60,7 +62,21 @@ class KubeOperator(RequestBound, BaseOperator):
         dry = self.is_dry_run
         if dry:
             self.log.info("DRY RUN: reads go to the cluster, writes are only logged")
-        return Kube(api_client(self.service_spec, self.environment), dry_run=dry, log=self.log)
+        return Kube(
+            api_client(self.service_spec, self.environment), dry_run=dry, log=self.log, fence=self.fence()
+        )
+
+    def lease(self) -> LeaseRef | None:
+        """The deploy lock this run's production writes are fenced on (None: not a deploy DAG, staging,
+        dry run or no request)."""
+        production = self.environment == "production"
+        if not (production and self.has_request and not self.is_dry_run and fenced_dag(self)):
+            return None
+        return lease_ref(self.service_spec, self.run_request.run_id)
+
+    def fence(self) -> Fence | None:
+        ref = self.lease()
+        return Fence(ref) if ref is not None else None
 
     def image(self) -> str:
         return self.run_request.image
@@ -128,6 +144,7 @@ class KubeOperator(RequestBound, BaseOperator):
                     deployment=deployment,
                     timeout=timeout,
                     extra=kwargs or {},
+                    lease=lease.to_dict() if (lease := self.lease()) else None,
                 ),
                 method_name=method_name,
                 kwargs=kwargs or {},

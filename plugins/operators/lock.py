@@ -1,4 +1,4 @@
-"""DeployLockOperator: acquire / release the per-service deploy lock (a Lease in production)."""
+"""DeployLockOperator: acquire / release the per-service deploy lock (a fenced Lease in production)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,26 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airlock.kube import lock
 from operators._kube import KubeOperator
+from operators.lease import run_holder
 from operators.xcom_keys import FAILURE_REASON_KEY
 
 
 class DeployLockOperator(KubeOperator):
-    """action="acquire": take Lease `airlock-<service>` for `holder` (fails at once, naming the holder
-    and expiry, if another live run holds it); action="release": give it back if we hold it.
+    """action="acquire": take Lease `airlock-<service>` for this run (fails at once, naming the holder
+    and expiry, if another live run holds it, and naming the failed run while the service's line is
+    stopped); action="release": give it back if we hold it (kept when this run stopped the line).
 
-    Use release as a teardown task so the lock is released whatever happened. A crashed run's lock
-    expires after `ttl_seconds` (default: 3 hours, longer than any sane deployment).
+    The holder is `<installation id>/<run id>` (operators.lease) unless `holder` is given. The lease
+    lasts `ttl_seconds` (default AIRLOCK_LOCK_LEASE_SECONDS or 5 minutes) and is renewed by the run's
+    production writes (the fence) and by its triggers while it waits; a crashed run's lock expires.
+    Use release as a teardown task so the lock is released whatever happened.
     """
 
     template_fields = ("holder",)
     request_optional = True  # the release is a teardown: it runs even when validate failed
 
     def __init__(
-        self, *, action: str, holder: str = "{{ run_id }}", ttl_seconds: int = 3 * 3600, **kwargs: Any
+        self, *, action: str, holder: str | None = None, ttl_seconds: int | None = None, **kwargs: Any
     ) -> None:
         if action not in ("acquire", "release"):
             raise ValueError(f"action must be 'acquire' or 'release', got {action!r}")
@@ -36,11 +40,20 @@ class DeployLockOperator(KubeOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.service_spec
         kube = self.kube()
+        holder = str(self.holder or run_holder(str(context["run_id"])))
+        ttl = self.ttl_seconds or lock.lease_seconds()
         if self.action == "release":
-            return lock.release(kube, self.namespace, spec.service, str(self.holder)).to_dict()
+            return lock.release(kube, self.namespace, spec.service, holder).to_dict()
+        self.log.info(
+            "Taking deploy lock %s/%s for %s (lease %s s, renewed while the run lives).",
+            self.namespace,
+            lock.lease_name(spec.service),
+            holder,
+            ttl,
+        )
         try:
-            result = lock.acquire(kube, self.namespace, spec.service, str(self.holder), self.ttl_seconds)
-        except lock.LockHeld as exc:
+            result = lock.acquire(kube, self.namespace, spec.service, holder, ttl)
+        except (lock.LockHeld, lock.LineStopped) as exc:
             context["ti"].xcom_push(
                 key=FAILURE_REASON_KEY, value=str(exc)
             )  # the record and Slack name the holder

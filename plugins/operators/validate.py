@@ -3,6 +3,7 @@
 The form validates declared params, but REST conf may carry undeclared or malformed keys, and a
 scheduled release-train run carries no version at all: this task checks all of it against the service
 spec (airlock.run_request), resolves the version, and fails with one clear message before any write.
+It also refuses to start while the service's line is stopped (airlock.stop_line), naming the failed run.
 Its return value is the RunRequest every later task acts on.
 """
 
@@ -13,8 +14,10 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airlock.kube.api import Kube
 from airlock.run_request import NothingQueued, build_run_request
 from airlock.spec import SpecError, spec_from
+from airlock.stop_line import LineStopped, refuse_if_stopped, stop_mark_name
 from deploy_dag.params import release_train_variable
 from operators.xcom_keys import FAILURE_REASON_KEY
 
@@ -58,7 +61,26 @@ class ValidateRequestOperator(BaseOperator):
             context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=str(exc))  # named by the run's outcome task
             raise AirflowFailException(str(exc)) from None
         self.log.info("Request accepted: %s.", request.describe())
+        self._refuse_if_line_stopped(spec, context)
         return request.to_dict()
+
+    def _refuse_if_line_stopped(self, spec: Any, context: Context) -> None:
+        """No run starts while an earlier rollback's stop mark is on the cluster (airlock.stop_line)."""
+        from operators._kube import api_client  # lazy: keeps DAG parsing free of the kubernetes clients
+
+        namespace = spec.environment("production").namespace
+        self.log.info(
+            "Checking that the line is not stopped for %s (configmap %s/%s).",
+            spec.service,
+            namespace,
+            stop_mark_name(spec.service),
+        )
+        try:
+            refuse_if_stopped(Kube(api_client(spec, "production"), log=self.log), spec.service, namespace)
+        except LineStopped as exc:
+            context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=str(exc))
+            raise AirflowFailException(str(exc)) from None
+        self.log.info("The line is not stopped: no earlier rollback left production needing a human.")
 
     def _queued_version(self, spec: Any) -> str | None:
         """What CI queued for the release train (Airflow Variable), or None."""

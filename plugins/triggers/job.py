@@ -13,6 +13,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airlock.kube.async_api import AsyncKube
 from airlock.kube.async_watch import watch_object
 from airlock.kube.migration import job_state
+from triggers.lease_keeper import keeping_lease
 from triggers.stale_event_guard import hold_until_settled
 
 
@@ -22,8 +23,11 @@ def judge_job(job: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
 
 
 class JobTrigger(BaseTrigger):
-    def __init__(self, conn_id: str, namespace: str, job: str, timeout: float) -> None:
+    def __init__(
+        self, conn_id: str, namespace: str, job: str, timeout: float, lease: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
+        self.lease = lease  # the run's deploy lock (LeaseRef dict), renewed while waiting
         self.conn_id = conn_id
         self.namespace = namespace
         self.job = job
@@ -32,13 +36,19 @@ class JobTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "triggers.job.JobTrigger",
-            {"conn_id": self.conn_id, "namespace": self.namespace, "job": self.job, "timeout": self.timeout},
+            {
+                "conn_id": self.conn_id,
+                "namespace": self.namespace,
+                "job": self.job,
+                "timeout": self.timeout,
+                "lease": self.lease,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.monotonic()
         hook = AsyncKubernetesHook(conn_id=self.conn_id)
-        async with hook.get_conn() as api_client:
+        async with keeping_lease(self.lease, self.log), hook.get_conn() as api_client:
             outcome = await watch_object(
                 AsyncKube(api_client, log=self.log),
                 "jobs",

@@ -20,6 +20,7 @@ from airlock.analysis.prometheus import PrometheusError, parse_query_response, q
 from airlock.analysis.verdict import Verdict, format_verdict_table
 from hooks.app_http import connection_base_url
 from hooks.prometheus import QUERY_TIMEOUT_S
+from triggers.lease_keeper import keeping_lease
 from triggers.stale_event_guard import hold_until_settled
 
 
@@ -41,9 +42,14 @@ async def fetch(session: aiohttp.ClientSession, base_url: str, q: PlannedQuery) 
 
 class MetricsTrigger(BaseTrigger):
     def __init__(
-        self, plan: dict[str, Any], health_ok: bool | None = None, smoke_ok: bool | None = None
+        self,
+        plan: dict[str, Any],
+        health_ok: bool | None = None,
+        smoke_ok: bool | None = None,
+        lease: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.lease = lease  # the run's deploy lock (LeaseRef dict), renewed while the gate observes
         self.plan = plan
         self.health_ok = health_ok
         self.smoke_ok = smoke_ok
@@ -51,7 +57,7 @@ class MetricsTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "triggers.metrics.MetricsTrigger",
-            {"plan": self.plan, "health_ok": self.health_ok, "smoke_ok": self.smoke_ok},
+            {"plan": self.plan, "health_ok": self.health_ok, "smoke_ok": self.smoke_ok, "lease": self.lease},
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -66,7 +72,10 @@ class MetricsTrigger(BaseTrigger):
         auth = aiohttp.BasicAuth(conn.login, conn.password or "") if conn.login else None
         state = plan.gate_state()
         timeout = aiohttp.ClientTimeout(total=QUERY_TIMEOUT_S + 5)
-        async with aiohttp.ClientSession(auth=auth, timeout=timeout) as session:
+        async with (
+            keeping_lease(self.lease, self.log),
+            aiohttp.ClientSession(auth=auth, timeout=timeout) as session,
+        ):
             while True:
                 verdict = await self.poll(session, base_url, plan, state)
                 self.log.info("%s", format_verdict_table(verdict))

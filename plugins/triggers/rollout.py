@@ -24,6 +24,7 @@ from airlock.kube.async_api import AsyncKube
 from airlock.kube.async_watch import watch_object
 from airlock.kube.diagnose import find_stuck_reason_async
 from airlock.kube.wait import judge_rollout, rollout_result
+from triggers.lease_keeper import keeping_lease
 from triggers.stale_event_guard import hold_until_settled
 
 
@@ -45,9 +46,11 @@ class RolloutTrigger(BaseTrigger):
         deployment: str,
         timeout: float,
         extra: dict[str, Any] | None = None,
+        lease: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.extra = extra or {}
+        self.lease = lease  # the run's deploy lock (LeaseRef dict), renewed while waiting
         self.conn_id = conn_id
         self.namespace = namespace
         self.deployment = deployment
@@ -62,13 +65,14 @@ class RolloutTrigger(BaseTrigger):
                 "deployment": self.deployment,
                 "timeout": self.timeout,
                 "extra": self.extra,
+                "lease": self.lease,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.monotonic()
         hook = AsyncKubernetesHook(conn_id=self.conn_id)
-        async with hook.get_conn() as api_client:
+        async with keeping_lease(self.lease, self.log), hook.get_conn() as api_client:
             kube = AsyncKube(api_client, log=self.log)
             outcome = await watch_object(
                 kube,

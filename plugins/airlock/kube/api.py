@@ -168,9 +168,12 @@ class Kube:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        fence: Callable[[Kube, str, str], None] | None = None,
     ):
         self.api_client = api_client
         self.dry_run = dry_run
+        # called before every write that is sent (not in a dry run): raises to refuse it (lock.Fence)
+        self.fence = fence
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.clock, self.sleep, self.rand = clock, sleep, rand
@@ -416,6 +419,8 @@ class Kube:
         server gets the real one.
         """
         shown = json.dumps(redact_body(body), sort_keys=True) if body is not None else ""
+        if self.fence is not None and not self.dry_run:
+            self.fence(self, method, url)  # the run must still hold its deploy lock (lock.Fence)
         self.writes.append((method, url, body))
         if self.dry_run:
             self.log.info("DRY RUN - would %s %s (%s) %s %s", method, url, content_type, what, shown)

@@ -6,10 +6,11 @@ into the same dict-in/dict-out reads as the sync transport, with the same paths,
 state machine (watch.py) and the read plans (diagnose.py) run unchanged over either transport.
 
 Every HTTP call goes through `AsyncKube._call`, the one place for this transport's timeouts and its
-bounded retries, by the same policy as the sync transport (retry.py). Reads only: the triggers never
-write. Below it aiohttp still re-sends an idempotent request once, at once, when a persistent
-connection drops (RFC 9112's allowance for a keep-alive connection the server closed); unlike
-urllib3's default retries (which the sync transport turns off) that cannot multiply timeouts.
+bounded retries, by the same policy as the sync transport (retry.py). Reads, plus one write: a
+run waiting in the triggerer renews its deploy lock (`replace`). Below it aiohttp still re-sends an
+idempotent request once, at once, when a persistent connection drops (RFC 9112's allowance for a
+keep-alive connection the server closed); unlike urllib3's default retries (which the sync transport
+turns off) that cannot multiply timeouts.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class AsyncKube:
         timeout: tuple[float, float | None] | None = None,
         *,
         stream: bool = False,
+        method: str = "GET",
+        body: Any = None,
     ) -> Any:
         """One GET, retried by the policy: the body (bytes), or with `stream` the open aiohttp response.
 
@@ -79,14 +82,18 @@ class AsyncKube:
         (the sync client raises), so the status is checked here. A stream gets one attempt: the
         watch session owns its reconnects (watch.py).
         """
-        attempts = CallAttempts(ONCE if stream else self.retry, "GET", url, now=self.clock(), rand=self.rand)
+        attempts = CallAttempts(ONCE if stream else self.retry, method, url, now=self.clock(), rand=self.rand)
+        request_headers = {"Accept": "application/json"}
+        if body is not None:
+            request_headers["Content-Type"] = "application/json"
         while True:
             try:
                 resp = await self.api_client.call_api(
                     url,
-                    "GET",
+                    method,
                     query_params=query,
-                    header_params={"Accept": "application/json"},
+                    header_params=dict(request_headers),  # the client adds its defaults to it
+                    body=body,
                     auth_settings=["BearerToken"],
                     _preload_content=False,
                     _return_http_data_only=True,
@@ -178,6 +185,15 @@ class AsyncKube:
             return log_lines(await self._text(path("pods", namespace, pod, "log"), query))
         except KubeError:
             return []
+
+    async def replace(self, resource: str, namespace: str | None, name: str, body: Obj) -> Obj | None:
+        """PUT one object (the one write of this transport: a waiting run renewing its deploy lock,
+        lock.keep_lease_async). A 409 Conflict (stale resourceVersion) is the caller's to resolve."""
+        self.log.info("PUT %s (renew deploy lock)", path(resource, namespace, name))
+        data = await self._call(path(resource, namespace, name), [], method="PUT", body=body)
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data or "")
+        found = json.loads(text) if text else None
+        return found if isinstance(found, dict) else None
 
     async def watch(self, request: WatchObjects) -> AsyncGenerator[Obj, None]:
         """One watch request; yields {"type", "object"} events until the server ends the stream."""

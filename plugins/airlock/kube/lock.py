@@ -1,31 +1,123 @@
-"""The deploy lock: a coordination.k8s.io/v1 Lease `airlock-<service>` in the production namespace.
+"""The deploy lock: a coordination.k8s.io/v1 Lease `airlock-<service>` in the production namespace, fenced.
 
 It keeps two Airflow installations (or two runs) from deploying the same service at once, using the
-cluster both of them write to. The Lease holds `holderIdentity` (the run id), `acquireTime`,
-`renewTime` and `leaseDurationSeconds`; it is free when it has no holder or renewTime +
-leaseDurationSeconds is in the past (a crashed run cannot block deployments forever).
+cluster both of them write to.
 
-* acquire: create it if missing; take it if free or expired; if we already hold it, renew only when
-  less than half of the TTL remains (so a retry writes nothing). If another live holder has it, fail
-  at once naming the holder and when the lease expires; we do not wait, because a deployment that
-  collides with another one should be re-planned by a human, not queued behind it.
-* release: drop the holder only if we hold it; otherwise do nothing.
-Writes use the Lease's resourceVersion (optimistic concurrency), so two racing acquirers cannot both win.
+* Holder identity = `<installation id>/<run id>` (`holder_identity`). Run ids such as
+  `scheduled__2026-03-03T02:00:00+00:00` are the same in every installation, so the installation id
+  tells them apart: `AIRLOCK_INSTALLATION_ID` (environment) or Airflow config `[airlock]
+  installation_id` when set, else a stable id derived from the metadata database URL (password
+  removed) - the one thing every process of an installation shares (`installation_id`).
+* The lease is short (`LEASE_SECONDS`, 5 minutes by default; `AIRLOCK_LOCK_LEASE_SECONDS`) and renewed
+  while the run lives: before every production write (the fence below) and, while the run waits in
+  the triggerer (rollout, migration, analysis), by the trigger (`keep_lease_async`). A run that dies
+  stops renewing, and its lock frees itself within minutes.
+* Fencing: every production write first checks that this run still holds the lease (`Fence`, called
+  by `Kube.write`); if another holder took it, or it expired, the write is refused with LockLost and
+  nothing is sent.
+* The decision is one pure function, `lease_decision(lease, holder, now, ttl)` -> hold / renew / take /
+  lost / held-by-other, used by acquire, the sync fence and the async renewal alike.
+* acquire: refuses while the service's line is stopped (stop_line.py); creates the Lease if missing;
+  takes it if free or expired; renews it if we hold it and it is due. If another live holder has it,
+  fail at once naming the holder and when its lease expires (a collision is re-planned by a human).
+* release: drop the holder only if we hold it; if this run stopped the line, keep it held (see
+  stop_line.py) and say so.
+Writes carry the Lease's resourceVersion (optimistic concurrency), so two racing writers cannot both win.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from airlock.kube.api import Kube, KubeError
+from airlock.kube.api import Kube, KubeError, path
+from airlock.stop_line import LineStopped, read_mark, refuse_if_stopped, stop_mark_path
 
 Obj = dict[str, Any]
 
+LEASE_SECONDS = 300  # short: a dead run's lock frees itself within minutes; live runs renew it
+INSTALLATION_ENV = "AIRLOCK_INSTALLATION_ID"
+LEASE_SECONDS_ENV = "AIRLOCK_LOCK_LEASE_SECONDS"
+STOPPED_ANNOTATION = "airlock.io/line-stopped"
+
+__all__ = ["LineStopped", "LockHeld", "LockLost"]
+
 
 class LockHeld(RuntimeError):
-    pass
+    """Another live holder has the lock."""
+
+
+class LockLost(RuntimeError):
+    """Fenced: this run no longer holds the lock (expired, or taken by another holder); nothing was written."""
+
+
+# -- identity ----------------------------------------------------------------------------------------
+
+
+def installation_id(configured: str | None, database_url: str | None) -> str:
+    """This Airflow installation's id: the configured one, else derived from the metadata DB URL.
+
+    Every process of one installation (scheduler, workers, triggerer) reads the same database, so a
+    hash of its URL is stable across them and differs between installations. The password is removed
+    first (rotating it must not change the id). Neither given: "airflow" (one installation only; set
+    AIRLOCK_INSTALLATION_ID when several share a cluster).
+    """
+    if configured and configured.strip():
+        value = configured.strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value):
+            raise ValueError(
+                f"{INSTALLATION_ENV}={value!r} is not allowed: use 1-63 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        return value
+    if database_url:
+        without_password = re.sub(r"(://[^:/@]*):[^@]*@", r"\1@", database_url)
+        return "airflow-" + hashlib.sha256(without_password.encode()).hexdigest()[:12]
+    return "airflow"
+
+
+def holder_identity(installation: str, run_id: str) -> str:
+    return f"{installation}/{run_id}"
+
+
+def lease_seconds(environ: dict[str, str] | None = None) -> int:
+    """The lease TTL: AIRLOCK_LOCK_LEASE_SECONDS (15..3600) or LEASE_SECONDS."""
+    raw = (environ if environ is not None else os.environ).get(LEASE_SECONDS_ENV, "")
+    if not raw.strip():
+        return LEASE_SECONDS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 15 <= value <= 3600:
+        raise ValueError(f"{LEASE_SECONDS_ENV}={raw!r} is not allowed: use whole seconds from 15 to 3600")
+    return value
+
+
+@dataclass(frozen=True)
+class LeaseRef:
+    """Which lease a run holds and how: what the fence and the triggers' renewal need (a typed seam)."""
+
+    conn_id: str  # the production Kubernetes connection
+    namespace: str
+    service: str
+    holder: str
+    ttl_seconds: int
+
+    @property
+    def name(self) -> str:
+        return lease_name(self.service)
+
+    def to_dict(self) -> Obj:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Obj) -> LeaseRef:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -83,64 +175,226 @@ def lease_holder(lease: Obj | None, now: datetime) -> str | None:
     return str(holder)
 
 
+# -- the one decision ----------------------------------------------------------------------------------
+
+LeaseAction = Literal["hold", "renew", "take", "lost", "held"]
+
+
+@dataclass(frozen=True)
+class LeaseDecision:
+    """hold: ours, not due; renew: ours, less than half the TTL left; take: free or expired (acquire
+    only); lost: we held it but it expired or someone else has it (fenced); held: another live holder."""
+
+    action: LeaseAction
+    reason: str
+    holder: str | None  # the live holder (None: free)
+    expires: datetime | None
+
+
+def lease_decision(
+    lease: Obj | None, holder: str, now: datetime, ttl_seconds: int, *, acquiring: bool = False
+) -> LeaseDecision:
+    """What `holder` may do with the lease now (pure; see LeaseDecision)."""
+    current = lease_holder(lease, now)
+    expiry = lease_expiry(lease or {})
+    recorded = ((lease or {}).get("spec") or {}).get("holderIdentity")
+    if current == holder:
+        left = (expiry - now).total_seconds() if expiry else 0.0
+        if left > ttl_seconds / 2:
+            return LeaseDecision("hold", f"held by {holder} for {left:.0f} s more", current, expiry)
+        return LeaseDecision(
+            "renew", f"held by {holder}, {left:.0f} s left of {ttl_seconds} s: renewing", current, expiry
+        )
+    if current is not None:
+        until = f"{expiry:%Y-%m-%d %H:%M:%S} UTC" if expiry else "an unknown time"
+        if acquiring:
+            return LeaseDecision("held", f'held by "{current}" until {until}', current, expiry)
+        return LeaseDecision(
+            "lost",
+            f'this run ({holder}) no longer holds it: "{current}" holds it until {until}',
+            current,
+            expiry,
+        )
+    if acquiring:
+        return LeaseDecision(
+            "take", "free" if not recorded else f"expired (last holder {recorded})", None, expiry
+        )
+    if recorded == holder:
+        return LeaseDecision(
+            "lost",
+            f"this run's lease expired at {expiry:%Y-%m-%d %H:%M:%S} UTC without being renewed"
+            if expiry
+            else "this run's lease has no renew time",
+            None,
+            expiry,
+        )
+    return LeaseDecision(
+        "lost", f"this run ({holder}) does not hold it (holder: {recorded or 'nobody'})", None, expiry
+    )
+
+
+def renewed_body(lease: Obj, holder: str, now: datetime, ttl_seconds: int) -> Obj:
+    """The Lease as `holder` holding it from now for ttl (a transition when the holder changes)."""
+    old = lease.get("spec") or {}
+    spec: Obj = {
+        **old,
+        "holderIdentity": holder,
+        "leaseDurationSeconds": int(ttl_seconds),
+        "renewTime": _micro(now),
+    }
+    if old.get("holderIdentity") != holder:
+        spec["acquireTime"] = _micro(now)
+        spec["leaseTransitions"] = int(old.get("leaseTransitions") or 0) + 1
+    return {**lease, "spec": spec}
+
+
+def new_lease(service: str, holder: str, now: datetime, ttl_seconds: int) -> Obj:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": lease_name(service), "labels": {"app.kubernetes.io/managed-by": "airlock"}},
+        "spec": {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": int(ttl_seconds),
+            "acquireTime": _micro(now),
+            "renewTime": _micro(now),
+            "leaseTransitions": 0,
+        },
+    }
+
+
+# -- acquire / renew / release over the sync transport ------------------------------------------------
+
+
 def acquire(
     kube: Kube, namespace: str, service: str, holder: str, ttl_seconds: int, now: datetime | None = None
 ) -> LockState:
-    """Take the lock for `holder`; raises LockHeld naming the live holder."""
+    """Take the lock for `holder`; raises LineStopped while the line is stopped, LockHeld naming the
+    live holder."""
     name = lease_name(service)
+    refuse_if_stopped(kube, service, namespace)
     for _ in range(3):  # retry on a lost optimistic-concurrency race
-        now = now or datetime.now(UTC)
+        at = now or datetime.now(UTC)
         lease = kube.get("leases", namespace, name)
-        current = lease_holder(lease, now)
-        if current is not None and current != holder:
+        decision = lease_decision(lease, holder, at, ttl_seconds, acquiring=True)
+        if decision.action == "held":
             raise LockHeld(
-                f'deploy lock {namespace}/{name} is held by "{current}" until '
-                f"{lease_expiry(lease or {}):%Y-%m-%d %H:%M:%S} UTC; another deployment of {service} is "
+                f"deploy lock {namespace}/{name} is {decision.reason}; another deployment of {service} is "
                 "in progress. Wait for it to finish (or, if it is dead, for the lease to expire), then "
                 "retry this run."
             )
-        if current == holder:
-            expiry = lease_expiry(lease or {})
-            if expiry is not None and (expiry - now).total_seconds() > ttl_seconds / 2:
-                kube.log.info(
-                    "deploy lock %s already held by %s until %s; nothing to do", name, holder, expiry
-                )
-                return LockState(name, holder, expiry.isoformat(), changed=False)
-        spec = {"holderIdentity": holder, "leaseDurationSeconds": int(ttl_seconds), "renewTime": _micro(now)}
+        if decision.action == "hold":
+            kube.log.info("deploy lock %s already %s; nothing to do", name, decision.reason)
+            return LockState(name, holder, decision.expires.isoformat() if decision.expires else None, False)
         try:
             if lease is None:
-                body = {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "airlock"}},
-                    "spec": {**spec, "acquireTime": _micro(now), "leaseTransitions": 0},
-                }
-                kube.create("leases", namespace, body, what=f"(acquire deploy lock for {holder})")
+                kube.create(
+                    "leases",
+                    namespace,
+                    new_lease(service, holder, at, ttl_seconds),
+                    what=f"(acquire deploy lock for {holder})",
+                )
             else:
-                old = lease.get("spec") or {}
-                new_spec: Obj = {**old, **spec}
-                if old.get("holderIdentity") != holder:
-                    new_spec["acquireTime"] = _micro(now)
-                    new_spec["leaseTransitions"] = int(old.get("leaseTransitions") or 0) + 1
-                body = {**lease, "spec": new_spec}
                 kube.replace(
-                    "leases", namespace, name, body, what=f"(acquire/renew deploy lock for {holder})"
+                    "leases",
+                    namespace,
+                    name,
+                    renewed_body(lease, holder, at, ttl_seconds),
+                    what=f"(acquire/renew deploy lock for {holder}: {decision.reason})",
                 )
         except KubeError as exc:
             if exc.status == 409:
-                now = None
                 continue
             raise
-        expires = now + timedelta(seconds=ttl_seconds)
-        return LockState(name, holder, expires.isoformat(), changed=True)
+        return LockState(name, holder, (at + timedelta(seconds=ttl_seconds)).isoformat(), changed=True)
     raise LockHeld(f"deploy lock {namespace}/{name}: lost the race to acquire it three times; retry")
 
 
+def renew_if_due(kube: Kube, ref: LeaseRef, now: datetime | None = None) -> LeaseDecision:
+    """The fence's check: raise LockLost unless `ref.holder` holds the lease; renew it when due."""
+    for _ in range(3):
+        at = now or datetime.now(UTC)
+        lease = kube.get("leases", ref.namespace, ref.name)
+        decision = lease_decision(lease, ref.holder, at, ref.ttl_seconds)
+        if decision.action == "lost":
+            raise LockLost(fenced_message(ref, decision.reason))
+        if decision.action == "hold" or lease is None:
+            return decision
+        try:
+            kube.replace(
+                "leases",
+                ref.namespace,
+                ref.name,
+                renewed_body(lease, ref.holder, at, ref.ttl_seconds),
+                what=f"(renew deploy lock for {ref.holder})",
+            )
+        except KubeError as exc:
+            if exc.status == 409:  # someone wrote it meanwhile: read and decide again
+                continue
+            raise
+        return decision
+    raise LockLost(fenced_message(ref, "the lease changed under us three times in a row"))
+
+
+def fenced_message(ref: LeaseRef, reason: str) -> str:
+    return (
+        f"FENCED: deploy lock {ref.namespace}/{ref.name}: {reason}. Nothing was written; another "
+        f"deployment of {ref.service} may be running, so this run stops here. Look at production before "
+        "starting another run."
+    )
+
+
+class Fence:
+    """Called by `Kube.write` before every write: the run must still hold its lease (renewed if due).
+
+    Writes to the lease itself and to the stop-the-line mark are not fenced (they manage the lock).
+    """
+
+    def __init__(self, ref: LeaseRef, clock: Any = None) -> None:
+        self.ref = ref
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._exempt = {path("leases", ref.namespace, ref.name), stop_mark_path(ref.service, ref.namespace)}
+
+    def __call__(self, kube: Kube, method: str, url: str) -> None:
+        if url in self._exempt or url.startswith(path("leases", self.ref.namespace) + "?"):
+            return
+        if method == "POST" and url == path("leases", self.ref.namespace):
+            return
+        renew_if_due(kube, self.ref, self.clock())
+
+
+async def keep_lease_async(kube: Any, ref: LeaseRef, now: datetime | None = None) -> LeaseDecision:
+    """`renew_if_due` over the async transport (AsyncKube), for a run waiting in the triggerer.
+
+    Returns the decision; "lost" is returned, not raised (the trigger logs it and the next write is fenced).
+    """
+    for _ in range(3):
+        at = now or datetime.now(UTC)
+        lease = await kube.get("leases", ref.namespace, ref.name)
+        decision = lease_decision(lease, ref.holder, at, ref.ttl_seconds)
+        if decision.action != "renew" or lease is None:
+            return decision
+        try:
+            await kube.replace(
+                "leases", ref.namespace, ref.name, renewed_body(lease, ref.holder, at, ref.ttl_seconds)
+            )
+        except KubeError as exc:
+            if exc.status == 409:
+                continue
+            raise
+        return decision
+    return LeaseDecision("lost", "the lease changed under us three times in a row", None, None)
+
+
 def release(kube: Kube, namespace: str, service: str, holder: str) -> LockState:
-    """Drop the holder if it is `holder` (changed=True); otherwise write nothing."""
+    """Drop the holder if it is `holder` (changed=True); otherwise write nothing.
+
+    If the line is stopped by this very run, the lease is kept (annotated, left to expire): see stop_line.py.
+    """
     name = lease_name(service)
     lease = kube.get("leases", namespace, name)
     current = ((lease or {}).get("spec") or {}).get("holderIdentity")
+    expiry = lease_expiry(lease) if lease is not None and current else None
     if lease is None or current != holder:
         kube.log.info(
             "deploy lock %s is not held by %s (holder: %s); nothing to release",
@@ -148,7 +402,28 @@ def release(kube: Kube, namespace: str, service: str, holder: str) -> LockState:
             holder,
             current or "nobody",
         )
-        expiry = lease_expiry(lease) if lease is not None and current else None
+        return LockState(name, current, expiry.isoformat() if expiry else None, changed=False)
+    mark = read_mark(kube, service, namespace)
+    if mark is not None and holder.endswith("/" + mark.run_id):
+        kube.log.error(
+            "NOT releasing deploy lock %s: this run stopped the line (%s). The lease stays with %s until it "
+            "expires; new runs are refused by configmap %s until a human clears it (`%s`).",
+            name,
+            mark.reason,
+            holder,
+            "airlock-stop-" + service,
+            mark.clear_command(),
+        )
+        annotations = ((lease.get("metadata") or {}).get("annotations")) or {}
+        if annotations.get(STOPPED_ANNOTATION) != mark.run_id:
+            body = {
+                **lease,
+                "metadata": {
+                    **(lease.get("metadata") or {}),
+                    "annotations": {**annotations, STOPPED_ANNOTATION: mark.run_id},
+                },
+            }
+            kube.replace("leases", namespace, name, body, what="(mark deploy lock: line stopped)")
         return LockState(name, current, expiry.isoformat() if expiry else None, changed=False)
     body = {
         **lease,

@@ -1,0 +1,76 @@
+"""Keep a waiting run's deploy lock alive while it waits in the triggerer.
+
+The lease is short (airlock.kube.lock.LEASE_SECONDS); a run deferred for a rollout, a migration or a
+canary analysis would lose it unless someone renews it. `keeping_lease(ref, log)` runs the core's
+`keep_lease_async` (the same pure "renew if due" decision as the sync fence) every third of the TTL
+beside the trigger's own wait, over its own AsyncKubernetesHook connection. A lease found lost is
+logged as an error and no longer renewed; the next production write of the run is then fenced.
+A renewal that fails (API down) is logged and retried at the next tick: the wait itself goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+
+from airlock.kube.async_api import AsyncKube
+from airlock.kube.lock import LeaseRef, keep_lease_async
+
+
+async def renew_loop(ref: LeaseRef, log: Any, kube: AsyncKube | None = None) -> None:
+    """Renew when due, every ttl/3 seconds, until cancelled or the lease is lost."""
+    period = max(1.0, ref.ttl_seconds / 3)
+    hook = None if kube is not None else AsyncKubernetesHook(conn_id=ref.conn_id)
+    async with contextlib.AsyncExitStack() as stack:
+        if kube is None:
+            assert hook is not None
+            kube = AsyncKube(await stack.enter_async_context(hook.get_conn()), log=log)
+        while True:
+            try:
+                decision = await keep_lease_async(kube, ref)
+            except Exception as exc:  # the renewal must never end the wait; the fence decides later
+                log.warning(
+                    "could not renew deploy lock %s/%s: %s; trying again in %.0f s",
+                    ref.namespace,
+                    ref.name,
+                    exc,
+                    period,
+                )
+            else:
+                if decision.action == "lost":
+                    log.error(
+                        "deploy lock %s/%s lost while waiting: %s. The next production write of this run "
+                        "will be refused.",
+                        ref.namespace,
+                        ref.name,
+                        decision.reason,
+                    )
+                    return
+                if decision.action == "renew":
+                    log.info(
+                        "deploy lock %s/%s renewed for %s s while waiting (%s)",
+                        ref.namespace,
+                        ref.name,
+                        ref.ttl_seconds,
+                        decision.reason,
+                    )
+            await asyncio.sleep(period)
+
+
+@contextlib.asynccontextmanager
+async def keeping_lease(lease: dict[str, Any] | None, log: Any) -> AsyncGenerator[None, None]:
+    """Renew `lease` (a LeaseRef dict; None: nothing to keep) for as long as the block runs."""
+    if not lease:
+        yield
+        return
+    task = asyncio.create_task(renew_loop(LeaseRef.from_dict(lease), log))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
