@@ -11,6 +11,7 @@ import pytest
 
 from tests.fixtures.kubesim import make_container, make_deployment, make_service
 from tests.fixtures.prometheus import find_prometheus, start_prometheus, wait_for_scrapes
+from tests.integration.dag.conftest import observability, world  # noqa: F401 (the deploy DAG's world)
 
 IMAGE = "registry.local/payment-service"
 APP = "payment-service"
@@ -45,20 +46,28 @@ def canary_scenario(canary_error_rate: float, rps: float = 400) -> dict[str, Any
 
 
 @pytest.fixture
-def scraped_kubesim(tmp_path: Any) -> Generator[Callable[[dict[str, Any]], str], None, None]:
-    """start(scenario) -> URL of a Prometheus scraping a kubesim world built from `scenario`."""
+def scraped_sim(tmp_path: Any) -> Generator[Callable[[dict[str, Any]], tuple[Any, str]], None, None]:
+    """start(scenario) -> (kubesim Sim, URL of a Prometheus scraping it) for a world built from `scenario`."""
     if find_prometheus() is None:
         pytest.skip("prometheus is not installed (apt-get install prometheus)")
     from kubesim.testing import run_kubesim
 
     with ExitStack() as stack:
 
-        def start(scenario: dict[str, Any]) -> str:
+        def start(scenario: dict[str, Any]) -> tuple[Any, str]:
             sim = stack.enter_context(run_kubesim(scenario))
             url = stack.enter_context(start_prometheus([sim.url + "/metrics"], tmp_path))
             # The pods here predate Prometheus (a real canary's pods are created when its step starts):
             # let Prometheus know every series before a gate counts "now minus step start".
             wait_for_scrapes(url, count=3)
-            return url
+            return sim, url
 
         yield start
+
+
+@pytest.fixture
+def scraped_kubesim(
+    scraped_sim: Callable[[dict[str, Any]], tuple[Any, str]],
+) -> Callable[[dict[str, Any]], str]:
+    """start(scenario) -> URL of a Prometheus scraping a kubesim world built from `scenario`."""
+    return lambda scenario: scraped_sim(scenario)[1]
