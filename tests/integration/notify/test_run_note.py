@@ -3,60 +3,27 @@ Airflow API server on the test's metadata DB, simple auth manager, login via POS
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from airflow.sdk import DAG, task
 
 from airlock.spec import parse_spec, spec_to_dict
 from operators.record import RecordDeploymentOperator
+from tests.fixtures.airflow import airflow_api_server
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.run_requests import request_for
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def api_server(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import uvicorn
-
-    passwords = tmp_path / "passwords.json"
-    passwords.write_text(json.dumps({"airlock": "s3cret"}))
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "airlock:admin")
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-    from airflow.api_fastapi.app import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(apps="core"), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/api/v2/version", timeout=1).status_code < 500:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with airflow_api_server(monkeypatch, tmp_path, {"airlock": "s3cret"}) as url:
+        yield url
 
 
 def test_record_writes_the_run_note_via_rest(api_server: str, airflow_connections: Any) -> None:
