@@ -39,7 +39,13 @@ from demo.slack_standin import SlackStandIn
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = Path(__file__).resolve().parent / "scenario.yaml"
-APT_PACKAGES = {"prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
+APT_PACKAGES = {
+    "prometheus": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    # `make scaleout` (demo/scaleout_stack.py): the CeleryExecutor's metadata DB and broker
+    "postgres": "postgresql",
+    "redis-server": "redis-server",
+}
 # in start order; each needs the ones before it (Prometheus scrapes kubesim, Airflow uses them all)
 COMPONENTS = ("kubesim", "prometheus", "alertmanager", "airflow")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -157,9 +163,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ensure_binary(name: str, say: Callable[[str], None]) -> str:
-    """Find a Debian-packaged tool; install it with apt when we can (root + apt-get), else explain."""
-    found = shutil.which(name)
+def ensure_binary(
+    name: str, say: Callable[[str], None], locate: Callable[[str], str | None] = shutil.which
+) -> str:
+    """Find a Debian-packaged tool (`locate`: on PATH by default); install it with apt when we can
+    (root + apt-get), else explain."""
+    found = locate(name)
     if found:
         return found
     package = APT_PACKAGES[name]
@@ -168,13 +177,13 @@ def ensure_binary(name: str, say: Callable[[str], None]) -> str:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
         subprocess.run(["apt-get", "install", "-y", "-qq", package], check=False, env=env)
-        found = shutil.which(name)
+        found = locate(name)
         if found:
             return found
     raise StackError(
-        f"{name} is required for the demo but is not installed.\n"
+        f"{name} is required but is not installed.\n"
         f"  Debian/Ubuntu: sudo apt-get install -y {package}\n"
-        f"  elsewhere: install {name} and put it on PATH, then run `make demo` again."
+        f"  elsewhere: install {name} and put it on PATH, then run the same command again."
     )
 
 
@@ -289,6 +298,14 @@ class Stack:
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs.values()]
+
+    def kill(self, name: str) -> int:
+        """SIGKILL child `name` and its whole tree at once - a crash, no chance to clean up - and forget
+        it (stop() will not wait for it). Returns its pid."""
+        proc = self.procs.pop(name)
+        stop_process_tree(proc, grace=0, signum=signal.SIGKILL)
+        self._say(f"killed {name} (pid {proc.pid}) with SIGKILL")
+        return proc.pid
 
     # -- components ------------------------------------------------------------------------------
     def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -492,10 +509,13 @@ def _port_free(port: int) -> bool:
 
 
 def stop_process_tree(
-    proc: subprocess.Popen[Any], grace: float = 15.0, hurry: Callable[[], bool] = lambda: False
+    proc: subprocess.Popen[Any],
+    grace: float = 15.0,
+    hurry: Callable[[], bool] = lambda: False,
+    signum: int = signal.SIGTERM,
 ) -> None:
-    """Stop a child started in its own session, and every process under it: SIGTERM, then SIGKILL
-    after `grace` seconds (at once when `hurry()` turns true). Safe on a child that already exited.
+    """Stop a child started in its own session, and every process under it: `signum` (SIGTERM), then
+    SIGKILL after `grace` seconds (at once when `hurry()` turns true). Safe on a child that already exited.
 
     The child's process group is signalled as a whole; processes that left it (Airflow's task
     supervisor gives each task a group of its own) are tracked one by one as descendants, found
@@ -542,13 +562,13 @@ def stop_process_tree(
                 process.send_signal(sig)
 
     discover()
-    send(signal.SIGTERM)
+    send(signum)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and not hurry():
         discover()
         if not alive():
             break
-        send(signal.SIGTERM, only_new=True)
+        send(signum, only_new=True)
         time.sleep(0.1)
     for _ in range(50):  # SIGKILL cannot be ignored; the loop covers a fork racing the kill
         discover()
