@@ -11,11 +11,27 @@ from kubesim.clock import rfc3339_micro
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class AuditLog:
+class EntryLog:
+    """A thread-safe, append-only list of request entries (the audit log, kubesim/rbac.py's access log)."""
+
     def __init__(self) -> None:
         self._entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
+    def append(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e) for e in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class AuditLog(EntryLog):
     def record(
         self,
         method: str,
@@ -43,13 +59,4 @@ class AuditLog:
         }
         if fault:  # an injected fault struck this request; `status` is what was applied (0: nothing)
             entry["fault"] = fault
-        with self._lock:
-            self._entries.append(entry)
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._entries]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self.append(entry)

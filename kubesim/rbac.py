@@ -25,10 +25,10 @@ impersonation, the Node authorizer.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from kubesim.audit import EntryLog
 from kubesim.auth import AUTHENTICATED, Authenticator, User
 from kubesim.clock import Clock, rfc3339
 from kubesim.errors import ApiError, not_found
@@ -245,12 +245,8 @@ def forbidden(attrs: Attributes) -> ApiError:
 # -- the access log -----------------------------------------------------------------------------------
 
 
-class AccessLog:
+class AccessLog(EntryLog):
     """Every authorization decision on a resource request, in order."""
-
-    def __init__(self) -> None:
-        self._entries: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
 
     def record(self, attrs: Attributes, decision: Decision, method: str, sim_time: float) -> None:
         entry = {
@@ -266,16 +262,7 @@ class AccessLog:
             "path": attrs.path,
             "time": rfc3339(sim_time),
         }
-        with self._lock:
-            self._entries.append(entry)
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._entries]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self.append(entry)
 
 
 class AccessControl:
