@@ -17,11 +17,13 @@ from airlock.notify import (
     success_message,
 )
 from airlock.spec import parse_spec
+from tests.unit.notify.test_messages import _record as record_for
 
 HOSTILE = (
     "<!channel> <!here> <@U024BE7LH> <#C0123|general> <!subteam^S01|@sre> <http://evil.example|docs> R&D"
 )
 DASHBOARD = "https://grafana.example/d/checkout?from=now-1h&to=now"
+NO_CHECKS = {"preflight": [], "health": None, "smoke": None, "log_scan": None, "metrics": {}}
 OUR_LINK = "<https://grafana.example/d/checkout?from=now-1h&amp;to=now|Dashboard>"
 
 
@@ -37,23 +39,14 @@ def _spec() -> Any:
 
 
 def _record(outcome: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "service": "checkout",
-        "version": "v1.4.0",
-        "previous_version": "v1.3.2",
-        "strategy": "canary",
-        "risk": "planned",
-        "dry_run": False,
-        "outcome": outcome,
-        "reason": f"task smoke failed: GET /health answered {HOSTILE}",
-        "run_id": "manual__1",
-        "triggered_by": f"mallory {HOSTILE}",
-        "change_summary": HOSTILE,
-        "checks": {"preflight": [], "health": None, "smoke": None, "log_scan": None, "metrics": {}},
-        "tasks": {"validation.smoke": "failed"},
-        "timings": {"duration_s": 60.0, "phases": {}},
+    """test_messages' record, with hostile text wherever a person or an app wrote it."""
+    return record_for(
+        outcome,
+        reason=f"task smoke failed: GET /health answered {HOSTILE}",
+        triggered_by=f"mallory {HOSTILE}",
+        change_summary=HOSTILE,
         **extra,
-    }
+    )
 
 
 def _texts(message: dict[str, Any]) -> list[str]:
@@ -87,7 +80,8 @@ def _messages() -> dict[str, dict[str, Any]]:
         "start": start_message(
             _spec(), version="v1.4.0", strategy="canary", change_summary=HOSTILE, run_id=f"manual__{HOSTILE}"
         ),
-        "success": success_message(_record("succeeded"), DASHBOARD),
+        # without metric verdicts the success message is the summary, which names who triggered the run
+        "success": success_message(_record("succeeded", checks=NO_CHECKS), DASHBOARD),
         "rollback": rollback_message(_record("rolled_back", rollback=rollback), DASHBOARD),
         "stopped": stopped_message(
             _record("failed", stopped_in="staging", production_changed=False), DASHBOARD
