@@ -40,7 +40,8 @@ class DeployLockOperator(KubeOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.service_spec
         kube = self.kube()
-        holder = str(self.holder or run_holder(str(context["run_id"])))
+        run_id = self.run_request.run_id if self.has_request else str(context["run_id"])
+        holder = str(self.holder or run_holder(run_id))  # the same identity the run's fence checks
         ttl = self.ttl_seconds or lock.lease_seconds()
         if self.action == "release":
             return lock.release(kube, self.namespace, spec.service, holder).to_dict()

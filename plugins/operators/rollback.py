@@ -176,7 +176,8 @@ class RollbackOperator(KubeOperator):
     def stop_the_line(self, context: Context, reason: str) -> None:
         if self.environment != "production":
             return
-        stop_the_line(self.service_spec, str(context["run_id"]), reason, self.log, dry_run=self.is_dry_run)
+        run_id = self.run_request.run_id if self.has_request else str(context["run_id"])
+        stop_the_line(self.service_spec, run_id, reason, self.log, dry_run=self.is_dry_run)
 
     def _plan(self) -> RollbackPlan | None:
         """The plan the record_rollback_plan task returned (None: the run failed before recording one)."""
