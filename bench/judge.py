@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,14 +105,16 @@ def simulate(s: Scenario, seeds: int, minutes: int = MINUTES, seed: int = 0) -> 
     return Streams(n_c, e_c, n_b, e_b, h_c, h_b)
 
 
-def histogram_quantile(q: float, counts: np.ndarray) -> np.ndarray:
-    """Prometheus' histogram_quantile over the last axis (per-bucket counts, last = +Inf), vectorised."""
+def histogram_quantile(q: float, counts: np.ndarray, buckets: np.ndarray | None = None) -> np.ndarray:
+    """Prometheus' histogram_quantile over the last axis (per-bucket counts, last = +Inf), vectorised;
+    `buckets` are the finite upper bounds (default: this benchmark's BUCKETS)."""
+    edges = BUCKETS if buckets is None else np.asarray(buckets, dtype=float)
     cum = np.cumsum(counts, axis=-1).astype(float)
     total = cum[..., -1]
     rank = q * total
-    idx = np.minimum((cum < rank[..., None]).sum(axis=-1), len(BUCKETS) - 1)  # +Inf -> highest finite bound
-    upper = BUCKETS[idx]
-    lower = np.where(idx > 0, BUCKETS[np.maximum(idx - 1, 0)], 0.0)
+    idx = np.minimum((cum < rank[..., None]).sum(axis=-1), len(edges) - 1)  # +Inf -> highest finite bound
+    upper = edges[idx]
+    lower = np.where(idx > 0, edges[np.maximum(idx - 1, 0)], 0.0)
     below = np.where(idx > 0, np.take_along_axis(cum, np.maximum(idx - 1, 0)[..., None], -1)[..., 0], 0.0)
     in_bucket = np.take_along_axis(cum, idx[..., None], -1)[..., 0] - below
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,6 +154,73 @@ def airlock_detection(st: Streams, config: JudgeConfig | None = None, minutes: i
                     out[s] = m + 1
                 break
     return out
+
+
+# -- latency at the demo's traffic (issue 11 point 8) --------------------------------------------------
+# kubesim's demo world: demo-api at 20 req/s, v1 answering p50/p95/p99 40/120/200 ms; canary steps 25 % and
+# 50 % of 30 s each, a look every 5 s; each step's gate counts since the step started.
+REPO = Path(__file__).resolve().parent.parent
+DEMO_STEPS = (0.25, 0.50)
+DEMO_STEP_S, DEMO_INTERVAL_S = 30.0, 5.0
+
+
+def _histogram_sample(series: Any, errors: int, edges: np.ndarray) -> TrackSample:
+    """What the gate reads from Prometheus for one track: counts and histogram_quantile() of its buckets."""
+    quantiles = {
+        name: _q(float(histogram_quantile(q, series.buckets, edges)))
+        for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+    }
+    return TrackSample(requests=float(series.count), errors=float(errors), **quantiles)
+
+
+def demo_latency_detection(
+    factor: float, buckets: tuple[float, ...], config: JudgeConfig, seeds: int, seed: int = 0
+) -> tuple[float, float]:
+    """(share of seeds the judge fails on p95 within the demo's first two canary steps, share failed on
+    anything) when the canary answers every request `factor` x slower than v1. Latencies are drawn by
+    kubesim's own code (the lognormal fitted to the image's p50/p95/p99) into `buckets`, and read back
+    with Prometheus' histogram_quantile."""
+    sys.path.insert(0, str(REPO))
+    from kubesim.scenario import load_scenario_file, parse_scenario
+    from kubesim.traffic import Series, Traffic
+
+    world = load_scenario_file(str(REPO / "demo" / "scenario.yaml"))
+    rps = float(world.services["production/demo-api"]["rps"])
+    stable = world.profile_for("registry.example/demo-api:v1")
+    slow = {k: v * factor for k, v in stable.latency_ms.items()}
+    canary = parse_scenario({"images": {"x": {"latency_ms": slow, "error_rate": stable.error_rate}}})
+    canary_profile = canary.profile_for("x")
+    traffic = Traffic(None, seed)  # type: ignore[arg-type]  # only its draws are used
+    rng = np.random.default_rng([seed, int(factor * 1000)])
+    edges = np.array(buckets)
+    p95_failures = any_failures = 0
+    for _ in range(seeds):
+        failed_on = None
+        for share in DEMO_STEPS:
+            tracks = {"c": Series(edges=buckets), "b": Series(edges=buckets)}
+            errors = {"c": 0, "b": 0}
+            looks = int(DEMO_STEP_S / DEMO_INTERVAL_S)
+            verdict = None
+            for look in range(1, looks + 1):
+                n = int(rng.poisson(rps * DEMO_INTERVAL_S))
+                k = int(rng.binomial(n, share))
+                for t, m, prof in (("c", k, canary_profile), ("b", n - k, stable)):
+                    traffic._draw(tracks[t], m, prof)
+                    errors[t] += int(rng.binomial(m, prof.error_rate))
+
+                samples = Samples(
+                    _histogram_sample(tracks["c"], errors["c"], edges),
+                    _histogram_sample(tracks["b"], errors["b"], edges),
+                )
+                verdict = judge(samples, config, look * DEMO_INTERVAL_S, DEMO_STEP_S)
+                if verdict.final:
+                    break
+            if verdict is not None and verdict.failed:
+                failed_on = "latency_p95" if verdict.metric("latency_p95").status == "fail" else "other"
+                break
+        p95_failures += failed_on == "latency_p95"
+        any_failures += failed_on is not None
+    return p95_failures / seeds, any_failures / seeds
 
 
 def _first_failure(failed_checks: np.ndarray, needed: int) -> np.ndarray:
@@ -249,7 +319,40 @@ def main(argv: list[str] | None = None) -> None:
         "Argo-style fails a healthy canary because at 100 canary req/min a single error is already 1 %;"
         " Flagger and Argo judge latency by an absolute p99 of 500 ms, Airlock against the baseline."
     )
+    _print_demo_latency(min(args.seeds, 300))
     print(f"\nfinished in {time.perf_counter() - started:.1f}s")
+
+
+def _print_demo_latency(seeds: int) -> None:
+    from airlock.spec import load_spec
+    from kubesim.traffic import BUCKETS as KUBESIM_BUCKETS
+    from kubesim.traffic import FINE_BUCKETS
+
+    demo = JudgeConfig.from_spec(load_spec(REPO / "dags" / "services" / "demo-api.yaml"))
+    configs = (
+        ("demo spec (p95 after 200 req)", demo),
+        ("quantile_min_requests p95: 100", JudgeConfig(**{**demo.__dict__, "min_requests_p95": 100})),
+    )
+    layouts = (("default buckets", KUBESIM_BUCKETS), ("latency_buckets: fine", FINE_BUCKETS))
+    factors = (1.0, 1.5, 1.6)
+    print(
+        f"\nLatency at the demo's traffic (20 req/s, canary 25 % then 50 %, 30 s steps, a look every 5 s), "
+        f"{seeds} seeds: share failed on p95 within two steps (x1.0 = healthy A/A: any failure)"
+    )
+    header = ("buckets", "judge", *(f"p95 x{f:g}" for f in factors))
+    rows = [header]
+    for layout, buckets in layouts:
+        for label, config in configs:
+            cells = []
+            for f in factors:
+                p95, anything = demo_latency_detection(f, buckets, config, seeds)
+                cells.append(f"{(anything if f == 1.0 else p95) * 100:.0f} %")
+            rows.append((layout, label, *cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
 
 
 if __name__ == "__main__":

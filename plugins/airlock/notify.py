@@ -12,7 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 from airlock.durations import format_duration
-from airlock.record import Record, describe_metric, failing_metrics, stopped_where, summarise
+from airlock.record import (
+    Record,
+    describe_metric,
+    describe_staging_restore,
+    failing_metrics,
+    left_behind,
+    stopped_where,
+    summarise,
+)
 from airlock.spec import ServiceSpec
 
 Message = dict[str, Any]
@@ -200,20 +208,25 @@ def rollback_message(record: Record, dashboard: str = "") -> Message:
 
 
 def stopped_message(record: Record, dashboard: str = "") -> Message:
-    """A run that failed before production: say where it stopped and that production was never touched."""
+    """A run that failed before production: where it stopped, what became of staging when it stopped there
+    (restored to the previous version, unchanged, or NOT restored - then 🔥: a human must look), and that
+    production was never touched."""
     where = stopped_where(record.get("stopped_in"))
     reason = str(record.get("reason") or "unknown")
-    text = f"✋ {record['service']} {record['version']} stopped {where} before production: {reason} (production untouched)"
+    restore = record.get("staging_restore") or {}
+    emoji = "🔥" if restore.get("restored") is False else "✋"
+    text = f"{emoji} {record['service']} {record['version']} stopped {where} before production: {reason} ({left_behind(record)})"
     fields = [
         ("Version", str(record["version"])),
         ("Stopped", where),
+        ("Staging", (describe_staging_restore(restore) or "").removeprefix("staging ")),
         ("Production", "untouched"),
         ("Outcome", str(record["outcome"])),
         ("Run", str(record.get("run_id") or "")),
     ]
     return _message(
         text,
-        f"✋ {record['service']} {record['version']} stopped before production",
+        f"{emoji} {record['service']} {record['version']} stopped before production",
         fields,
         f"*Why:* {reason}",
         dashboard,

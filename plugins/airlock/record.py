@@ -10,7 +10,13 @@ Record fields fed by XCom (all optional):
   preflight   list of CheckResult dicts            health      health check result(s)
   smoke       smoke test result(s)                 log_scan    log scan result
   metrics     {task_id: Verdict dict} per step     rollback    RollbackOperator result
-  failure     {task_id: failure sentence}          (other fields are kept under "extra")
+  failure     {task_id: failure sentence}          staging_plan      staging's rollback plan
+  staging_rollback  the staging restore's RollbackOperator result
+  (other fields are kept under "extra")
+
+What happened, phase by phase, is stated once here and read by Slack, the run note and the run's final
+state: `stopped_in` (the phase that failed first), `production_changed`, and `staging_restore` (after a
+failure in staging: staging put back on its previous version, left unchanged, or NOT restored).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ Record = dict[str, Any]
 OUTCOMES = ("succeeded", "rolled_back", "failed", "dry_run")
 FAILED_STATES = ("failed", "upstream_failed")
 CHECK_FIELDS = ("preflight", "health", "smoke", "metrics", "log_scan")
-KNOWN_FIELDS = ("window", "plan", "rollback", "failure", *CHECK_FIELDS)
+KNOWN_FIELDS = ("window", "plan", "rollback", "failure", "staging_plan", "staging_rollback", *CHECK_FIELDS)
 NOTE_LIMIT = 1000  # Airflow's DAG run note column
 
 
@@ -88,6 +94,53 @@ def production_changed(rollback: Mapping[str, Any] | None, outcome: str) -> bool
     if outcome == "succeeded":
         return True
     return bool(rollback) and not (rollback or {}).get("noop", False) and not (rollback or {}).get("dry_run")
+
+
+def staging_restore(
+    rollback: Mapping[str, Any] | None, plan: Mapping[str, Any] | None, stopped: str | None
+) -> dict[str, Any] | None:
+    """What became of staging after the run failed there (None: the run did not stop in staging).
+
+    `rollback`: the staging restore's RollbackResult dict (None: the restore never finished); `plan`:
+    staging's rollback plan. `state` is one of
+      restored      staging was changed and is back on the recorded version, rolled out and healthy;
+      unchanged     the run never changed staging (it failed before the first write), nothing to restore;
+      not_restored  the restore failed or left staging unhealthy: a human must look;
+      dry_run       nothing was written.
+    `restored` is True when staging runs what it ran before the run (restored or unchanged).
+    """
+    if stopped != "staging":
+        return None
+    version = previous_version(plan)
+    if not isinstance(rollback, Mapping):
+        return {
+            "state": "not_restored",
+            "restored": False,
+            "version": version,
+            "why": "no result from the staging restore (see task staging.restore)",
+        }
+    if rollback.get("dry_run"):
+        return {"state": "dry_run", "restored": None, "version": version, "why": None}
+    healthy = rollback.get("healthy")
+    if healthy is not True:
+        why = rollback.get("verification") or "the restored staging Deployment is not healthy"
+        return {"state": "not_restored", "restored": False, "version": version, "why": str(why)}
+    state = "unchanged" if rollback.get("noop") else "restored"
+    return {"state": state, "restored": True, "version": version, "why": None}
+
+
+def describe_staging_restore(restore: Mapping[str, Any] | None) -> str | None:
+    """'staging restored to v1' | 'staging unchanged' | 'staging NOT restored: <why>' (None: not applicable)."""
+    if not restore:
+        return None
+    state = restore.get("state")
+    if state == "restored":
+        return f"staging restored to {restore.get('version') or 'its recorded state'}"
+    if state == "unchanged":
+        return "staging unchanged"
+    if state == "dry_run":
+        return "staging not changed (dry run)"
+    return f"staging NOT restored: {restore.get('why') or 'unknown'}"
 
 
 def decide_outcome(
@@ -171,6 +224,9 @@ def build_record(
     start = _parse_time(run.get("start"))
     duration = (end - start).total_seconds() if end and start else None
     outcome = decide_outcome(dry_run=dry_run, task_states=task_states, rollback=rollback, ignore=ignore_tasks)
+    stopped = stopped_in(task_states, ignore_tasks) if outcome != "succeeded" else None
+    staging_plan = values.get("staging_plan") if isinstance(values.get("staging_plan"), dict) else None
+    staging_rollback = values.get("staging_rollback")
     failures = {k: str(v) for k, v in (values.get("failure") or {}).items() if v}
     reason = (rollback or {}).get("reason") if isinstance(rollback, dict) else None
     if not reason and failures:
@@ -198,8 +254,11 @@ def build_record(
         "triggered_by": run.get("triggered_by"),
         "outcome": outcome,
         "reason": reason,
-        "stopped_in": stopped_in(task_states, ignore_tasks) if outcome != "succeeded" else None,
+        "stopped_in": stopped,
         "production_changed": production_changed(rollback if isinstance(rollback, dict) else None, outcome),
+        "staging_restore": staging_restore(
+            staging_rollback if isinstance(staging_rollback, dict) else None, staging_plan, stopped
+        ),
         "window": window,
         "checks": {
             "preflight": _as_list(values.get("preflight")),
@@ -210,6 +269,8 @@ def build_record(
         },
         "rollback_plan": plan,
         "rollback": rollback,
+        "staging_rollback_plan": staging_plan,
+        "staging_rollback": staging_rollback,
         "tasks": {t: normalise_state(s) for t, s in task_states.items()},
         "timings": {
             "start": start.isoformat() if start else None,
@@ -306,6 +367,13 @@ def stopped_before_production(record: Mapping[str, Any]) -> bool:
     )
 
 
+def left_behind(record: Mapping[str, Any]) -> str:
+    """What a run that stopped before production left behind: 'staging restored to v1; production
+    untouched' (Slack, the run note and the run's final state all say it with these words)."""
+    facts = [describe_staging_restore(record.get("staging_restore")), "production untouched"]
+    return "; ".join(f for f in facts if f)
+
+
 def summarise(record: Record) -> str:
     """A few plain lines for Slack and the DAG run note (always under 1000 characters)."""
     head = f"{record['service']} {record['version']}"
@@ -321,7 +389,7 @@ def summarise(record: Record) -> str:
         lines.append(f"Why: {record['reason']}")
     if stopped_before_production(record):
         lines.append(
-            f"Stopped {stopped_where(record.get('stopped_in'))} before production: production untouched."
+            f"Stopped {stopped_where(record.get('stopped_in'))} before production: {left_behind(record)}."
         )
     for task_id, metric in failing_metrics(record)[:2]:
         lines.append(f"Evidence: {task_id}: {describe_metric(metric)}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from airlock.record import left_behind, stopped_before_production, stopped_where
+
 LIVE_OUTCOMES = ("succeeded", "dry_run")  # record outcomes after which the run counts as a success
 
 
@@ -46,8 +48,8 @@ def decide_run_outcome(
         return RunOutcome(
             "success", outcome, f"deployment of {record.get('service')} {record.get('version')} {outcome}"
         )
-    return RunOutcome(
-        "failed",
-        outcome,
-        f"deployment of {record.get('service')} {record.get('version')} {outcome}: {record.get('reason')}",
-    )
+    what = f"deployment of {record.get('service')} {record.get('version')} {outcome}"
+    if stopped_before_production(record):
+        # the record's own words: where it stopped and what it left behind (staging restored or not)
+        what += f" {stopped_where(record.get('stopped_in'))} before production ({left_behind(record)})"
+    return RunOutcome("failed", outcome, f"{what}: {record.get('reason')}")

@@ -59,6 +59,7 @@ class Phase:
     exits: list[Any]
     record: RecordSources = field(default_factory=dict)
     group: Any = None  # the phase's TaskGroup, when a rollback must watch it
+    after: list[Any] = field(default_factory=list)  # tasks that run whatever happened (the record waits)
 
 
 def production_asset(spec: ServiceSpec) -> Asset:
@@ -102,7 +103,11 @@ def build_preflight(s: dict[str, Any]) -> tuple[Any, Phase]:
 
 
 def build_staging(s: dict[str, Any]) -> Phase:
+    """Staging as it was is recorded first (the same rollback plan as production's, for the staging
+    namespace); if any staging task fails, `restore` (trigger rule one_failed) puts it back with the same
+    rollback as production's, so a version that failed in staging never stays there."""
     with TaskGroup("staging"):
+        plan = RecordRollbackPlanOperator(task_id="record_rollback_plan", spec=s, environment="staging")
         deploy = RollingUpdateOperator(task_id="deploy", spec=s, environment="staging")
         health = HealthCheckOperator(task_id="health", spec=s, target="staging", pre_execute=skip_in_dry_run)
         smoke = SmokeTestOperator(task_id="smoke", spec=s, target="staging", pre_execute=skip_in_dry_run)
@@ -113,13 +118,28 @@ def build_staging(s: dict[str, Any]) -> Phase:
             environment="staging",
             pre_execute=skip_for_hotfix_or_dry_run,
         )
-        deploy >> health >> smoke >> soak
+        plan >> deploy >> health >> smoke >> soak
+        restore = RollbackOperator(
+            task_id="restore",
+            spec=s,
+            environment="staging",
+            plan=plan.output,
+            trigger_rule=TriggerRule.ONE_FAILED,
+        )
+        [plan, deploy, health, smoke, soak] >> restore
     # production follows every staging task, not only the soak: a hotfix skips the soak (a dry run also
     # the checks), and a skipped soak must not skip production with it
     return Phase(
-        [deploy],
+        [plan],
         [deploy, health, smoke, soak],
-        {"metrics": _ids(soak), "health": _ids(health), "smoke": _ids(smoke)},
+        {
+            "metrics": _ids(soak),
+            "health": _ids(health),
+            "smoke": _ids(smoke),
+            "staging_plan": _ids(plan),
+            "staging_rollback": _ids(restore),
+        },
+        after=[restore],
     )
 
 
@@ -343,6 +363,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         )
         complete.exits >> record
         rollback >> record
+        cross_downstream([t for p in phases for t in p.after], [record])  # e.g. the staging restore
         # success or rollback (with the reason and evidence), whichever the record says happened
         announce = SlackNotifyOperator(
             task_id="announce_outcome",

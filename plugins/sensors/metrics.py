@@ -1,4 +1,5 @@
-"""MetricsSensor: the metrics gate of a canary step, a staging soak or the post-deploy validation.
+"""MetricsSensor: the metrics gate of a canary step, blue-green's post-switch observation, a staging soak
+or the post-deploy validation.
 
 Deferrable by default: MetricsTrigger polls Prometheus in the triggerer every `spec.metrics.interval`
 for the observation time and hands back the final verdict; no worker slot is held. The verdict (a

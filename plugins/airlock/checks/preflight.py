@@ -99,7 +99,8 @@ def _ci(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResu
 
 
 def _staging(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResult:
-    return staging.check_staging(io.kube("staging"), spec.environment("staging").namespace)
+    # only this service's own workloads: other services sharing the namespace are not its gate
+    return staging.check_staging(io.kube("staging"), spec.environment("staging").namespace, spec.app_labels)
 
 
 def _cluster(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResult:

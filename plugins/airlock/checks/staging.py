@@ -1,7 +1,16 @@
-"""Staging healthy: every Deployment rolled out (kubectl rollout status rules) and every pod Running/Ready."""
+"""Staging healthy: the service's own Deployments rolled out (kubectl rollout status rules) and its own
+pods Running/Ready.
+
+Only the service's own workloads are judged: many services share one staging namespace, and one broken
+neighbour must not block every deployment there. "Own" means the pods carry the service's app labels
+(`kubernetes.app_labels`, default {app: <service>}), the labels that select its pods; a Deployment is
+the service's when its pod template carries them. Everything else is counted and named in the
+evidence, never judged.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airlock.checks.result import FAIL, PASS, CheckResult
@@ -51,40 +60,86 @@ def pod_problem(pod: dict[str, Any]) -> str | None:
     return f"{meta.get('name', '?')} ({phase}{': ' + why if why else ''})"
 
 
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def carries(labels: Mapping[str, str], app_labels: Mapping[str, str]) -> bool:
+    """Do these labels carry every one of the service's app labels?"""
+    return all(labels.get(k) == v for k, v in app_labels.items())
+
+
+def own_workloads(
+    deployments: list[dict[str, Any]], pods: list[dict[str, Any]], app_labels: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Deployments whose pod template carries the app labels, and the pods that carry them."""
+    own_deployments = [
+        d for d in deployments if carries(_labels((d.get("spec") or {}).get("template") or {}), app_labels)
+    ]
+    return own_deployments, [p for p in pods if carries(_labels(p), app_labels)]
+
+
+def _selector_text(app_labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(app_labels.items()))
+
+
 def judge_staging(
-    deployments: list[dict[str, Any]], pods: list[dict[str, Any]], namespace: str
+    deployments: list[dict[str, Any]],
+    pods: list[dict[str, Any]],
+    namespace: str,
+    app_labels: Mapping[str, str] | None = None,
 ) -> CheckResult:
+    """Judge the service's own workloads among everything in the namespace (`app_labels`: the labels of
+    the service's pods; None judges every workload in the namespace)."""
+    scope = f"staging ({namespace})"
+    others: list[str] = []
+    if app_labels is not None:
+        own_deployments, own_pods = own_workloads(deployments, pods, app_labels)
+        scope = f"staging ({namespace}) for {_selector_text(app_labels)}"
+        others = sorted(
+            str((d.get("metadata") or {}).get("name", "?")) for d in deployments if d not in own_deployments
+        )
+        deployments, pods = own_deployments, own_pods
     not_rolled = [p for d in deployments if (p := rollout_problem(d))]
     bad_pods = [p for pod in pods if (p := pod_problem(pod))]
-    evidence = {
+    evidence: dict[str, Any] = {
         "namespace": namespace,
+        "app_labels": dict(app_labels) if app_labels is not None else None,
         "deployments": len(deployments),
         "pods": len(pods),
         "not_rolled_out": not_rolled,
         "unhealthy_pods": bad_pods,
+        "other_deployments_not_judged": others,
     }
+    not_judged = (
+        f"; {len(others)} Deployment(s) of other services not judged ({', '.join(others[:5])}"
+        f"{', ...' if len(others) > 5 else ''})"
+        if others
+        else ""
+    )
     if not deployments:
-        return CheckResult(
-            NAME, FAIL, f"no Deployments in namespace {namespace}: staging is not deployed", evidence
-        )
+        what = "no Deployments" if app_labels is None else "no Deployment of this service"
+        return CheckResult(NAME, FAIL, f"{what} in {scope}: staging is not deployed{not_judged}", evidence)
     problems = []
     if not_rolled:
         problems.append(f"{len(not_rolled)} Deployment(s) not rolled out: " + "; ".join(not_rolled))
     if bad_pods:
         problems.append(f"{len(bad_pods)} pod(s) not Running/Ready: " + "; ".join(bad_pods))
     if problems:
-        return CheckResult(NAME, FAIL, f"staging ({namespace}): " + " | ".join(problems), evidence)
+        return CheckResult(NAME, FAIL, f"{scope}: " + " | ".join(problems) + not_judged, evidence)
     return CheckResult(
         NAME,
         PASS,
-        f"staging ({namespace}): {len(deployments)} Deployment(s) rolled out, {len(pods)} pod(s) Running/Ready",
+        f"{scope}: {len(deployments)} Deployment(s) rolled out, {len(pods)} pod(s) Running/Ready{not_judged}",
         evidence,
     )
 
 
-def check_staging(api: client.ApiClient, namespace: str, label_selector: str = "") -> CheckResult:
-    """All Deployments (optionally those matching label_selector) and their pods in the namespace."""
+def check_staging(api: client.ApiClient, namespace: str, app_labels: Mapping[str, str]) -> CheckResult:
+    """The service's own Deployments and pods in the staging namespace (those carrying `app_labels`)."""
+    if not app_labels:
+        raise ValueError("check_staging needs the service's app labels: it judges only its own workloads")
     kube = Kube(api)
-    deployments = kube.items("deployments", namespace, label_selector=label_selector)
-    pods = kube.items("pods", namespace, label_selector=label_selector)
-    return judge_staging(deployments, pods, namespace)
+    deployments = kube.items("deployments", namespace)
+    pods = kube.items("pods", namespace, label_selector=dict(app_labels))
+    return judge_staging(deployments, pods, namespace, app_labels)

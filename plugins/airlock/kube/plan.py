@@ -1,8 +1,11 @@
-"""The rollback plan: what production looks like *before* a run changes it.
+"""The rollback plan: what an environment looks like *before* a run changes it.
 
-Recorded once per run, before the first production write: images of all containers, revision,
-pod-template-hash and replicas of the stable (or active-colour) Deployment, the Service selector, the
-active colour, and whether a canary exists. Rollback restores exactly this; nothing is guessed later.
+Recorded once per run and environment, before the first write there: images of all containers,
+revision, pod-template-hash and replicas of the stable (or active-colour) Deployment, the Service
+selector, the active colour, and whether a canary exists. Rollback restores exactly this; nothing is
+guessed later. Production gets one before its strategy starts; staging gets one before its rolling
+update (staging is always a rolling update and never runs the migration), so a version that fails in
+staging is put back there by the same rollback (airlock.kube.rollback).
 
 Retry safety: a retried "record plan" task must not re-read the cluster after production already
 changed (it would record the new state as "previous"). So the plan is also stored on the stable
@@ -88,6 +91,7 @@ class RollbackPlan:
     colour: str | None = None  # blue-green: the active colour
     other_colour: DeploymentState | None = None  # blue-green: the inactive colour, as it was
     migration: MigrationPlan | None = None
+    environment: str = "production"  # the spec environment the plan was read from
 
     @property
     def deployment(self) -> str:
@@ -136,6 +140,7 @@ class RollbackPlan:
             colour=data.get("colour"),
             other_colour=DeploymentState.from_dict(other) if other else None,
             migration=MigrationPlan.from_dict(migration) if migration else None,
+            environment=str(data.get("environment") or "production"),
         )
 
 
@@ -158,9 +163,17 @@ def deployment_state(kube: Kube, namespace: str, name: str) -> DeploymentState:
 
 
 def read_plan(
-    kube: Kube, spec: ServiceSpec, namespace: str, strategy: str, run_id: str, version: str, new_image: str
+    kube: Kube,
+    spec: ServiceSpec,
+    namespace: str,
+    strategy: str,
+    run_id: str,
+    version: str,
+    new_image: str,
+    environment: str = "production",
 ) -> RollbackPlan:
-    """Read the current production state into a plan (no writes)."""
+    """Read the environment's current state into a plan (no writes). The migration runs in production
+    only, so only a production plan records it."""
     service = kube.get("services", namespace, spec.k8s_service)
     selector = dict(((service or {}).get("spec") or {}).get("selector") or {}) if service else None
     colour = (
@@ -170,8 +183,8 @@ def read_plan(
     stable = deployment_state(kube, namespace, stable_name)
     if not stable.exists:
         raise LookupError(
-            f'deployment "{stable_name}" not found in namespace {namespace}: Airlock updates an '
-            "existing service; create it first (kubectl apply)"
+            f'deployment "{stable_name}" not found in namespace {namespace} ({environment}): Airlock '
+            "updates an existing service; create it first (kubectl apply)"
         )
     other = (
         deployment_state(kube, namespace, blue_green.deployment_for(spec, blue_green.other(colour)))
@@ -180,7 +193,7 @@ def read_plan(
     )
     migration = (
         MigrationPlan(migration_job_name(spec, version), spec.migration.reversible)
-        if spec.migration is not None
+        if spec.migration is not None and environment == "production"
         else None
     )
     return RollbackPlan(
@@ -198,6 +211,7 @@ def read_plan(
         colour=colour,
         other_colour=other,
         migration=migration,
+        environment=environment,
     )
 
 
@@ -228,9 +242,17 @@ def stored_plan(deployment: Obj | None, run_id: str) -> RollbackPlan | None:
 
 
 def record_plan(
-    kube: Kube, spec: ServiceSpec, namespace: str, strategy: str, run_id: str, version: str, new_image: str
+    kube: Kube,
+    spec: ServiceSpec,
+    namespace: str,
+    strategy: str,
+    run_id: str,
+    version: str,
+    new_image: str,
+    environment: str = "production",
 ) -> RollbackPlan:
-    """Return this run's plan: the stored one on retry, else read now and store it on the Deployment."""
+    """Return this run's plan: the stored one on retry, else read now and store it on the Deployment
+    (of the namespace the plan is for: staging and production each keep their own)."""
     stable = kube.get("deployments", namespace, spec.deployment)
     existing = stored_plan(stable, run_id)
     if existing is not None:
@@ -240,7 +262,7 @@ def record_plan(
             existing.recorded_at,
         )
         return existing
-    plan = read_plan(kube, spec, namespace, strategy, run_id, version, new_image)
+    plan = read_plan(kube, spec, namespace, strategy, run_id, version, new_image, environment)
     value = json.dumps({"run_id": run_id, "plan": plan.to_dict()}, sort_keys=True, separators=(",", ":"))
     kube.patch(
         "deployments",
@@ -256,6 +278,7 @@ def record_plan(
 def describe_plan(plan: RollbackPlan) -> str:
     """One paragraph for the task log / deployment record."""
     parts = [
+        f"{plan.environment} ({plan.namespace})",
         f'deployment "{plan.deployment}" revision {plan.revision} at {plan.replicas} replicas',
         "images " + ", ".join(f"{k}={v}" for k, v in sorted(plan.images.items())),
     ]

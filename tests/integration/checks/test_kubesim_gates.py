@@ -80,14 +80,14 @@ def service(api: client.ApiClient, namespace: str) -> None:
 def test_staging_and_cluster_on_kubesim(kubesim, kube_client):
     deploy(kube_client, "staging", "payment-service", "1.2.3")
     kubesim.advance(5)
-    r = check_staging(kube_client, "staging")
+    r = check_staging(kube_client, "staging", {"app": "payment-service"})
     assert r.status == "pass", r.reason
     r = check_cluster(kube_client, 0.85, 0.9)
     assert r.status == "pass" and "2 node(s) Ready; peak CPU 50% (limit 85%), peak memory 60%" in r.reason
 
     deploy(kube_client, "staging", "worker", "broken", replicas=1)
     kubesim.advance(10)
-    r = check_staging(kube_client, "staging")
+    r = check_staging(kube_client, "staging", {"app": "payment-service"})
     assert r.status == "fail"
     assert re.search(r"worker-[a-z0-9]+-[a-z0-9]+ \(Running: app: CrashLoopBackOff", r.reason), r.reason
     assert "worker: 0 of 1 updated replicas available" in r.reason

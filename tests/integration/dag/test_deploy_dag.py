@@ -164,15 +164,16 @@ def test_blue_green_switches_and_retires_the_old_colour(world: Any) -> None:
 
 
 def test_blue_green_failing_after_the_switch_is_switched_back(world: Any) -> None:
-    # v5 is healthy on /health (the pre-switch check) but fails every real request: the smoke test after
-    # the switch catches it
+    # v5 is healthy on /health (the pre-switch check) but fails every real request: the post-switch
+    # metrics gate catches it under full traffic, before validation starts (issue 11 point 4)
     spec = demo_spec(**NO_STAGING, strategy={"blue_green": {"pre_switch_checks": ["health"]}})
     dr = deploy(spec, version="v5.0.0", strategy="blue_green")
 
     st = states(dr)
     assert str(dr.state) == "failed", dump(st)
-    assert st["production.blue_green.switch"] == "success" and st["validation.health"] == "success", dump(st)
-    assert st["validation.smoke"] == "failed" and st["rollback"] == "success", dump(st)
+    assert st["production.blue_green.switch"] == "success", dump(st)
+    assert st["production.blue_green.post_switch_metrics"] == "failed", dump(st)
+    assert st["rollback"] == "success", dump(st)
     plan = xcom_value(dr, "production.record_rollback_plan")
     switch = xcom_value(dr, "production.blue_green.switch")
     assert switch["selector"] == {"app": "demo-api", "track": "green"}, "traffic did go to green"
@@ -186,13 +187,14 @@ def test_blue_green_failing_after_the_switch_is_switched_back(world: Any) -> Non
     assert len(service_writes) >= 3, service_writes  # pinned to blue, switched to green, switched back
     rollback = xcom_value(dr, "rollback")
     assert rollback["healthy"] is True, dump(rollback)
-    assert rollback["reason"].startswith("task validation.smoke failed: smoke tests failed at production"), (
-        rollback["reason"]
-    )
+    assert rollback["reason"].startswith(
+        "task production.blue_green.post_switch_metrics failed: post_switch gate failed for demo-api v5.0.0: "
+        "green error rate"
+    ), rollback["reason"]
     assert lease_holder(world) is None
     outcome = world.slack.texts()[-1]
     assert outcome.startswith(
-        "⏪ demo-api v5.0.0 rolled back to v1: task validation.smoke failed: smoke tests"
+        "⏪ demo-api v5.0.0 rolled back to v1: task production.blue_green.post_switch_metrics failed"
     ), outcome
 
 
@@ -410,4 +412,6 @@ def test_a_version_stuck_in_staging_never_reaches_production_and_says_so(world: 
     )
     outcome = world.slack.texts()[-1]
     assert outcome.startswith("✋ demo-api v4.0.0 stopped in staging before production: "), outcome
-    assert outcome.endswith("(production untouched)") and "rolled back" not in outcome, outcome
+    assert outcome.endswith("(staging restored to v1; production untouched)"), outcome
+    assert "rolled back" not in outcome, outcome
+    assert world.image(namespace="staging") == f"{IMAGE}:v1", "staging is back on the previous version"

@@ -387,6 +387,31 @@ SPEC_CASES: list[tuple[str, dict[str, Any], str, str | None]] = [
     # shape
     ("unknown-field", {"strategy": {"canary": {"step_duraton": "5m"}}}, "strategy.canary.step_duraton", None),
     ("tail-lines-huge", {"logs": {"tail_lines": 10_000_000}}, "logs.tail_lines", "10000000"),
+    # issue 11 point 8: explicit requests per latency quantile
+    (
+        "quantile-min-requests-zero",
+        {"metrics": {"thresholds": {"quantile_min_requests": {"p95": 0}}}},
+        "metrics.thresholds.quantile_min_requests.p95",
+        "0",
+    ),
+    (
+        "quantile-min-requests-unknown-quantile",
+        {"metrics": {"thresholds": {"quantile_min_requests": {"p90": 100}}}},
+        "metrics.thresholds.quantile_min_requests.p90",
+        "100",
+    ),
+    (
+        "quantile-min-requests-not-a-number",
+        {"metrics": {"thresholds": {"quantile_min_requests": {"p99": "many"}}}},
+        "metrics.thresholds.quantile_min_requests.p99",
+        "'many'",
+    ),
+    (
+        "post-switch-duration-zero",
+        {"strategy": {"blue_green": {"post_switch_duration": "0s"}}},
+        "strategy.blue_green.post_switch_duration",
+        None,
+    ),
 ]
 
 # (case id, file text, substrings the message must contain: the key / construct and where)

@@ -255,7 +255,11 @@ def test_a_run_stopped_in_staging_says_production_was_untouched() -> None:
     assert (record["stopped_in"], record["production_changed"]) == ("staging", False)
     assert stopped_before_production(record)
     note = summarise(record)
-    assert "Stopped in staging before production: production untouched." in note
+    # no staging restore result in these values: the note never claims staging was restored
+    assert (
+        "Stopped in staging before production: staging NOT restored: no result from the staging restore "
+        "(see task staging.restore); production untouched." in note
+    ), note
     assert "Rollback to" not in note
 
 
