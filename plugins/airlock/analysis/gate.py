@@ -58,21 +58,26 @@ class GateState:
         return replace(verdict, reason=reason, action=action)
 
     def observe_error(self, message: str, elapsed_s: float) -> Verdict:
-        """A poll failed (Prometheus down, bad response): retry, or fail after max_consecutive_errors."""
+        """A poll failed (Prometheus down, bad response): retry; after max_consecutive_errors the gate has
+        no evidence either way, so it concludes inconclusive and on_inconclusive decides - an outage of
+        the metrics system is never judged a regression of the release."""
         self.consecutive_errors += 1
         limit = self.config.max_consecutive_errors
         metrics = self.last.metrics if self.last is not None else []
+        action: str | None = None
         if self.consecutive_errors >= limit:
-            decision: Decision = "fail"
+            decision: Decision = "inconclusive"
+            action = self.config.on_inconclusive
             reason = (
                 f"metrics unavailable: {self.consecutive_errors} consecutive Prometheus errors "
-                f"(max_consecutive_errors {limit}); last: {message}"
+                f"(max_consecutive_errors {limit}); last: {message}; inconclusive, not a regression: "
+                f"on_inconclusive={action}: {INCONCLUSIVE_ACTIONS[action]}"
             )
         else:
             decision = "continue"
             reason = f"Prometheus error {self.consecutive_errors}/{limit} in a row, retrying: {message}"
         self.last = Verdict(
-            decision, reason, self.phase, elapsed_s, self.duration_s, metrics,
+            decision, reason, self.phase, elapsed_s, self.duration_s, metrics, action=action,
             consecutive_errors=self.consecutive_errors,
         )  # fmt: skip
         return self.last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -225,7 +226,7 @@ def test_optional_metrics_without_data_are_skipped_saying_so():
     assert v.metric("latency_p99").status == "skipped"
 
 
-def test_prometheus_errors_are_retried_then_fail_the_gate():
+def test_prometheus_errors_are_retried_then_the_gate_is_inconclusive():
     gate = GateState(CFG, STEP)
     assert gate.observe(Samples(t(100, 0), t(900, 4)), 60).decision == "continue"
     for i in range(1, 4):
@@ -236,10 +237,16 @@ def test_prometheus_errors_are_retried_then_fail_the_gate():
     for _ in range(3):
         gate.observe_error("HTTP 503", 130)
     v = gate.observe_error("HTTP 503", 140)
-    assert v.decision == "fail" and v.failed
+    # no evidence either way: never a regression verdict; on_inconclusive (rollback here) decides
+    assert v.decision == "inconclusive" and v.action == CFG.on_inconclusive == "rollback" and v.failed
     assert v.reason == (
-        "metrics unavailable: 4 consecutive Prometheus errors (max_consecutive_errors 4); last: HTTP 503"
+        "metrics unavailable: 4 consecutive Prometheus errors (max_consecutive_errors 4); last: HTTP 503; "
+        "inconclusive, not a regression: on_inconclusive=rollback: rolling back"
     )
+    promote = GateState(replace(CFG, on_inconclusive="promote"), STEP)
+    for _ in range(4):
+        v = promote.observe_error("connection refused", 10)
+    assert v.decision == "inconclusive" and v.action == "promote" and not v.failed and v.final
 
 
 def test_config_from_spec():
