@@ -2,41 +2,43 @@
 judges only the service's own workloads, and Slack, the record and the run note say what happened there.
 
 `deploy_demo-api` under dag.test() against a kubesim world (see conftest): staging and production both
-run demo-api v1; v5 answers /health but fails every other request (staging's smoke test catches it),
-v4 cannot be pulled. The run note is written through a real in-process Airflow API server.
+run demo-api v1; v5 answers /health but fails every other request (staging's smoke test catches it).
+The run note is written through a real in-process Airflow API server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-import requests
 from kubernetes import client as k8s
 
 from airlock.record import summarise
+from tests.fixtures.airflow import airflow_api_server
 from tests.fixtures.dag_runner import xcom_value
 from tests.integration.dag.conftest import IMAGE, NS, dump
 from tests.integration.dag.test_deploy_dag import _pod_images, deploy, states
-from tests.integration.notify.test_run_note import api_server  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
 
 STAGING = "staging"
 
 
-def _run_note(api: str, dr: Any) -> str:
-    token = requests.post(
-        f"{api}/auth/token", json={"username": "airlock", "password": "s3cret"}, timeout=10
-    ).json()["access_token"]
-    run = requests.get(
-        f"{api}/api/v2/dags/{quote(dr.dag_id, safe='')}/dagRuns/{quote(dr.run_id, safe='')}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    run.raise_for_status()
-    return str(run.json().get("note") or "")
+@pytest.fixture
+def api_server(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with airflow_api_server(monkeypatch, tmp_path, {"airlock": "s3cret"}) as url:
+        yield url
+
+
+def _run_note(dr: Any) -> str:
+    """The note the record task wrote through the REST API, as the metadata DB holds it."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return str(session.get(DagRun, dr.id).note or "")
 
 
 def _production_writes(world: Any) -> list[dict[str, Any]]:
@@ -45,7 +47,7 @@ def _production_writes(world: Any) -> list[dict[str, Any]]:
 
 def test_a_version_that_fails_in_staging_is_undone_there_and_the_next_good_version_deploys(
     world: Any,
-    api_server: str,  # noqa: F811 (the fixture imported above)
+    api_server: str,
     airflow_connections: Any,
 ) -> None:
     airflow_connections(
@@ -90,7 +92,7 @@ def test_a_version_that_fails_in_staging_is_undone_there_and_the_next_good_versi
     ), outcome
     assert outcome.endswith("(staging restored to v1; production untouched)"), outcome
     assert "rolled back to" not in outcome and "→ ?" not in outcome, outcome
-    note = _run_note(api_server, dr)
+    note = _run_note(dr)
     assert note == summarise(record) and (
         "Stopped in staging before production: staging restored to v1; production untouched." in note
     ), note
