@@ -189,10 +189,11 @@ class RollbackOperator(KubeOperator):
         reason = str(self.reason or "") or failure_reason(context)
         plan = self._plan()
         base = rollback.RollbackResult(plan.strategy if plan else None, reason, self.is_dry_run)
-        self.log.info("ROLLBACK of %s requested: %s", spec.service, reason)
+        self.log.info("ROLLBACK of %s in %s requested: %s", spec.service, self.environment, reason)
         if plan is None:
             self.log.info(
-                "no rollback plan was recorded for this run, so production was never touched: nothing to do"
+                "no rollback plan was recorded for this run, so %s was never touched: nothing to do",
+                self.environment,
             )
             return base.but(noop=True).to_dict()
         kube = self.kube()
@@ -209,8 +210,9 @@ class RollbackOperator(KubeOperator):
         if not actions:
             status = rollout_status(reader.get("deployments", plan.namespace, plan.deployment) or {})
             self.log.info(
-                "production is exactly as recorded in the rollback plan (nothing was changed yet): "
+                "%s is exactly as recorded in the rollback plan (nothing was changed yet): "
                 "no write needed; %s",
+                self.environment,
                 status.message,
             )
             return base.but(
@@ -255,16 +257,18 @@ class RollbackOperator(KubeOperator):
                 value=restored.but(healthy=False, verification=f"still differs: {mismatch}").to_dict(),
             )
             raise AirflowException(
-                f"rollback of {self.service_spec.service} ended with production NOT matching the recorded "
-                f"plan; still to do: {mismatch}"
+                f"rollback of {self.service_spec.service} ended with {self.environment} NOT matching the "
+                f"recorded plan; still to do: {mismatch}"
             )
         self.log.info(
-            "Verified: production matches the rollback plan recorded at %s (nothing left to restore).",
+            "Verified: %s matches the rollback plan recorded at %s (nothing left to restore).",
+            self.environment,
             plan.recorded_at,
         )
         self.log.info(
-            "rollback complete: %s runs %s at revision %s (%s replicas); service selector %s",
+            "rollback complete: %s in %s runs %s at revision %s (%s replicas); service selector %s",
             plan.deployment,
+            self.environment,
             restored.restored.get("images"),
             restored.restored.get("revision"),
             restored.restored.get("replicas"),
