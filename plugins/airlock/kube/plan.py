@@ -25,7 +25,7 @@ from airlock.kube import blue_green
 from airlock.kube.api import Kube, match_labels_selector
 from airlock.kube.canary import canary_name
 from airlock.kube.rolling import container_images
-from airlock.kube.status import POD_TEMPLATE_HASH, new_replicaset, revision_of
+from airlock.kube.status import POD_TEMPLATE_HASH, new_replicaset, revision_of, rollout_status
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -241,6 +241,40 @@ def stored_plan(deployment: Obj | None, run_id: str) -> RollbackPlan | None:
         ) from None
 
 
+class InconsistentProduction(RuntimeError):
+    """Refused: production is not in one consistent state, so there is no state to record as 'previous'."""
+
+
+def inconsistency(stable: Obj | None, canary: Obj | None) -> str | None:
+    """Why production cannot be recorded as the state to return to (None: it can). Pure.
+
+    Mixed: pods of more than one pod template (a rollout or a rollback under way or stuck half-way), a
+    change the Deployment controller has not acted on yet, or a canary left with pods from an earlier
+    run. A plan recorded from it would make a later rollback restore the mix. Pods of one template that
+    are not ready yet are one state (readiness is the pre-flight's and the rollout's to judge)."""
+    if stable is not None:
+        meta, status = stable.get("metadata") or {}, stable.get("status") or {}
+        name = meta.get("name", "")
+        generation, observed = int(meta.get("generation") or 0), int(status.get("observedGeneration") or 0)
+        if generation > max(observed, 1):
+            return (
+                f'a change to deployment "{name}" is not yet acted on (generation {generation} > {observed})'
+            )
+        pods, updated = int(status.get("replicas") or 0), int(status.get("updatedReplicas") or 0)
+        if pods > updated:
+            return (
+                f'deployment "{name}" runs two versions: {pods - updated} of {pods} pods are from an older '
+                f"template ({rollout_status(stable).message})"
+            )
+    replicas = int(((canary or {}).get("spec") or {}).get("replicas") or 0)
+    if canary is not None and replicas > 0:
+        return (
+            f'a canary deployment "{canary["metadata"]["name"]}" from an earlier run still runs {replicas} '
+            "pod(s) beside the stable version"
+        )
+    return None
+
+
 def record_plan(
     kube: Kube,
     spec: ServiceSpec,
@@ -262,6 +296,15 @@ def record_plan(
             existing.recorded_at,
         )
         return existing
+    if environment == "production":
+        mixed = inconsistency(stable, kube.get("deployments", namespace, canary_name(spec)))
+        if mixed is not None:
+            raise InconsistentProduction(
+                f"refusing to record a rollback plan for {spec.service}: production is not in one "
+                f"consistent state ({mixed}). A rollback to it would restore that mix. Let the rollout "
+                "finish or put production right (kubectl rollout status / undo), then start this "
+                "deployment again."
+            )
     plan = read_plan(kube, spec, namespace, strategy, run_id, version, new_image, environment)
     value = json.dumps({"run_id": run_id, "plan": plan.to_dict()}, sort_keys=True, separators=(",", ":"))
     kube.patch(
