@@ -78,6 +78,6 @@ class GateState:
             reason = f"Prometheus error {self.consecutive_errors}/{limit} in a row, retrying: {message}"
         self.last = Verdict(
             decision, reason, self.phase, elapsed_s, self.duration_s, metrics, action=action,
-            consecutive_errors=self.consecutive_errors,
+            consecutive_errors=self.consecutive_errors, subject=self.subject or SUBJECTS.get(self.phase),
         )  # fmt: skip
         return self.last

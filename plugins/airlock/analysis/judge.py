@@ -433,7 +433,9 @@ def judge(
                 r.reason = "baseline had no requests in the window; " + r.reason
 
     def done(decision: Decision, reason: str, action: str | None = None, early_stop: bool = False) -> Verdict:
-        return Verdict(decision, reason, phase, elapsed_s, duration_s, results, action, early_stop)
+        return Verdict(
+            decision, reason, phase, elapsed_s, duration_s, results, action, early_stop, subject=subject
+        )
 
     failed = [r for r in results if r.status == "fail"]
     if failed:

@@ -39,6 +39,7 @@ class Verdict:
     action: str | None = None  # on inconclusive: rollback | promote | fail
     early_stop: bool = False
     consecutive_errors: int = 0
+    subject: str | None = None  # what the new version's track is called ("canary", "new version", "green")
 
     @property
     def failed(self) -> bool:
@@ -97,7 +98,15 @@ def _samples(m: MetricResult) -> str:
 def format_verdict_table(verdict: Verdict | dict[str, Any]) -> str:
     """Fixed-width table: one row per metric with canary, baseline, threshold, statistic and status."""
     v = verdict if isinstance(verdict, Verdict) else Verdict.from_dict(verdict)
-    header = ("metric", "canary", "baseline", "threshold", "statistic", "samples (err/req)", "status")
+    header = (
+        "metric",
+        v.subject or "canary",
+        "baseline",
+        "threshold",
+        "statistic",
+        "samples (err/req)",
+        "status",
+    )
     rows = [header]
     for m in v.metrics:
         if m.bounds is not None and m.statistic is not None:

@@ -5,6 +5,7 @@ per-quantile min_requests."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from airlock.analysis.gate import GateState
 from airlock.analysis.judge import JudgeConfig, Samples, TrackSample, judge
 from airlock.analysis.plan import GatePlan
+from airlock.analysis.verdict import Verdict, format_verdict_table
 from airlock.spec import SpecError, parse_spec
 
 SPEC = parse_spec(
@@ -50,6 +52,9 @@ def test_reasons_name_what_the_phase_judges(phase: str, subject: str | None, wor
     )
     if word != "canary":
         assert "canary" not in v.reason and all("canary" not in m.reason for m in v.metrics)
+    # so does the verdict table's column, also after the verdict's JSON round trip (XCom, trigger event)
+    table = format_verdict_table(Verdict.from_dict(v.to_dict()))
+    assert re.match(rf"metric +{word} +baseline +threshold", table.splitlines()[1]), table
     # the shortfall of a quiet gate names it too
     quiet = judge(Samples(t(30, 0), t(5000, 20)), JudgeConfig(), 60, 900, phase, subject)
     assert f"{word} 30 < 200 requests" in quiet.reason
