@@ -14,6 +14,7 @@ from typing import Any
 from airlock.durations import format_duration
 from airlock.record import (
     Record,
+    describe_line_stopped,
     describe_metric,
     describe_staging_restore,
     failing_metrics,
@@ -181,6 +182,12 @@ def rollback_message(record: Record, dashboard: str = "") -> Message:
         f"{emoji} {record['service']} {record['version']} rolled back to {record.get('previous_version') or 'the recorded state'}: "
         f"{reason} ({state})"
     )
+    header = f"{emoji} Rolled back {record['service']} {record['version']}"
+    line_stopped = describe_line_stopped(record)
+    if line_stopped:  # the rollback itself failed: nothing may read as "rolled back"
+        emoji, state = "🛑", "NOT restored - line stopped"
+        text = f"🛑 {record['service']} {record['version']}: rollback in production FAILED, {line_stopped}: {reason}"
+        header = f"🛑 Rollback of {record['service']} {record['version']} failed: line stopped"
     lines = [f"*Why:* {reason}"]
     for task_id, metric in failing[:3]:
         lines.append(f"• {task_id}: {describe_metric(metric)}")
@@ -198,13 +205,9 @@ def rollback_message(record: Record, dashboard: str = "") -> Message:
         ("Production", state),
         ("Run", str(record.get("run_id") or "")),
     ]
-    return _message(
-        text,
-        f"{emoji} Rolled back {record['service']} {record['version']}",
-        fields,
-        "\n".join(lines),
-        dashboard,
-    )
+    if line_stopped:
+        lines.append(f"*What now:* {line_stopped}")
+    return _message(text, header, fields, "\n".join(lines), dashboard)
 
 
 def stopped_message(record: Record, dashboard: str = "") -> Message:

@@ -12,11 +12,13 @@ Record fields fed by XCom (all optional):
   metrics     {task_id: Verdict dict} per step     rollback    RollbackOperator result
   failure     {task_id: failure sentence}          staging_plan      staging's rollback plan
   staging_rollback  the staging restore's RollbackOperator result
+  line_stopped      the stop mark a failed production rollback wrote (airlock.stop_line.StopMark)
   (other fields are kept under "extra")
 
 What happened, phase by phase, is stated once here and read by Slack, the run note and the run's final
-state: `stopped_in` (the phase that failed first), `production_changed`, and `staging_restore` (after a
-failure in staging: staging put back on its previous version, left unchanged, or NOT restored).
+state: `stopped_in` (the phase that failed first), `production_changed`, `staging_restore` (after a
+failure in staging: staging put back on its previous version, left unchanged, or NOT restored) and
+`line_stopped` (the production rollback failed: new runs are refused until a human clears the mark).
 """
 
 from __future__ import annotations
@@ -35,7 +37,16 @@ Record = dict[str, Any]
 OUTCOMES = ("succeeded", "rolled_back", "failed", "dry_run")
 FAILED_STATES = ("failed", "upstream_failed")
 CHECK_FIELDS = ("preflight", "health", "smoke", "metrics", "log_scan")
-KNOWN_FIELDS = ("window", "plan", "rollback", "failure", "staging_plan", "staging_rollback", *CHECK_FIELDS)
+KNOWN_FIELDS = (
+    "window",
+    "plan",
+    "rollback",
+    "failure",
+    "staging_plan",
+    "staging_rollback",
+    "line_stopped",
+    *CHECK_FIELDS,
+)
 NOTE_LIMIT = 1000  # Airflow's DAG run note column
 
 
@@ -227,6 +238,7 @@ def build_record(
     stopped = stopped_in(task_states, ignore_tasks) if outcome != "succeeded" else None
     staging_plan = values.get("staging_plan") if isinstance(values.get("staging_plan"), dict) else None
     staging_rollback = values.get("staging_rollback")
+    line_stopped = values.get("line_stopped") if isinstance(values.get("line_stopped"), dict) else None
     failures = {k: str(v) for k, v in (values.get("failure") or {}).items() if v}
     reason = (rollback or {}).get("reason") if isinstance(rollback, dict) else None
     if not reason and failures:
@@ -255,7 +267,9 @@ def build_record(
         "outcome": outcome,
         "reason": reason,
         "stopped_in": stopped,
-        "production_changed": production_changed(rollback if isinstance(rollback, dict) else None, outcome),
+        # a rollback that failed and stopped the line left production changed, whatever its result says
+        "production_changed": production_changed(rollback if isinstance(rollback, dict) else None, outcome)
+        or line_stopped is not None,
         "staging_restore": staging_restore(
             staging_rollback if isinstance(staging_rollback, dict) else None, staging_plan, stopped
         ),
@@ -271,6 +285,7 @@ def build_record(
         "rollback": rollback,
         "staging_rollback_plan": staging_plan,
         "staging_rollback": staging_rollback,
+        "line_stopped": line_stopped,
         "tasks": {t: normalise_state(s) for t, s in task_states.items()},
         "timings": {
             "start": start.isoformat() if start else None,
@@ -374,6 +389,18 @@ def left_behind(record: Mapping[str, Any]) -> str:
     return "; ".join(f for f in facts if f)
 
 
+def describe_line_stopped(record: Mapping[str, Any]) -> str | None:
+    """'line stopped: new runs are refused until a human checks production and runs `kubectl ...`' for a
+    run whose production rollback failed and stopped the line (None: it did not)."""
+    mark = record.get("line_stopped")
+    if not isinstance(mark, Mapping):
+        return None
+    from airlock.stop_line import StopMark  # lazy: the record is read at DAG parse, the mark rarely
+
+    clear = StopMark.from_dict(dict(mark)).clear_command()
+    return f"line stopped: new runs are refused until a human checks production and runs `{clear}`"
+
+
 def summarise(record: Record) -> str:
     """A few plain lines for Slack and the DAG run note (always under 1000 characters)."""
     head = f"{record['service']} {record['version']}"
@@ -403,6 +430,9 @@ def summarise(record: Record) -> str:
     if isinstance(rollback, dict) and not rollback.get("noop"):
         healthy = {True: "healthy", False: "NOT healthy", None: "health unknown"}[rollback.get("healthy")]
         lines.append(f"Rollback to {record.get('previous_version') or 'the recorded state'}: {healthy}")
+    stopped_line = describe_line_stopped(record)
+    if stopped_line:
+        lines.append(f"Rollback in production FAILED, {stopped_line}.")
     timings = record["timings"]
     if timings.get("duration_s") is not None:
         wait = timings["phases"].get("window_wait")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from airlock.record import left_behind, stopped_before_production, stopped_where
+from airlock.record import describe_line_stopped, left_behind, stopped_before_production, stopped_where
 
 LIVE_OUTCOMES = ("succeeded", "dry_run")  # record outcomes after which the run counts as a success
 
@@ -52,4 +52,7 @@ def decide_run_outcome(
     if stopped_before_production(record):
         # the record's own words: where it stopped and what it left behind (staging restored or not)
         what += f" {stopped_where(record.get('stopped_in'))} before production ({left_behind(record)})"
+    line_stopped = describe_line_stopped(record)
+    if line_stopped:
+        what += f"; its rollback in production FAILED, {line_stopped}"
     return RunOutcome("failed", outcome, f"{what}: {record.get('reason')}")

@@ -44,7 +44,7 @@ from operators.rollback import RollbackOperator, failure_reason, stop_line_callb
 from operators.rollout import RollingUpdateOperator
 from operators.validate import ValidateRequestOperator
 from operators.window_gate import WindowGateOperator
-from operators.xcom_keys import FAILURE_REASON_KEY, VALIDATE_TASK_ID
+from operators.xcom_keys import FAILURE_REASON_KEY, LINE_STOPPED_KEY, VALIDATE_TASK_ID
 from sensors.metrics import MetricsSensor
 from timetables.release_train import ReleaseTrainTimetable
 
@@ -357,7 +357,10 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         )
         [production.group, validation.group] >> rollback
 
-        sources = _merge(*(p.record for p in phases), {"rollback": _ids(rollback)})
+        sources = _merge(
+            *(p.record for p in phases),
+            {"rollback": _ids(rollback), "line_stopped": [f"{rollback.task_id}:{LINE_STOPPED_KEY}"]},
+        )
         record = RecordDeploymentOperator(
             task_id="record", spec=s, sources=_record_sources(sources), trigger_rule=TriggerRule.ALL_DONE
         )

@@ -30,7 +30,7 @@ from airlock.spec import ServiceSpec, spec_from
 from airlock.timeouts import rollback_deadline, rollback_retry
 from operators._kube import KubeOperator, api_client
 from operators.notify import send_slack
-from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
+from operators.xcom_keys import FAILURE_REASON_KEY, LINE_STOPPED_KEY, RETURN_VALUE
 
 
 def failure_reason(context: Context) -> str:
@@ -85,13 +85,16 @@ def stops_the_line_on_failure(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def stop_the_line(spec: ServiceSpec, run_id: str, reason: str, log: Any, dry_run: bool = False) -> None:
-    """Write the stop mark on production and tell the owners in Slack. Never raises (it runs while a
-    rollback is already failing); a mark that cannot be written is logged as loudly as possible."""
+def stop_the_line(
+    spec: ServiceSpec, run_id: str, reason: str, log: Any, dry_run: bool = False
+) -> stop_line.StopMark | None:
+    """Write the stop mark on production and tell the owners in Slack; returns the mark on the cluster
+    (None: none could be written). Never raises (it runs while a rollback is already failing); a mark
+    that cannot be written is logged as loudly as possible."""
     namespace = spec.environment("production").namespace
     if dry_run:
         log.info("DRY RUN: the line would be stopped for %s (%s)", spec.service, reason)
-        return
+        return None
     try:
         kube = Kube(api_client(spec, "production"), log=log)
         kube.retry = RetryPolicy(attempts=8, deadline=120.0)  # the mark matters more than speed
@@ -103,9 +106,9 @@ def stop_the_line(spec: ServiceSpec, run_id: str, reason: str, log: Any, dry_run
             reason,
             exc,
         )
-        return
+        return None
     if not written:
-        return  # already stopped (by this run's rollback itself, or an earlier run): the owners were told
+        return mark  # already stopped (by this run's rollback itself, or an earlier run): owners were told
     send_slack(
         spec,
         notify.line_stopped_message(
@@ -118,6 +121,18 @@ def stop_the_line(spec: ServiceSpec, run_id: str, reason: str, log: Any, dry_run
         ),
         log,
     )
+    return mark
+
+
+def push_line_stopped(context: Context, mark: stop_line.StopMark | None, log: Any) -> None:
+    """Hand the stop mark to the record (XCom `line_stopped`): the record, the outcome message and the
+    run note then say the line is stopped and how to clear it. Never raises."""
+    if mark is None:
+        return
+    try:
+        context["ti"].xcom_push(key=LINE_STOPPED_KEY, value=mark.to_dict())
+    except Exception as exc:
+        log.warning("could not hand the stop mark to the record: %s", exc)
 
 
 def stop_line_callback(spec: dict[str, Any], then: Callable[[Context], None]) -> Callable[[Context], None]:
@@ -133,7 +148,8 @@ def stop_line_callback(spec: dict[str, Any], then: Callable[[Context], None]) ->
             task = context["ti"].task
             if getattr(task, "environment", "production") == "production":
                 error = context.get("exception")
-                stop_the_line(service, str(context["run_id"]), f"rollback task failed: {error}", log)
+                mark = stop_the_line(service, str(context["run_id"]), f"rollback task failed: {error}", log)
+                push_line_stopped(context, mark, log)
         except Exception as exc:
             log.error("stop-the-line callback failed: %s", exc)
         then(context)
@@ -177,7 +193,8 @@ class RollbackOperator(KubeOperator):
         if self.environment != "production":
             return
         run_id = self.run_request.run_id if self.has_request else str(context["run_id"])
-        stop_the_line(self.service_spec, run_id, reason, self.log, dry_run=self.is_dry_run)
+        mark = stop_the_line(self.service_spec, run_id, reason, self.log, dry_run=self.is_dry_run)
+        push_line_stopped(context, mark, self.log)
 
     def _plan(self) -> RollbackPlan | None:
         """The plan the record_rollback_plan task returned (None: the run failed before recording one)."""

@@ -11,3 +11,4 @@ FAILURE_REASON_KEY = "failure_reason"  # a failing task's one-sentence reason, f
 PREFLIGHT_CHECKS_KEY = "checks"  # pre-flight results, pushed before a failure too
 SMOKE_RESULTS_KEY = "smoke"  # smoke results, pushed before a failure too
 WINDOW_STARTED_KEY = "window_gate_started_at"  # survives the window gate's deferral
+LINE_STOPPED_KEY = "line_stopped"  # a failed rollback's stop mark (airlock.stop_line), for the record

@@ -1,5 +1,6 @@
 """Issue 11 points 2 and 3: a version that fails in staging is taken out of staging again, the staging gate
-judges only the service's own workloads, and Slack, the record and the run note say what happened there.
+judges only the service's own workloads, and Slack, the record and the run note say what happened there
+(and, for a production rollback that failed, that the line is stopped).
 
 `deploy_demo-api` under dag.test() against a kubesim world (see conftest): staging and production both
 run demo-api v1; v5 answers /health but fails every other request (staging's smoke test catches it).
@@ -18,7 +19,7 @@ from kubernetes import client as k8s
 from airlock.record import summarise
 from tests.fixtures.airflow import airflow_api_server
 from tests.fixtures.dag_runner import xcom_value
-from tests.integration.dag.conftest import IMAGE, NS, dump
+from tests.integration.dag.conftest import IMAGE, NS, demo_spec, dump
 from tests.integration.dag.test_deploy_dag import _pod_images, deploy, states
 
 pytestmark = pytest.mark.integration
@@ -151,3 +152,40 @@ def test_another_services_broken_staging_workload_does_not_block_this_one(world:
     broken = world.get("deployments", "other-api", STAGING)
     assert not (broken.get("status") or {}).get("availableReplicas"), dump(broken.get("status"))
     assert world.image() == f"{IMAGE}:v2.0.0"
+
+
+def test_a_refused_production_rollback_says_the_line_is_stopped_not_rolled_back(world: Any) -> None:
+    # An irreversible migration runs, v5 goes live and fails the validation smoke test: the rollback is
+    # refused (rolling back past the migration could corrupt data), the line is stopped (issue 13), and the
+    # outcome message, the record and the run's final state say that - never "rolled back".
+    migration = {"command": ["migrate", "up"], "reversible": False, "timeout": "30s"}
+    spec = demo_spec(kubernetes={"staging": None}, migration=migration)
+    dr = deploy(spec, version="v5.0.0", strategy="rolling")
+
+    st = states(dr)
+    assert str(dr.state) == "failed", dump(st)
+    assert st["production.migrate"] == "success" and st["validation.smoke"] == "failed", dump(st)
+    assert st["rollback"] == "failed", dump(st)
+    assert world.image() == f"{IMAGE}:v5.0.0", "nothing was rolled back past the migration"
+    mark = world.get("configmaps", "airlock-stop-demo-api")
+    assert mark is not None and mark["data"]["failed_run"] == dr.run_id, dump(mark)
+
+    record = xcom_value(dr, "record")
+    assert record["line_stopped"]["run_id"] == dr.run_id, dump(record)
+    assert "REFUSING TO ROLL BACK" in record["line_stopped"]["reason"], dump(record["line_stopped"])
+    assert (record["outcome"], record["stopped_in"], record["production_changed"]) == (
+        "failed",
+        "validation",
+        True,
+    ), dump(record)
+    clear = f"kubectl -n {NS} delete configmap airlock-stop-demo-api"
+    outcome = world.slack.texts()[-1]
+    assert outcome.startswith(
+        "🛑 demo-api v5.0.0: rollback in production FAILED, line stopped: new runs are refused until a "
+        f"human checks production and runs `{clear}`: "
+    ), outcome
+    assert "rolled back to" not in outcome, outcome
+    note = summarise(record)
+    assert "Rollback in production FAILED, line stopped" in note and clear in note, note
+    final = xcom_value(dr, "outcome", key="failure_reason")
+    assert "its rollback in production FAILED, line stopped" in final, final

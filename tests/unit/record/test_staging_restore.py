@@ -1,4 +1,5 @@
-"""What a run that failed in staging left behind (issue 11 point 3): the record's `staging_restore`, and
+"""What happened in each phase (issue 11 point 3): what a run that failed in staging left behind (the
+record's `staging_restore`), a production rollback that failed and stopped the line (`line_stopped`), in
 the same words in Slack, the run note and the run's final state. And the staging gate's scope (point 2):
 only the service's own workloads are judged."""
 
@@ -10,7 +11,7 @@ import pytest
 
 from airlock.checks.staging import judge_staging, own_workloads
 from airlock.kube.plan import DeploymentState, RollbackPlan
-from airlock.notify import stopped_message
+from airlock.notify import rollback_message, stopped_message
 from airlock.record import build_record, describe_staging_restore, staging_restore, summarise
 from airlock.run_outcome import decide_run_outcome
 
@@ -236,3 +237,63 @@ def test_the_staging_gate_judges_only_the_services_own_workloads() -> None:
     assert absent.status == "fail" and absent.reason.startswith(
         "no Deployment of this service in staging (staging) for app=billing: staging is not deployed"
     ), absent.reason
+
+
+# -- a production rollback that failed and stopped the line ---------------------------------------------
+
+MARK = {
+    "service": "checkout",
+    "namespace": "prod",
+    "run_id": "manual__1",
+    "reason": "AirflowFailException: REFUSING TO ROLL BACK checkout",
+    "stopped_at": "2026-03-10T01:20:00+00:00",
+}
+CLEAR = "kubectl -n prod delete configmap airlock-stop-checkout"
+
+
+def test_a_rollback_that_stopped_the_line_is_never_called_rolled_back() -> None:
+    states = {
+        "validate": "success",
+        "production.record_rollback_plan": "success",
+        "production.rolling.update": "success",
+        "validation.smoke": "failed",
+        "rollback": "failed",
+    }
+    values = {
+        "plan": {"stable": {"images": {"app": "registry.local/checkout:v1.3.2"}}},
+        "failure": {"validation.smoke": "smoke tests failed at production"},
+        "line_stopped": MARK,
+    }
+    record = build_record(run=RUN, values=values, task_states=states, ignore_tasks=["record"])
+    assert record["line_stopped"] == MARK and "line_stopped" not in record["extra"]
+    assert (record["outcome"], record["stopped_in"], record["production_changed"]) == (
+        "failed",
+        "validation",
+        True,
+    )
+
+    slack = rollback_message(record)
+    assert slack["text"].startswith(
+        "🛑 checkout v1.4.0: rollback in production FAILED, line stopped: new runs are refused until a "
+        f"human checks production and runs `{CLEAR}`: "
+    ), slack["text"]
+    assert "rolled back to" not in slack["text"], slack["text"]
+    fields = [f["text"] for b in slack["blocks"] if b["type"] == "section" for f in b.get("fields", [])]
+    assert "*Production*\nNOT restored - line stopped" in fields, fields
+
+    note = summarise(record)
+    assert "Rollback in production FAILED, line stopped: new runs are refused until a human checks " in note
+    assert f"`{CLEAR}`." in note, note
+    message = decide_run_outcome(record, any_task_failed=True).message
+    assert message.startswith(
+        "deployment of checkout v1.4.0 failed; its rollback in production FAILED, line stopped: "
+    ), message
+    assert message.endswith(f"delete configmap airlock-stop-checkout`: {record['reason']}"), message
+    assert record["reason"] == "validation.smoke: smoke tests failed at production", record["reason"]
+
+    # without a mark the same record reads as before
+    plain = build_record(
+        run=RUN, values={**values, "line_stopped": None}, task_states=states, ignore_tasks=["record"]
+    )
+    assert plain["line_stopped"] is None and "line stopped" not in summarise(plain)
+    assert not rollback_message(plain)["text"].startswith("🛑")
