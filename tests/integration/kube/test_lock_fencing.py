@@ -269,3 +269,28 @@ def test_a_rollback_failing_under_faults_stops_the_line_until_kubectl_clears_it(
         ValidateRequestOperator(task_id="validate", spec=s)
     third = run_dag(cleared, run_conf={"version": "1.2.3", "strategy": "rolling"})
     assert _states(third)["validate"] == "success"
+
+
+def test_a_rollback_that_died_without_running_its_code_still_stops_the_line(k8s_conn):
+    """The rollback's on_failure_callback: a deferral timeout or a killed worker fails the task without
+    its except clause ever running; the callback writes the mark (once) and then runs the next callback."""
+    from types import SimpleNamespace
+
+    from operators.rollback import stop_line_callback
+
+    sim = k8s_conn
+    told: list[Any] = []
+    callback = stop_line_callback(spec_to_dict(parse_spec(SPEC)), told.append)
+    context: Any = {
+        "ti": SimpleNamespace(task=SimpleNamespace(environment="production")),
+        "run_id": "manual__died",
+        "exception": "Trigger timeout",
+    }
+    callback(context)
+    callback(context)  # a second failure notice changes nothing: the first reason stays
+    mark = stop_line.read_mark(sim.kube(), "web", NS)
+    assert mark is not None and mark.run_id == "manual__died", mark
+    assert mark.reason == "rollback task failed: Trigger timeout"
+    assert told == [context, context], "the Slack failure callback still runs after it"
+    creates = [e for e in sim.writes() if e["method"] == "POST" and e["path"].endswith("/configmaps")]
+    assert len(creates) == 1
