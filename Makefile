@@ -10,11 +10,12 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 STAMP := $(VENV)/.airlock-synced
 PY := $(VENV)/bin/python
 
-.PHONY: help setup test lint typecheck unit integration e2e demo bench clean
+.PHONY: help setup test lint typecheck unit integration e2e demo scaleout bench clean
 
 help:
 	@echo "make demo   - run the Airlock demo (kubesim + Prometheus + Airflow standalone)"
 	@echo "make test   - lint, type-check and run all tests"
+	@echo "make scaleout - CeleryExecutor on PostgreSQL + Redis: 4 deployments through crashes, then 50 at once"
 	@echo "make setup | lint | typecheck | bench | clean"
 
 $(UV):
@@ -51,8 +52,13 @@ e2e: setup
 demo: setup
 	$(PY) -m demo
 
+# CeleryExecutor for real (issue 14): PostgreSQL and Redis from Debian (apt-installed when missing, as
+# root), api-server, 2 schedulers, dag-processor, triggerer, 2 Celery workers; data under .scaleout/
+scaleout: setup
+	$(PY) -m demo.scaleout
+
 bench: setup
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
-	rm -rf .airflow .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .airflow .demo .scaleout .pytest_cache .mypy_cache .ruff_cache

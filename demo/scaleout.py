@@ -375,15 +375,18 @@ def fault_run(
     started = time.monotonic()
     runs = trigger_all(stack, services)
     say("  triggered: " + ", ".join(f"{s.name} ({s.strategy} -> {s.version})" for s in services))
-    # the worker to kill: one running a deployment task (staging or production), so that the crash
-    # hits work in flight; the scheduler: the first one (the second must take over)
+    # the worker to kill: one running a deployment step (staging or production) of a healthy release,
+    # so that the crash hits work in flight while the bad canary goes on to meet its judge; the
+    # scheduler: the first one (the second must take over)
+    spare = {s.dag_id for s in services if s.version == BAD}
     deadline = time.monotonic() + 300
     victim, tasks = WORKERS[0], []
     while time.monotonic() < deadline and not _all_finished(run_states(stack, runs), runs):
         busy = {
             host: ts
             for host, ts in running_on_workers(stack, list(runs)).items()
-            if host in WORKERS and any(".production." in t or ".staging." in t for t in ts)
+            if host in WORKERS
+            and any(t.split(".", 1)[0] not in spare and (".production." in t or ".staging." in t) for t in ts)
         }
         if busy:
             victim, tasks = next(iter(busy.items()))

@@ -256,6 +256,8 @@ class ScaleOutStack(Stack):
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{db}",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_slots),
                 "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+                # Airlock's DAG library preloaded in each worker (see demo/scaleout_celery.py)
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "demo.scaleout_celery.CELERY_CONFIG",
                 # a message a dead worker had taken goes back to the queue after this long
                 "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "300",
                 # every process (api-server, schedulers, workers) must sign and check the same tokens
