@@ -12,6 +12,11 @@ holds objects) with these replaced by `REDACTED`:
   whole object that `kubectl apply` keeps;
 * every value of a Secret's `data` and `stringData`.
 
+An app may print its own environment: `scrub(text, env_values(pod))` takes a pod's literal env values
+(at least `MIN_SCRUBBED_LENGTH` characters) out of its log lines wherever Airlock quotes them - the
+rollback's evidence and a stuck rollout's reason (kube/diagnose.py, both transports), the log scan's
+examples and a migration Job's output.
+
 Names, images and `valueFrom` references stay: they say *what* a pod gets without saying the secret.
 The input is never changed - the body sent to the API server is the real one; only the copies that are
 logged (kube/api.py's write log, dry runs included), recorded (record.py) or posted pass through here.
@@ -26,13 +31,15 @@ reaches the task log.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
 CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SECRET_DATA = ("data", "stringData")
+# like Airflow's masker: shorter values ("true", "8080", "info") would garble every line they occur in
+MIN_SCRUBBED_LENGTH = 5
 
 
 def redact_body(value: Any) -> Any:
@@ -138,3 +145,31 @@ def _annotation_value(tokens: list[str], value: Any) -> Any:
     if tokens[-3:-1] == ["metadata", "annotations"] and tokens[-1] == LAST_APPLIED:
         return _annotations({LAST_APPLIED: value})[LAST_APPLIED]
     return redact_body(value)
+
+
+def env_values(value: Any) -> set[str]:
+    """The literal env values (of at least `MIN_SCRUBBED_LENGTH` characters) of every container of every
+    pod spec in `value` (a Pod, a Deployment, a list of them...)."""
+    found: set[str] = set()
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in CONTAINER_LISTS and isinstance(item, list | tuple):
+                for container in item:
+                    env = container.get("env") if isinstance(container, Mapping) else None
+                    for entry in env if isinstance(env, list | tuple) else ():
+                        literal = entry.get("value") if isinstance(entry, Mapping) else None
+                        if isinstance(literal, str) and len(literal) >= MIN_SCRUBBED_LENGTH:
+                            found.add(literal)
+            else:
+                found |= env_values(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found |= env_values(item)
+    return found
+
+
+def scrub(text: str, values: Iterable[str]) -> str:
+    """`text` with each of `values` replaced by `REDACTED` (longest first: no part of one is left)."""
+    for secret in sorted(values, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text

@@ -22,6 +22,7 @@ from airlock.checks.result import FAIL, PASS, WARN, CheckResult, format_table
 from airlock.image_ref import parse_image_ref
 from airlock.kube.api import Kube, KubeError
 from airlock.kube.pod_template import container_image
+from airlock.redact import env_values, scrub
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -220,7 +221,10 @@ def scan_pods(
         sample = new if image_tag(container_image(pod, container)) == version else stable
         name = meta["name"]
         try:
-            text = kube.read_log(namespace, name, container=container, tail_lines=tail_lines)
+            # the pod's env values never reach the examples (redact.scrub)
+            text = scrub(
+                kube.read_log(namespace, name, container=container, tail_lines=tail_lines), env_values(pod)
+            )
         except KubeError as exc:  # e.g. container not started yet: note it, scan the others
             unreadable.append(f"{name}: HTTP {exc.status} {exc.reason}")
             continue

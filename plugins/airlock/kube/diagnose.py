@@ -16,6 +16,7 @@ from airlock.kube.api import Kube, match_labels_selector, selector_string
 from airlock.kube.async_api import AsyncKube
 from airlock.kube.reads import GetObject, ListObjects, Plan, ReadLogs, items, run_plan, run_plan_async
 from airlock.kube.stuck import StuckReason, diagnose_rollout, new_replicaset_pods, pod_reason
+from airlock.redact import env_values, scrub
 
 Obj = dict[str, Any]
 
@@ -44,10 +45,12 @@ def events_plan(namespace: str, limit: int) -> Plan[list[Obj]]:
 def failing_logs_plan(
     namespace: str, pods: list[Obj], tail: int = LOG_TAIL_LINES
 ) -> Plan[dict[str, list[str]]]:
-    """Last log lines of containers that restarted (previous instance) or are not ready, by pod."""
+    """Last log lines of containers that restarted (previous instance) or are not ready, by pod; the pod's
+    own env values never appear in them (redact.scrub)."""
     logs: dict[str, list[str]] = {}
     for pod in pods:
         name = pod["metadata"]["name"]
+        secrets = env_values(pod)
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
             if cs.get("ready"):
                 continue
@@ -56,7 +59,7 @@ def failing_logs_plan(
             if not lines and restarted:  # no previous instance kept: the current one may say why
                 lines = yield ReadLogs(namespace, name, cs.get("name"), tail)
             if lines:
-                logs[name] = lines
+                logs[name] = [scrub(line, secrets) for line in lines]
                 break
         if len(logs) >= MAX_PODS_WITH_LOGS:
             break

@@ -12,6 +12,7 @@ from typing import Any
 
 from airlock.kube.api import Kube
 from airlock.kube.plan import migration_job_name
+from airlock.redact import env_values, scrub
 from airlock.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -121,10 +122,13 @@ def ensure_job(kube: Kube, spec: ServiceSpec, namespace: str, version: str, imag
 
 
 def job_logs(kube: Kube, namespace: str, name: str, tail_lines: int = 200) -> dict[str, list[str]]:
-    """Log lines of the Job's pods, by pod name (oldest pod first)."""
+    """Log lines of the Job's pods, by pod name (oldest pod first), without the pods' env values."""
     pods = kube.items("pods", namespace, label_selector={"job-name": name})
     pods.sort(key=lambda p: (p.get("metadata") or {}).get("creationTimestamp", ""))
     return {
-        p["metadata"]["name"]: kube.logs(namespace, p["metadata"]["name"], tail_lines=tail_lines)
+        p["metadata"]["name"]: [
+            scrub(line, env_values(p))
+            for line in kube.logs(namespace, p["metadata"]["name"], tail_lines=tail_lines)
+        ]
         for p in pods
     }

@@ -11,7 +11,7 @@ import pytest
 
 from airlock.kube.undo import undo_patch
 from airlock.record import build_record
-from airlock.redact import LAST_APPLIED, REDACTED, redact_body
+from airlock.redact import LAST_APPLIED, REDACTED, env_values, redact_body, scrub
 
 SECRET = "s3nt1nel-Pa55word"
 
@@ -204,3 +204,19 @@ def test_the_record_keeps_no_env_value_of_a_body_a_task_returned() -> None:
         "name": "DB_PASSWORD",
         "value": REDACTED,
     }
+
+
+def test_env_values_are_the_literal_values_long_enough_to_mask() -> None:
+    pod = {"kind": "Pod", "spec": _pod_spec()}
+    pod["spec"]["containers"][0]["env"].append({"name": "SHORT", "value": "true"})
+    assert env_values(pod) == {SECRET}
+    assert env_values([_deployment("first-value"), {"items": [_deployment("second-value")]}]) == {
+        "first-value",
+        "second-value",
+    }
+
+
+def test_scrub_replaces_every_value_longest_first() -> None:
+    text = f"login {SECRET} failed; retry with {SECRET}-old"
+    assert scrub(text, {SECRET, f"{SECRET}-old"}) == f"login {REDACTED} failed; retry with {REDACTED}"
+    assert scrub("nothing to hide", set()) == "nothing to hide"
