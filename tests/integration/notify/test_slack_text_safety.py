@@ -62,3 +62,27 @@ def test_a_masked_secret_in_an_error_never_reaches_slack(
 
     (posted,) = slack_receiver.messages
     assert secret not in str(posted) and "token=***" in posted["text"], posted["text"]
+
+
+@pytest.mark.parametrize("outage", ["down", "answers 500"])
+def test_a_failed_post_does_not_echo_the_webhook(
+    outage: str, airflow_connections: Any, slack_receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "hook-2b7e151628aed2a6"
+    airflow_connections(
+        "slack_test",
+        {"conn_type": "slackwebhook", "password": slack_receiver.url.rsplit("/", 1)[0] + f"/{token}"},
+    )
+    if outage == "down":
+        slack_receiver.stop()
+    else:
+        slack_receiver.status = 500
+    spec = _spec()
+    caplog.set_level(logging.INFO)
+
+    sent = send_slack(spec, start_message(spec, version="v1.4.0", strategy="rolling"), logging.getLogger("t"))
+
+    assert sent is False
+    warning = next(r for r in caplog.records if r.levelno == logging.WARNING and r.name == "t")
+    assert "failed; the deployment goes on regardless" in warning.getMessage()
+    assert token not in caplog.text, caplog.text
