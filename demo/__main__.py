@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from demo.progress import RunWatcher, summary_table
-from demo.slack_standin import message_text
+from demo.slack_standin import message_text, shown
 from demo.stack import REPO, Stack, run_with_stack, say
 
 DAG_ID = "deploy_demo-api"
@@ -39,7 +39,7 @@ RUNS = [
 
 def on_slack(payload: dict[str, Any]) -> None:
     # the webhook's plain `text` is the one-line summary; the blocks repeat it with fields
-    text = str(payload.get("text") or message_text(payload)).replace("\n", "\n          ")
+    text = shown(str(payload.get("text") or message_text(payload))).replace("\n", "\n          ")
     say(f"  [slack] {text}")
 
 

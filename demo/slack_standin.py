@@ -9,8 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def shown(text: str) -> str:
+    """Text as Slack shows it: the three entities Slack text is escaped with (`&amp;` `&lt;` `&gt;`) decoded."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def message_text(payload: dict[str, Any]) -> str:
-    """The readable text of a webhook payload: `text`, or the text of its blocks/attachments."""
+    """The readable text of a webhook payload, as Slack shows it: `text`, or the text of its
+    blocks/attachments."""
     parts: list[str] = []
     if payload.get("text"):
         parts.append(str(payload["text"]))
@@ -32,7 +38,7 @@ def message_text(payload: dict[str, Any]) -> str:
         for field in attachment.get("fields") or []:
             parts.append(f"{field.get('title', '')}: {field.get('value', '')}")
     # dict.fromkeys: keep order, drop repeats (text is often duplicated into blocks)
-    return "\n".join(dict.fromkeys(parts))
+    return shown("\n".join(dict.fromkeys(parts)))
 
 
 class SlackStandIn:
