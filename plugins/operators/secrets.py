@@ -20,6 +20,11 @@ __all__ = ["mask_secret", "masked"]
 T = TypeVar("T")
 
 
+# how deep `masked` looks for secrets in strings (Airflow's default, 5, misses a metric's reason in a
+# record: record -> checks -> metrics -> verdict -> metrics -> metric -> reason)
+MAX_DEPTH = 64
+
+
 def masked(value: T) -> T:
     """`value` (a str, or dicts and lists of them) with every registered secret replaced by ***."""
-    return cast(T, redact(value))
+    return cast(T, redact(value, max_depth=MAX_DEPTH))

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airlock.spec import parse_spec, spec_to_dict
 from operators.record import RecordDeploymentOperator, _token
-from operators.secrets import masked
+from operators.secrets import mask_secret, masked
 from tests.fixtures.airflow import airflow_api_server
 from tests.fixtures.dag_runner import run_dag, xcom_value
 from tests.fixtures.run_requests import request_for
@@ -80,3 +80,13 @@ def test_the_rest_api_token_is_masked_in_logs(api_server: str) -> None:
 
     assert len(token) > 20
     assert masked(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
+
+
+def test_masking_reaches_every_depth_of_a_record() -> None:
+    secret = "deep-secret-4d2c9e"
+    mask_secret(secret)
+    record = {"checks": {"metrics": {"step": {"metrics": [{"name": "error_rate", "reason": f"x {secret}"}]}}}}
+
+    shown = masked(record)
+
+    assert shown["checks"]["metrics"]["step"]["metrics"][0]["reason"] == "x ***"
