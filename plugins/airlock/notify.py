@@ -261,20 +261,3 @@ def line_stopped_message(
         f"colours), put it right, then clear the mark with `{clear_command}`."
     )
     return _message(text, f"🛑 {service}: line stopped, a human is needed", fields, body, dashboard)
-
-
-def line_stopped_message(
-    *, service: str, run_id: str, reason: str, clear_command: str, owners: Sequence[str], dashboard: str = ""
-) -> Message:
-    """The rollback failed or left production off the recorded plan: a human must look (stop_line.py)."""
-    who = ", ".join(owners) or "the service owners"
-    text = (
-        f"🛑 {service}: LINE STOPPED - the rollback of run {run_id} failed ({reason}). Production needs a "
-        f"human; new deployments are refused until the mark is cleared with `{clear_command}`"
-    )
-    fields = [("Service", service), ("Failed run", run_id), ("Owners", who), ("To clear", f"`{clear_command}`")]
-    body = (
-        f"*Why:* {reason}\n*What to do:* check production by hand (images, Service selector, canary, "
-        f"colours), put it right, then clear the mark with `{clear_command}`."
-    )
-    return _message(text, f"🛑 {service}: line stopped, a human is needed", fields, body, dashboard)
