@@ -255,7 +255,12 @@ def line_stopped_message(
         f"🛑 {service}: LINE STOPPED - the rollback of run {run_id} failed ({reason}). Production needs a "
         f"human; new deployments are refused until the mark is cleared with `{clear_command}`"
     )
-    fields = [("Service", service), ("Failed run", run_id), ("Owners", who), ("To clear", f"`{clear_command}`")]
+    fields = [
+        ("Service", service),
+        ("Failed run", run_id),
+        ("Owners", who),
+        ("To clear", f"`{clear_command}`"),
+    ]
     body = (
         f"*Why:* {reason}\n*What to do:* check production by hand (images, Service selector, canary, "
         f"colours), put it right, then clear the mark with `{clear_command}`."

@@ -36,7 +36,9 @@ def test_staging_and_cluster(kube):
     )
     # payments is judged on its own workloads: the broken worker next to it does not block it
     r = check_staging(api, "staging", {"app": "payments"})
-    assert r.status == "pass" and "1 Deployment(s) of other services not judged (worker)" in r.reason, r.reason
+    assert r.status == "pass" and "1 Deployment(s) of other services not judged (worker)" in r.reason, (
+        r.reason
+    )
     r = check_cluster(api, 0.85, 0.9)
     assert r.status == "fail" and "n2 cpu 95% (3800m of 4) > 85%" in r.reason
     assert check_cluster(api, 0.99, 0.9).status == "pass"
