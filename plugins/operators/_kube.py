@@ -67,15 +67,19 @@ class KubeOperator(RequestBound, BaseOperator):
         )
 
     def lease(self) -> LeaseRef | None:
-        """The deploy lock this run's production writes are fenced on (None: not a deploy DAG, staging,
-        dry run or no request)."""
-        production = self.environment == "production"
-        if not (production and self.has_request and not self.is_dry_run and fenced_dag(self)):
+        """The run's deploy lock, which its deferred waits renew in any environment (None: not a deploy
+        DAG, a dry run or no request)."""
+        if not (self.has_request and not self.is_dry_run and fenced_dag(self)):
             return None
         return lease_ref(self.service_spec, self.run_request.run_id)
 
-    def fence(self) -> Fence | None:
+    def lease_dict(self) -> dict[str, Any] | None:
         ref = self.lease()
+        return ref.to_dict() if ref is not None else None
+
+    def fence(self) -> Fence | None:
+        """Production writes are fenced on the lock (it lives in the production namespace and cluster)."""
+        ref = self.lease() if self.environment == "production" else None
         return Fence(ref) if ref is not None else None
 
     def image(self) -> str:
@@ -144,7 +148,7 @@ class KubeOperator(RequestBound, BaseOperator):
                     deployment=deployment,
                     timeout=timeout,
                     extra=kwargs or {},
-                    lease=lease.to_dict() if (lease := self.lease()) else None,
+                    lease=self.lease_dict(),  # renewed while waiting
                 ),
                 method_name=method_name,
                 kwargs=kwargs or {},

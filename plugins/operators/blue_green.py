@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import Context
 
 from airlock.kube import blue_green, rolling
 from operators._kube import KubeOperator
+from triggers.lease_keeper import LeaseKeepingTimer
 
 
 class BlueGreenDeployOperator(KubeOperator):
@@ -133,7 +133,7 @@ class BlueGreenFinalizeOperator(KubeOperator):
                 "keeping the old colour for %s before scaling it to 0 (deferred; no worker held)", delay
             )
             self.defer(
-                trigger=TimeDeltaTrigger(delay),
+                trigger=LeaseKeepingTimer(delay.total_seconds(), self.lease_dict()),  # lock renewed
                 method_name="execute_complete",
                 timeout=delay + timedelta(minutes=10),
             )

@@ -42,7 +42,7 @@ class MigrationOperator(KubeOperator):
                 namespace=self.namespace,
                 job=result["job"],
                 timeout=timeout,
-                lease=lease.to_dict() if (lease := self.lease()) else None,  # renewed while waiting
+                lease=self.lease_dict(),  # renewed while waiting
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=timeout + 120),

@@ -111,8 +111,8 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         self.deferrable = deferrable
 
     def lease(self) -> dict[str, Any] | None:
-        """The run's deploy lock, renewed by the trigger while a production gate observes (None: none)."""
-        if self.environment != "production" or not fenced_dag(self):
+        """The run's deploy lock, renewed by the trigger while the gate observes (None: none)."""
+        if not fenced_dag(self):
             return None
         return lease_ref(spec_from(self.spec), self.run_request.run_id).to_dict()
 

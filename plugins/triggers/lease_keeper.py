@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airlock.kube.async_api import AsyncKube
 from airlock.kube.lock import LeaseRef, keep_lease_async
+from triggers.stale_event_guard import hold_until_settled
 
 
 async def renew_loop(ref: LeaseRef, log: Any, kube: AsyncKube | None = None) -> None:
@@ -74,3 +77,23 @@ async def keeping_lease(lease: dict[str, Any] | None, log: Any) -> AsyncGenerato
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+class LeaseKeepingTimer(BaseTrigger):
+    """Fires after `seconds` (like TimeDeltaTrigger), renewing the run's deploy lock meanwhile: for a
+    deliberate wait inside a locked run (blue-green keeps the old colour for `keep_old_for`)."""
+
+    def __init__(self, seconds: float, lease: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.lease = lease
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("triggers.lease_keeper.LeaseKeepingTimer", {"seconds": self.seconds, "lease": self.lease})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        started = time.monotonic()
+        async with keeping_lease(self.lease, self.log):
+            await asyncio.sleep(self.seconds)
+            await hold_until_settled(started)
+        yield TriggerEvent({"status": "done", "waited_seconds": time.monotonic() - started})

@@ -294,3 +294,24 @@ def test_a_rollback_that_died_without_running_its_code_still_stops_the_line(k8s_
     assert told == [context, context], "the Slack failure callback still runs after it"
     creates = [e for e in sim.writes() if e["method"] == "POST" and e["path"].endswith("/configmaps")]
     assert len(creates) == 1
+
+
+def test_a_deliberate_wait_in_a_locked_run_keeps_the_lease(k8s_conn, monkeypatch):
+    """Blue-green keeps the old colour for keep_old_for (default 30 min, longer than the lease): its
+    timer renews the lock, so retiring the old colour afterwards is not fenced."""
+    import triggers.stale_event_guard as guard
+    from triggers.lease_keeper import LeaseKeepingTimer
+
+    monkeypatch.setattr(guard, "MIN_DEFERRAL_SECONDS", 0.0)
+    sim, ttl = k8s_conn, 3
+    lock.acquire(sim.kube(), NS, "web", A, ttl)
+    ref = LeaseRef("kubernetes_default", NS, "web", A, ttl)
+    timer = LeaseKeepingTimer(6.0, ref.to_dict())
+
+    async def wait() -> list[Any]:
+        return [event async for event in timer.run()]
+
+    events = asyncio.run(wait())
+    assert events[0].payload["status"] == "done" and events[0].payload["waited_seconds"] >= 6
+    assert holder_of(sim) == A
+    canary.ensure_canary(fenced(sim, A, ttl), parse_spec(SPEC), NS, f"{IMG}:2", 25, "c")  # not fenced
