@@ -10,11 +10,12 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 STAMP := $(VENV)/.airlock-synced
 PY := $(VENV)/bin/python
 
-.PHONY: help setup test lint typecheck unit integration e2e demo scaleout bench clean
+.PHONY: help setup test lint typecheck unit integration e2e faults demo scaleout bench clean
 
 help:
 	@echo "make demo   - run the Airlock demo (kubesim + Prometheus + Airflow standalone)"
 	@echo "make test   - lint, type-check and run all tests"
+	@echo "make faults - the fault matrix through a real Airflow (issue 13)"
 	@echo "make scaleout - CeleryExecutor on PostgreSQL + Redis: 4 deployments through crashes, then 50 at once"
 	@echo "make setup | lint | typecheck | bench | clean"
 
@@ -48,6 +49,11 @@ integration: setup
 
 e2e: setup
 	$(VENV)/bin/pytest tests/e2e
+
+# the fault matrix (issue 13): faults and process kills through a real Airflow; prints the table at the end.
+# AIRLOCK_FAULTS=f03,f09 runs only those scenarios.
+faults: setup
+	$(VENV)/bin/pytest tests/faults
 
 demo: setup
 	$(PY) -m demo
