@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from demo.scaleout_stack import locate_postgres
 from tests.faults.installations import PeerStack, run_two_installations
 from tests.faults.matrix import Result, Scenario, run_all, table, to_json
-from tests.faults.processes import FaultStack, Outage, closed_port_url, postgres_binary
+from tests.faults.processes import FaultStack, Outage, closed_port_url
 from tests.faults.scenarios import SCENARIOS
 from tests.faults.world import http_conn, kubesim_scenario, service_spec, write_world
 from tests.fixtures.slack_receiver import SlackReceiver
@@ -41,7 +42,7 @@ def fault_matrix(tmp_path_factory: pytest.TempPathFactory) -> Generator[dict[str
     for tool in ("prometheus", "prometheus-alertmanager"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed")
-    if not postgres_binary():
+    if not locate_postgres("postgres"):
         pytest.skip(
             "PostgreSQL not installed (the matrix's Airflow metadata DB): apt-get install -y postgresql"
         )

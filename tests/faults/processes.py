@@ -13,14 +13,11 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
 import secrets
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,9 +28,8 @@ from typing import Any
 import psutil
 import requests
 
-from demo.stack import Stack, StackError, free_port
-
-PG_USER = "postgres"  # the Debian package's system user: PostgreSQL refuses to run as root
+from demo.scaleout_stack import ScaleOutStack
+from demo.stack import Stack, free_port
 
 
 class FaultStack(Stack):
@@ -48,7 +44,8 @@ class FaultStack(Stack):
         self.log_ports = {"worker": free_port(), "trigger": free_port()}
         self.db_password = secrets.token_urlsafe(16)
         self.pg_port = 0
-        self.pg_dir: Path | None = None
+        self.pg_dir = workdir / "postgres"
+        self._restart_lock = threading.Lock()
 
     def _wait_for(self, name: str, check: Callable[[], bool], timeout: float) -> None:
         # a 2-core CI machine running twenty deployments (and whatever else) starts Airflow slowly
@@ -60,70 +57,15 @@ class FaultStack(Stack):
 
     def stop(self) -> None:
         super().stop()
-        if self.pg_dir is not None:
-            shutil.rmtree(self.pg_dir, ignore_errors=True)
-            self.pg_dir = None
+        shutil.rmtree(
+            self.pg_dir, ignore_errors=True
+        )  # (under /tmp when the postgres user cannot reach workdir)
 
-    def _as_pg_user(self) -> list[str]:
-        if os.geteuid() != 0:
-            return []
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            raise StackError("running as root, PostgreSQL must run as the postgres user: setpriv is missing")
-        return [setpriv, f"--reuid={PG_USER}", f"--regid={PG_USER}", "--init-groups", "--"]
-
-    def _start_postgres(self) -> None:
-        postgres = postgres_binary()
-        if not postgres:
-            raise StackError("PostgreSQL is required for the fault matrix: apt-get install -y postgresql")
-        # a private directory the postgres user owns (pytest's tmp dirs are root-only)
-        self.pg_dir = Path(tempfile.mkdtemp(prefix="airlock-faults-pg-"))
-        if os.geteuid() == 0:
-            user = pwd.getpwnam(PG_USER)
-            os.chown(self.pg_dir, user.pw_uid, user.pw_gid)
-        pwfile = self.pg_dir / "pwfile"
-        pwfile.write_text(self.db_password)
-        if os.geteuid() == 0:
-            os.chown(pwfile, user.pw_uid, user.pw_gid)
-        data = self.pg_dir / "data"
-        initdb = str(Path(postgres).with_name("initdb"))
-        args = [f"--pgdata={data}", "--username=airflow", f"--pwfile={pwfile}", "--auth=scram-sha-256"]
-        self._run(
-            "postgres-initdb",
-            [*self._as_pg_user(), initdb, *args, "--no-sync"],
-            env={**os.environ, "LC_ALL": "C.UTF-8"},
-        )
-        self.pg_port = free_port()
-        settings = {
-            "listen_addresses": "127.0.0.1",
-            "unix_socket_directories": "",
-            "max_connections": "300",
-            "fsync": "off",  # a throwaway metadata DB
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-        }
-        options = [x for k, v in settings.items() for x in ("-c", f"{k}={v}")]
-        self.spawn(
-            "postgres", [*self._as_pg_user(), postgres, "-D", str(data), "-p", str(self.pg_port), *options]
-        )
-
-        def ready() -> bool:
-            import psycopg2
-
-            try:
-                conn = psycopg2.connect(
-                    f"postgresql://airflow:{self.db_password}@127.0.0.1:{self.pg_port}/postgres",
-                    connect_timeout=2,
-                )
-            except psycopg2.OperationalError:
-                return False
-            conn.autocommit = True
-            with contextlib.closing(conn), conn.cursor() as cur:
-                cur.execute("CREATE DATABASE airflow")
-            return True
-
-        self._wait_for("postgres", ready, 60)
-        self._restart_lock = threading.Lock()
+    # PostgreSQL exactly as the scale-out stack runs it (as the postgres user when root, TCP on
+    # loopback, a throwaway data directory): one implementation, borrowed
+    _as_pg_user = ScaleOutStack._as_pg_user
+    _pg_can_use = ScaleOutStack._pg_can_use
+    _start_postgres = ScaleOutStack._start_postgres
 
     def airflow_env(self) -> dict[str, str]:
         env = super().airflow_env()
@@ -176,12 +118,6 @@ class FaultStack(Stack):
             airflow = str(Path(sys.executable).parent / "airflow")
             self.spawn(f"{component}-{self._restarts}", [airflow, component], env=self.airflow_env())
             return f"{signal.Signals(sig).name} to airflow {component} (pid {', '.join(str(v.pid) for v in victims)}), started again"
-
-
-def postgres_binary() -> str:
-    """Debian keeps the server off PATH, in /usr/lib/postgresql/<major>/bin; "" when not installed."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: float(Path(p).parts[-3]))
-    return found[-1] if found else (shutil.which("postgres") or "")
 
 
 def _children(p: psutil.Process) -> list[psutil.Process]:
