@@ -386,7 +386,8 @@ def fault_run(
             host: ts
             for host, ts in running_on_workers(stack, list(runs)).items()
             if host in WORKERS
-            and any(t.split(".", 1)[0] not in spare and (".production." in t or ".staging." in t) for t in ts)
+            and any(".production." in t or ".staging." in t for t in ts)
+            and not any(t.split(".", 1)[0] in spare for t in ts)
         }
         if busy:
             victim, tasks = next(iter(busy.items()))

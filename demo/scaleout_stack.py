@@ -276,6 +276,14 @@ class ScaleOutStack(Stack):
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                # The services do not change during a run and `dags reserialize` parsed them before the
+                # start: re-parse rarely (the demo's 5 s would keep a core busy with 50+ services), and
+                # give a parse on a loaded machine time (a timed-out parse deactivates every DAG)
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "600",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "600",
+                "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+                "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
             }
         )
         return env
