@@ -296,13 +296,20 @@ def wait_for_runs(stack: ScaleOutStack, runs: dict[str, str], timeout: float) ->
         time.sleep(3)
 
 
-def trigger_all(stack: ScaleOutStack, services: Sequence[Service]) -> dict[str, str]:
-    """Unpause every DAG first, then trigger them back to back: dag_id -> run_id."""
+def unpause_all(stack: ScaleOutStack, services: Sequence[Service]) -> None:
     api = stack.api
     assert api is not None
     for service in services:
         api.wait_for_dag(service.dag_id, timeout=180)
         api.unpause(service.dag_id)
+
+
+def trigger_all(stack: ScaleOutStack, services: Sequence[Service], unpause: bool = True) -> dict[str, str]:
+    """Unpause every DAG first (unless done already), then trigger them back to back: dag_id -> run_id."""
+    api = stack.api
+    assert api is not None
+    if unpause:
+        unpause_all(stack, services)
     return {s.dag_id: api.trigger(s.dag_id, s.conf())["dag_run_id"] for s in services}
 
 
@@ -450,17 +457,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def throughput_run(
-    stack: ScaleOutStack, services: Sequence[Service], timeout: float = 900, say: Callable[[str], None] = say
+    stack: ScaleOutStack, services: Sequence[Service], timeout: float = 1500, say: Callable[[str], None] = say
 ) -> Throughput:
     say(f"\n=== Throughput run: {len(services)} services ({services[0].strategy}) triggered at once ===")
-    api = stack.api
-    assert api is not None
-    for service in services:
-        api.wait_for_dag(service.dag_id, timeout=180)
-        api.unpause(service.dag_id)
+    unpause_all(stack, services)
     with SlotSampler(stack) as sampler:
         started = time.monotonic()
-        runs = {s.dag_id: api.trigger(s.dag_id, s.conf())["dag_run_id"] for s in services}
+        runs = trigger_all(stack, services, unpause=False)
         states = wait_for_runs(stack, runs, timeout=timeout)
         wall = time.monotonic() - started
     span_rows = stack.query(

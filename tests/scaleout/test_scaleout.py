@@ -29,7 +29,7 @@ from demo.scaleout import (
 from demo.scaleout_stack import SCHEDULERS, WORKERS, ScaleOutStack, locate_postgres
 from demo.stack import REPO
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(2400)]
 FLEET = throughput_services(THROUGHPUT_SERVICES)
 
 
