@@ -81,6 +81,23 @@ class Result:
         return not self.problems
 
 
+class PatientAPI(AirflowAPI):
+    """The REST client, patient with an API server that a loaded machine answers slowly: a call that
+    times out or cannot connect is asked again (reads, and a trigger whose answer was lost would
+    show up as a second run - so trigger goes through `request_once`)."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        for attempt in range(8):
+            try:
+                return super().request(method, path, **kwargs)
+            except (requests.ConnectionError, requests.Timeout):
+                if method != "GET" or attempt == 7:
+                    raise
+                time.sleep(5)
+        raise AssertionError("unreachable")
+
+
 class Driver:
     """One scenario's handle on the stack: its run, its tasks, its faults."""
 
@@ -89,7 +106,7 @@ class Driver:
         self.stack = stack
         self.scenario = scenario
         self.env = env  # shared objects of the matrix (outage proxies, slack receivers, ...)
-        self.api = AirflowAPI(stack.api.base_url, "admin", stack.password)
+        self.api = PatientAPI(stack.api.base_url, "admin", stack.password)
         self.kubesim = stack.kubesim_url
         self.run_id = ""
         self.started = 0.0
@@ -163,9 +180,14 @@ class Driver:
     def audit(self) -> list[dict[str, Any]]:
         return list(requests.get(f"{self.kubesim}/_sim/audit", timeout=10).json())
 
-    def writes(self) -> list[dict[str, Any]]:
+    def writes(self, workload_only: bool = False) -> list[dict[str, Any]]:
+        """Writes to this scenario's namespace; `workload_only`: not the deploy lock's Lease nor the
+        stop-the-line ConfigMap (a fenced write renews the Lease first)."""
         marker = f"/namespaces/{self.scenario.namespace}/"
-        return [e for e in self.audit() if marker in e["path"]]
+        found = [e for e in self.audit() if marker in e["path"]]
+        if workload_only:
+            found = [e for e in found if "/leases" not in e["path"] and "/configmaps" not in e["path"]]
+        return found
 
     def get(self, path: str) -> Any:
         r = requests.get(f"{self.kubesim}{path}", timeout=10)

@@ -76,10 +76,10 @@ def sigkill(task_id: str, after_write: bool = False) -> Any:
         # the task instance's id exists from the run's start: watch for its process from then on, so
         # the kill lands within a fraction of a second of the process starting
         ti_id = d.ti_id(task_id)
-        start_writes = len(d.writes())
+        start_writes = len(d.writes(workload_only=True))
 
         def ready() -> bool:
-            return not after_write or len(d.writes()) > start_writes
+            return not after_write or len(d.writes(workload_only=True)) > start_writes
 
         return kill_task(ti_id, timeout=900, ready=ready)
 
