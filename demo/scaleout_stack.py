@@ -86,9 +86,16 @@ class ScaleOutStack(Stack):
         self.pg_port = 0
         self.redis_port = 0
         self.pg_dir = workdir / "postgres"
+        self._pg_tmp: Path | None = None  # a private temporary data directory, removed by stop()
         self.jwt_secret = secrets.token_urlsafe(32)
         self.fernet_key = Fernet.generate_key().decode()
         self.log_ports: dict[str, int] = {}
+
+    def stop(self) -> None:
+        super().stop()
+        if self._pg_tmp is not None and not self.procs:  # PostgreSQL is gone: its data may go too
+            shutil.rmtree(self._pg_tmp, ignore_errors=True)
+            self._pg_tmp = None
 
     # -- URLs ------------------------------------------------------------------------------------
     def db_dsn(self) -> str:
@@ -141,7 +148,7 @@ class ScaleOutStack(Stack):
             if not self._pg_can_use(self.pg_dir):
                 # e.g. a clone under /root (mode 700): the postgres user cannot reach the project
                 self.pg_dir.rmdir()
-                self.pg_dir = Path(tempfile.mkdtemp(prefix="airlock-scaleout-pg-"))
+                self.pg_dir = self._pg_tmp = Path(tempfile.mkdtemp(prefix="airlock-scaleout-pg-"))
                 os.chown(self.pg_dir, user.pw_uid, user.pw_gid)
                 self.say(f"  ({PG_USER} cannot reach {self.workdir}: PostgreSQL data in {self.pg_dir})")
             owner = (user.pw_uid, user.pw_gid)
