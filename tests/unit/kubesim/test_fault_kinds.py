@@ -90,7 +90,7 @@ def test_a_hung_request_before_handling_is_applied_only_when_it_wakes(kubesim):
         ({"path": "/x"}, "needs status, delay, reset or drop_watch"),
         ({"status": 503, "reset": True}, "cannot have a status"),
         ({"reset": True, "retry_after": 1}, "retry_after goes with a status"),
-        ({"drop_watch": True, "after": True}, "not to dropped watch streams"),
+        ({"drop_watch": True, "after": True}, "not to watch streams"),
         ({"status": 503, "when": "later"}, "unknown fault fields"),
     ],
 )
