@@ -76,10 +76,15 @@ def sigkill(task_id: str, after_write: bool = False) -> Any:
         # the task instance's id exists from the run's start: watch for its process from then on, so
         # the kill lands within a fraction of a second of the process starting
         ti_id = d.ti_id(task_id)
-        start_writes = len(d.writes(workload_only=True))
+        baseline: list[int] = []
 
-        def ready() -> bool:
-            return not after_write or len(d.writes(workload_only=True)) > start_writes
+        def ready() -> bool:  # called once the task's process exists
+            if not after_write:
+                return True
+            count = len(d.writes(workload_only=True))
+            if not baseline:  # the writes before this task started (the plan's, an earlier step's)
+                baseline.append(count)
+            return count > baseline[0]
 
         return kill_task(ti_id, timeout=900, ready=ready)
 
