@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -122,8 +122,10 @@ def prometheus_down(from_task: str, states: tuple[str, ...], seconds: float | No
 
 
 def expire_lease(task_id: str, states: tuple[str, ...]) -> Any:
-    """Make the run's deploy lock expire under it: the Lease's renewTime moves two TTLs into the past
-    (what a run that could not renew for that long looks like to everyone else)."""
+    """Make the run's deploy lock expire under it and another installation take it meanwhile: what a run
+    that could not renew for that long finds when it comes back. (A lease of ours that expired while
+    nobody took it is simply taken again - no one else can have written - so the fence only bites once
+    someone else holds it.)"""
 
     def strike(d: Driver) -> str:
         d.wait_task(task_id, states)
@@ -132,13 +134,19 @@ def expire_lease(task_id: str, states: tuple[str, ...]) -> Any:
         if not lease:
             raise RuntimeError("no deploy lock Lease to expire")
         ttl = int(lease["spec"].get("leaseDurationSeconds") or 300)
-        past = datetime.now(UTC) - timedelta(seconds=2 * ttl)
-        lease["spec"]["renewTime"] = past.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        previous = lease["spec"].get("holderIdentity")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        taker = "other-installation/manual__took-the-expired-lock"
+        lease["spec"].update(
+            holderIdentity=taker,
+            acquireTime=now,
+            renewTime=now,
+            leaseDurationSeconds=max(ttl, 3600),
+            leaseTransitions=int(lease["spec"].get("leaseTransitions") or 0) + 1,
+        )
         requests.put(f"{d.kubesim}{path}", json=lease, timeout=10).raise_for_status()
         d.env.setdefault("expired_at", {})[d.scenario.key] = len(d.audit())
-        return (
-            f"lease of {lease['spec'].get('holderIdentity')} expired (renewTime {lease['spec']['renewTime']})"
-        )
+        return f"lease of {previous} expired ({ttl} s without renewal) and {taker} took it"
 
     return strike
 

@@ -10,7 +10,7 @@ import pytest
 from tests.faults.matrix import Result
 from tests.faults.scenarios import SCENARIOS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(2400)]
 
 
 @pytest.mark.parametrize(

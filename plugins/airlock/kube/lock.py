@@ -13,8 +13,10 @@ cluster both of them write to.
   the triggerer (rollout, migration, analysis), by the trigger (`keep_lease_async`). A run that dies
   stops renewing, and its lock frees itself within minutes.
 * Fencing: every production write first checks that this run still holds the lease (`Fence`, called
-  by `Kube.write`); if another holder took it, or it expired, the write is refused with LockLost and
-  nothing is sent.
+  by `Kube.write`); if another holder took it, the write is refused with LockLost and nothing is sent.
+  A lease of ours that expired while nobody took it is taken again (a task that waited long in the
+  scheduler's queue must not fence itself out); the resourceVersion makes a racing taker win or lose
+  cleanly.
 * The decision is one pure function, `lease_decision(lease, holder, now, ttl)` -> hold / renew / take /
   lost / held-by-other, used by acquire, the sync fence and the async renewal alike.
 * acquire: refuses while the service's line is stopped (stop_line.py); creates the Lease if missing;
@@ -182,8 +184,9 @@ LeaseAction = Literal["hold", "renew", "take", "lost", "held"]
 
 @dataclass(frozen=True)
 class LeaseDecision:
-    """hold: ours, not due; renew: ours, less than half the TTL left; take: free or expired (acquire
-    only); lost: we held it but it expired or someone else has it (fenced); held: another live holder."""
+    """hold: ours, not due; renew: ours, less than half the TTL left, or ours and expired with nobody
+    having taken it since; take: free or expired (acquire only); lost: someone else has it or had it
+    (fenced); held: another live holder."""
 
     action: LeaseAction
     reason: str
@@ -220,11 +223,14 @@ def lease_decision(
             "take", "free" if not recorded else f"expired (last holder {recorded})", None, expiry
         )
     if recorded == holder:
+        # Expired but nobody took it since: no other holder can have written in between (a writer must
+        # take the lease first, which changes holderIdentity), so re-taking it is safe - and the write
+        # carries the Lease's resourceVersion, so a taker racing us makes it fail with 409. Without this
+        # a run whose next task waited longer than the lease in a busy scheduler's queue fenced itself out.
+        when = f"at {expiry:%Y-%m-%d %H:%M:%S} UTC " if expiry else ""
         return LeaseDecision(
-            "lost",
-            f"this run's lease expired at {expiry:%Y-%m-%d %H:%M:%S} UTC without being renewed"
-            if expiry
-            else "this run's lease has no renew time",
+            "renew",
+            f"this run's lease expired {when}without being renewed, and nobody has taken it since: taking it again",
             None,
             expiry,
         )
@@ -326,7 +332,7 @@ def renew_if_due(kube: Kube, ref: LeaseRef, now: datetime | None = None) -> Leas
                 ref.namespace,
                 ref.name,
                 renewed_body(lease, ref.holder, at, ref.ttl_seconds),
-                what=f"(renew deploy lock for {ref.holder})",
+                what=f"(renew deploy lock for {ref.holder}: {decision.reason})",
             )
         except KubeError as exc:
             if exc.status == 409:  # someone wrote it meanwhile: read and decide again

@@ -57,13 +57,20 @@ def test_lease_seconds_from_the_environment_bounded():
 
 @pytest.mark.parametrize(
     ("age", "action"),
-    [(0, "hold"), (149, "hold"), (151, "renew"), (299, "renew"), (301, "lost")],
+    [(0, "hold"), (149, "hold"), (151, "renew"), (299, "renew"), (301, "renew"), (4000, "renew")],
 )
-def test_a_holder_renews_in_the_second_half_and_is_fenced_after_expiry(age, action):
+def test_a_holder_renews_in_the_second_half_and_retakes_its_own_expired_lease(age, action):
     decision = lease_decision(lease(ME, NOW - timedelta(seconds=age)), ME, NOW, 300)
     assert decision.action == action, decision
-    if action == "lost":
-        assert "expired" in decision.reason and "without being renewed" in decision.reason
+    if age > 300:
+        assert "expired" in decision.reason and "nobody has taken it since" in decision.reason
+
+
+def test_an_expired_lease_someone_else_took_since_fences_us():
+    # we held it, it expired, another run took it and let it expire too: we are still fenced out
+    taken = lease(TWIN, NOW - timedelta(seconds=400))
+    decision = lease_decision(taken, ME, NOW, 300)
+    assert decision.action == "lost" and TWIN in decision.reason
 
 
 def test_another_live_holder_fences_us_and_blocks_acquire():
