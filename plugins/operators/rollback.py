@@ -206,13 +206,19 @@ class RollbackOperator(KubeOperator):
         reason = str(self.reason or "") or failure_reason(context)
         plan = self._plan()
         base = rollback.RollbackResult(plan.strategy if plan else None, reason, self.is_dry_run)
-        self.log.info("ROLLBACK of %s in %s requested: %s", spec.service, self.environment, reason)
         if plan is None:
+            # the run failed before this environment's plan was recorded (e.g. in staging, for the
+            # production rollback): say so instead of announcing a rollback that cannot happen
             self.log.info(
-                "no rollback plan was recorded for this run, so %s was never touched: nothing to do",
+                "No rollback of %s in %s: no rollback plan was recorded for this run, so %s was never "
+                "touched; nothing to do. (The run failed earlier: %s)",
+                spec.service,
                 self.environment,
+                self.environment,
+                reason,
             )
             return base.but(noop=True).to_dict()
+        self.log.info("ROLLBACK of %s in %s requested: %s", spec.service, self.environment, reason)
         kube = self.kube()
         reader = Kube(api_client(spec, self.environment), log=self.log)
         kube.retry = reader.retry = self.rollback_retry(context)
