@@ -136,9 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         fault, self._after_fault = self._after_fault, None
         if fault is not None:  # the request was handled: now its answer is held, replaced or lost
             self._status = code  # what was applied, for the audit log
+            self._record_audit(code)
             if self._strike(fault):
                 self._status = code
                 return
+        self._record_audit(code)
         if isinstance(payload, bytes):
             data = payload
         elif isinstance(payload, str):
@@ -242,6 +244,11 @@ class Handler(BaseHTTPRequestHandler):
             pass
         fault = self.world.faults.take(method, path, is_watch)
         audited = method in WRITE_METHODS and (path.startswith("/api/") or path.startswith("/apis/"))
+        # recorded before the answer leaves (see _record_audit): a client that reads the audit log right
+        # after its answer must find the write there
+        self._pending_audit = (
+            (method, path, raw_query, self.headers.get("Content-Type"), body, fault) if audited else None
+        )
         try:
             if fault is not None and fault.after and not is_watch:
                 self._after_fault = fault  # _send applies it to the answer
@@ -256,17 +263,24 @@ class Handler(BaseHTTPRequestHandler):
             self._send(500, status_object(500, f"kubesim internal error: {type(e).__name__}: {e}"))
             raise
         finally:
-            if audited:
-                self.world.audit.record(
-                    method,
-                    path,
-                    raw_query,
-                    self.headers.get("Content-Type"),
-                    body,
-                    self._status,
-                    self.world.clock.now(),
-                    fault=fault.describe() if fault is not None else None,
-                )
+            self._record_audit(self._status)  # no answer was sent (a reset, a dropped connection)
+
+    def _record_audit(self, status: int) -> None:
+        """Audit the pending write once, with the status it was answered (or applied) with."""
+        pending, self._pending_audit = getattr(self, "_pending_audit", None), None
+        if pending is None:
+            return
+        method, path, raw_query, content_type, body, fault = pending
+        self.world.audit.record(
+            method,
+            path,
+            raw_query,
+            content_type,
+            body,
+            status,
+            self.world.clock.now(),
+            fault=fault.describe() if fault is not None else None,
+        )
 
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes, drop_watch: bool) -> None:
         w = self.world
