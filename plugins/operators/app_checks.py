@@ -12,7 +12,7 @@ from airlock.checks.endpoints import TARGETS, target_url
 from airlock.checks.health import check_health
 from airlock.checks.smoke import run_smoke_tests, smoke_table, smoke_verdict
 from airlock.spec import ServiceSpec, spec_from
-from hooks.app_http import AppHttpHook
+from hooks.http_services import HttpService, http_service
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY, SMOKE_RESULTS_KEY
@@ -28,10 +28,10 @@ class _AppCheck(DashboardLinkMixin, RequestBound, BaseOperator):
         self.spec = spec
         self.target = target
 
-    def app(self, spec: ServiceSpec) -> tuple[AppHttpHook, str]:
+    def app(self, spec: ServiceSpec) -> tuple[HttpService, str]:
         """The app session (no transport retries: each attempt is ours to log) and the target's base URL."""
-        hook = AppHttpHook(spec.endpoints.connection, retry_idempotent=False)
-        return hook, target_url(spec, self.target, hook.require_base_url())
+        app = http_service(spec.endpoints.connection, retry_idempotent=False)
+        return app, target_url(spec, self.target, app.require_base_url())
 
 
 class HealthCheckOperator(_AppCheck):
@@ -40,7 +40,7 @@ class HealthCheckOperator(_AppCheck):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = spec_from(self.spec)
-        hook, base = self.app(spec)
+        app, base = self.app(spec)
         health = spec.health
         self.log.info(
             "Health check of %s at %s (%s): expect status %r%s; %d retries, %s apart",
@@ -53,7 +53,7 @@ class HealthCheckOperator(_AppCheck):
             health.retry_delay,
         )
         result = check_health(
-            hook.session,
+            app.session,
             base,
             health.path,
             health.expect_status,
@@ -83,7 +83,7 @@ class SmokeTestOperator(_AppCheck):
                 "No smoke tests configured for %s (spec.smoke is empty): nothing to run", spec.service
             )
             return []
-        hook, base = self.app(spec)
+        app, base = self.app(spec)
         self.log.info(
             "Running %d smoke test(s) of %s %s at %s (%s)",
             len(spec.smoke),
@@ -92,7 +92,7 @@ class SmokeTestOperator(_AppCheck):
             self.target,
             base,
         )
-        results = run_smoke_tests(hook.session, base, spec.smoke)
+        results = run_smoke_tests(app.session, base, spec.smoke)
         verdict = smoke_verdict(results)
         self.log.info("Smoke tests at %s:\n%s", self.target, smoke_table(results))
         self.log.info("Smoke %s: %s", verdict.status.upper(), verdict.reason)

@@ -1,7 +1,7 @@
 """PreflightOperator: run every configured pre-flight gate, log one table, fail listing every failing gate.
 
 The gates themselves are `airlock.checks` (plain Python); this adapter only turns Airflow connections
-into the I/O they need (KubernetesHook ApiClients, HTTP sessions with base URLs).
+into the I/O they need (KubernetesHook ApiClients, HttpHook sessions with base URLs, GithubHook for CI).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
+from airlock.checks.ci import CiRuns
 from airlock.checks.http import HttpSession
 from airlock.checks.preflight import HttpEndpoint, run_preflight
 from airlock.spec import ServiceSpec, spec_from
-from hooks.app_http import AppHttpHook, new_session
+from hooks.http_services import http_service, plain_session
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY, PREFLIGHT_CHECKS_KEY
@@ -42,11 +43,22 @@ class AirflowPreflightIO:
 
     def http(self, conn_id: str) -> HttpEndpoint:
         if conn_id not in self._http:
-            self._http[conn_id] = AppHttpHook(conn_id).endpoint()
+            service = http_service(conn_id, retry_idempotent=True)
+            # the gates use login/password themselves (the registry trades them for a bearer token, which
+            # a session-wide basic auth would overwrite on every request), so the session carries none
+            service.session.auth = None
+            self._http[conn_id] = HttpEndpoint(
+                service.session, service.base_url, service.login, service.password
+            )
         return self._http[conn_id]
 
     def session(self) -> HttpSession:
-        return new_session()
+        return plain_session()
+
+    def ci_runs(self, conn_id: str) -> CiRuns:
+        from hooks.github_ci import GithubCiRuns  # lazy: PyGithub only when the CI gate runs
+
+        return GithubCiRuns(conn_id)
 
 
 class PreflightOperator(DashboardLinkMixin, RequestBound, BaseOperator):

@@ -161,7 +161,7 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         while True:
             now = time.time()
             try:
-                samples = plan.collect(hook.run, now, health_ok, smoke_ok)
+                samples = plan.collect(hook.query_planned, now, health_ok, smoke_ok)
                 verdict = state.observe(samples, now - plan.started_at)
             except PrometheusError as exc:
                 verdict = state.observe_error(str(exc), now - plan.started_at)

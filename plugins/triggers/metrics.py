@@ -1,6 +1,7 @@
 """MetricsTrigger: polls Prometheus from the triggerer every interval for the gate's duration and, at low
 traffic, its extension (no worker held), judges each poll with the core's GateState, logs the verdict
-table, and fires one event with the final verdict. Query building, parsing and judging are the core's; only the transport (aiohttp) is here.
+table, and fires one event with the final verdict. Query building, parsing and judging are the core's; the
+transport is the http provider's HttpAsyncHook (hooks.prometheus).
 """
 
 from __future__ import annotations
@@ -10,34 +11,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-from airflow.sdk import BaseHook
+from airflow.providers.http.hooks.http import AsyncHttpSession
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airlock.analysis.gate import GateState
-from airlock.analysis.plan import GatePlan, PlannedQuery
-from airlock.analysis.prometheus import PrometheusError, parse_query_response, query_params, query_url
+from airlock.analysis.plan import GatePlan
+from airlock.analysis.prometheus import PrometheusError
 from airlock.analysis.verdict import Verdict, format_verdict_table
-from hooks.app_http import connection_base_url
-from hooks.prometheus import QUERY_TIMEOUT_S
+from hooks.prometheus import prometheus_async_hook, query_async, require_host
 from triggers.lease_keeper import keeping_lease
 from triggers.stale_event_guard import hold_until_settled
-
-
-async def fetch(session: aiohttp.ClientSession, base_url: str, q: PlannedQuery) -> float | None:
-    url = query_url(base_url)
-    try:
-        async with session.get(url, params=query_params(q.promql, q.at, QUERY_TIMEOUT_S)) as response:
-            try:
-                body: Any = await response.json(content_type=None)
-            except ValueError:
-                text = await response.text()
-                raise PrometheusError(
-                    f"GET {url}: HTTP {response.status}, not JSON: {text[:200]!r}"
-                ) from None
-            return parse_query_response(response.status, body, q.promql)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise PrometheusError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
 
 
 class MetricsTrigger(BaseTrigger):
@@ -63,21 +46,15 @@ class MetricsTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.monotonic()
         plan = GatePlan.from_dict(self.plan)
-        conn = await BaseHook.aget_connection(plan.connection)
-        base_url = connection_base_url(conn)
-        if not base_url:
-            raise ValueError(
-                f"connection {plan.connection!r} has no host: set its host (Prometheus base URL)"
-            )
-        auth = aiohttp.BasicAuth(conn.login, conn.password or "") if conn.login else None
         state = plan.gate_state()
-        timeout = aiohttp.ClientTimeout(total=QUERY_TIMEOUT_S + 5)
+        # HttpAsyncHook resolves the connection once per session; each query has its own timeout
         async with (
             keeping_lease(self.lease, self.log),
-            aiohttp.ClientSession(auth=auth, timeout=timeout) as session,
+            prometheus_async_hook(plan.connection).session() as http,
         ):
+            require_host(plan.connection, http.base_url)
             while True:
-                verdict = await self.poll(session, base_url, plan, state)
+                verdict = await self.poll(http, plan, state)
                 self.log.info("%s", format_verdict_table(verdict))
                 if verdict.final:
                     await hold_until_settled(started)
@@ -85,13 +62,11 @@ class MetricsTrigger(BaseTrigger):
                     return
                 await asyncio.sleep(next_poll_delay(plan, time.time()))
 
-    async def poll(
-        self, session: aiohttp.ClientSession, base_url: str, plan: GatePlan, state: GateState
-    ) -> Verdict:
+    async def poll(self, http: AsyncHttpSession, plan: GatePlan, state: GateState) -> Verdict:
         now = time.time()
         planned = plan.queries_at(now)
         try:
-            values = await asyncio.gather(*(fetch(session, base_url, q) for q in planned))
+            values = await asyncio.gather(*(query_async(http, q) for q in planned))
         except PrometheusError as exc:
             return state.observe_error(str(exc), now - plan.started_at)
         samples = plan.samples(

@@ -1,23 +1,22 @@
 """CI passed for the exact commit being deployed (GitHub Actions REST API).
 
-The ref (tag, branch or SHA, from `spec.gates.ci.ref` with {version}) is resolved to a commit SHA with
-`GET /repos/{repo}/commits/{ref}`, then `GET /repos/{repo}/actions/runs?head_sha=<sha>` lists the runs.
-For every workflow the newest run (highest run number, then attempt) must be completed with conclusion
-success; an optional workflow filter (file name such as `ci.yml`, workflow name or id) narrows the runs.
+The ref (tag, branch or SHA, from `spec.gates.ci.ref` with {version}) is resolved to a commit SHA
+(`GET /repos/{repo}/commits/{ref}`), then the commit's workflow runs are listed
+(`GET /repos/{repo}/actions/runs?head_sha=<sha>`) by a `CiRuns` the adapter supplies (hooks/github_ci.py,
+PyGithub through GithubHook). For every workflow the newest run (highest run number, then attempt) must be
+completed with conclusion success; an optional workflow filter (file name such as `ci.yml`, workflow name
+or id) narrows the runs.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol
 
-from airlock.checks.http import DEFAULT_TIMEOUT, HttpSession, expect_json, join_url
 from airlock.checks.result import FAIL, PASS, CheckResult
 
 NAME = "ci"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 NON_BLOCKING = ("success", "skipped", "neutral")
 
 
@@ -96,57 +95,32 @@ def judge_ci_runs(runs: list[dict[str, Any]], ref: str, sha: str, workflow: str 
     return CheckResult(NAME, PASS, f"CI passed for {ref} (commit {sha[:12]}): {names}", evidence)
 
 
-def resolve_ref(
-    session: HttpSession, api_url: str, repository: str, ref: str, headers: dict[str, str]
-) -> str:
-    if _SHA.match(ref):
-        return ref
-    url = join_url(api_url, f"repos/{repository}/commits/{quote(ref, safe='')}")
-    resp = session.request("GET", url, headers=headers, timeout=DEFAULT_TIMEOUT)
-    if resp.status_code in (404, 422):
-        raise LookupError(f"ref {ref!r} does not exist in {repository} (HTTP {resp.status_code})")
-    return str(expect_json(resp, f"GET {url}")["sha"])
+class CiRuns(Protocol):
+    """Where the runs come from (the adapter: GitHub through the github provider's GithubHook)."""
 
+    def commit_sha(self, repository: str, ref: str) -> str:
+        """The commit `ref` (tag, branch or SHA) points at; LookupError when the ref does not exist."""
+        ...
 
-def list_runs(
-    session: HttpSession, api_url: str, repository: str, sha: str, headers: dict[str, str]
-) -> list[Any]:
-    runs: list[Any] = []
-    url = join_url(api_url, f"repos/{repository}/actions/runs")
-    for page in range(1, 11):  # 1000 runs for one commit is far beyond any real pipeline
-        resp = session.request(
-            "GET",
-            url,
-            params={"head_sha": sha, "per_page": 100, "page": page},
-            headers=headers,
-            timeout=DEFAULT_TIMEOUT,
-        )
-        body = expect_json(resp, f"GET {url}")
-        batch = body.get("workflow_runs") or []
-        runs.extend(batch)
-        if len(batch) < 100 or len(runs) >= int(body.get("total_count") or 0):
-            break
-    return runs
+    def workflow_runs(self, repository: str, sha: str) -> list[dict[str, Any]]:
+        """Every workflow run for commit `sha`, as the REST API's run objects (id, name, path, workflow_id,
+        head_sha, run_number, run_attempt, status, conclusion, html_url, created_at)."""
+        ...
 
 
 def check_ci(
-    session: HttpSession,
-    api_url: str,
+    runs: CiRuns,
     repository: str,
     ref_template: str,
     version: str,
     workflow: str | None = None,
-    token: str | None = None,
 ) -> CheckResult:
-    headers = dict(GITHUB_HEADERS)
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     ref = render_ref(ref_template, version)
     try:
-        sha = resolve_ref(session, api_url, repository, ref, headers)
+        # a full SHA needs no lookup: one call fewer, and it works for commits no ref points at
+        sha = ref if _SHA.match(ref) else runs.commit_sha(repository, ref)
     except LookupError as exc:
         return CheckResult(NAME, FAIL, str(exc), {"ref": ref, "repository": repository})
-    runs = list_runs(session, api_url, repository, sha, headers)
-    result = judge_ci_runs(runs, ref, sha, workflow)
+    result = judge_ci_runs(runs.workflow_runs(repository, sha), ref, sha, workflow)
     result.evidence["repository"] = repository
     return result

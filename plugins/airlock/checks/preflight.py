@@ -37,6 +37,8 @@ class PreflightIO(Protocol):
 
     def session(self) -> HttpSession: ...
 
+    def ci_runs(self, conn_id: str) -> ci.CiRuns: ...
+
 
 @dataclass
 class PreflightReport:
@@ -81,21 +83,9 @@ def plan(spec: Any, environment: str) -> list[tuple[str, str | None]]:
     ]
 
 
-GITHUB_API = "https://api.github.com"
-
-
 def _ci(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResult:
     gate = spec.gates.ci
-    ep = io.http(gate.connection)
-    return ci.check_ci(
-        ep.session,
-        ep.base_url or GITHUB_API,
-        gate.repository,
-        gate.ref,
-        version,
-        gate.workflow,
-        token=ep.password,
-    )
+    return ci.check_ci(io.ci_runs(gate.connection), gate.repository, gate.ref, version, gate.workflow)
 
 
 def _staging(spec: Any, version: str, environment: str, io: PreflightIO) -> CheckResult:

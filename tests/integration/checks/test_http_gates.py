@@ -2,66 +2,92 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 
 from airlock.checks.backups import check_backup
 from airlock.checks.ci import check_ci
 from airlock.checks.registry import check_images
 from airlock.checks.result import run_guarded
-from tests.fixtures.fake_apis import FakeRegistry
+from tests.fixtures.fake_apis import FakeRegistry, Reply
 
 REPO = "payments/payment-service"
 
 
-def test_ci_passes_for_the_tagged_commit(fake_github):
+@pytest.fixture
+def ci_runs(fake_github, airflow_connections):
+    """The CI gate's GitHub client as the operator builds it: a `github` connection whose host is the
+    stand-in's URL, through GithubHook."""
+    from hooks.github_ci import GithubCiRuns
+
+    def make(token: str = "test-token") -> GithubCiRuns:
+        airflow_connections(
+            "github_ci_test", {"conn_type": "github", "host": fake_github.url, "password": token}
+        )
+        return GithubCiRuns("github_ci_test")
+
+    return make
+
+
+def test_ci_passes_for_the_tagged_commit(fake_github, ci_runs):
     sha = fake_github.add_ref(REPO, "v1.2.3")
     fake_github.add_run(REPO, sha, run_number=7)
     fake_github.add_run(REPO, "f" * 40, conclusion="failure")  # another commit: irrelevant
-    r = check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "1.2.3", token="test-token")
+    r = check_ci(ci_runs(), REPO, "v{version}", "1.2.3")
     assert r.status == "pass", r.reason
     assert r.evidence["sha"] == sha and r.evidence["runs"][0]["run_number"] == 7
     commit_req, runs_req = fake_github.requests
     assert commit_req.path == f"/repos/{REPO}/commits/v1.2.3"
-    assert runs_req.param("head_sha") == sha
-    assert runs_req.headers["Authorization"] == "Bearer test-token"
-    assert runs_req.headers["Accept"] == "application/vnd.github+json"
+    assert runs_req.path == f"/repos/{REPO}/actions/runs" and runs_req.param("head_sha") == sha
+    assert runs_req.param("per_page") == "100"
+    assert runs_req.headers["Authorization"] == "token test-token"  # PyGithub's token scheme
 
 
-def test_ci_fails_naming_the_newest_run(fake_github):
+def test_ci_fails_naming_the_newest_run(fake_github, ci_runs):
     sha = fake_github.add_ref(REPO, "v1.2.3")
     fake_github.add_run(REPO, sha, run_number=7)
     bad = fake_github.add_run(REPO, sha, run_number=8, conclusion="failure")
-    r = check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "1.2.3", token="test-token")
+    r = check_ci(ci_runs(), REPO, "v{version}", "1.2.3")
     assert r.status == "fail"
     assert f"run {bad['id']}" in r.reason and "conclusion=failure" in r.reason and bad["html_url"] in r.reason
+    assert r.evidence["runs"][0]["created_at"] == bad["created_at"]
 
 
-def test_ci_in_progress_and_workflow_filter(fake_github):
+def test_ci_in_progress_and_workflow_filter(fake_github, ci_runs):
     sha = fake_github.add_ref(REPO, "v2.0.0")
     fake_github.add_run(REPO, sha, name="CI", path=".github/workflows/ci.yml")
     fake_github.add_run(REPO, sha, name="E2E", path=".github/workflows/e2e.yml", status="in_progress")
-    session = requests.Session()
-    assert (
-        check_ci(session, fake_github.url, REPO, "v{version}", "2.0.0", token="test-token").status == "fail"
-    )
-    r = check_ci(session, fake_github.url, REPO, "v{version}", "2.0.0", workflow="ci.yml", token="test-token")
+    runs = ci_runs()
+    assert check_ci(runs, REPO, "v{version}", "2.0.0").status == "fail"
+    r = check_ci(runs, REPO, "v{version}", "2.0.0", workflow="ci.yml")
     assert r.status == "pass", r.reason
 
 
-def test_ci_unknown_ref_and_bad_token(fake_github):
-    r = check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "9.9.9", token="test-token")
-    assert r.status == "fail" and "'v9.9.9' does not exist" in r.reason
-    r = run_guarded(
-        "ci", lambda: check_ci(requests.Session(), fake_github.url, REPO, "v{version}", "1", token="wrong")
-    )
-    assert r.status == "fail" and "HTTP 401" in r.reason and "Bad credentials" in r.reason
+def test_ci_unknown_ref_and_bad_token(fake_github, ci_runs):
+    r = check_ci(ci_runs(), REPO, "v{version}", "9.9.9")
+    assert r.status == "fail" and r.reason == f"ref 'v9.9.9' does not exist in {REPO} (HTTP 422)"
+    r = run_guarded("ci", lambda: check_ci(ci_runs(token="wrong"), REPO, "v{version}", "1"))
+    assert r.status == "fail" and "HTTP 401: Bad credentials" in r.reason, r.reason
+    assert "wrong" not in r.reason
 
 
-def test_ci_by_sha_skips_ref_resolution(fake_github):
+def test_ci_by_sha_skips_ref_resolution(fake_github, ci_runs):
     sha = "c" * 40
     fake_github.add_run(REPO, sha)
-    r = check_ci(requests.Session(), fake_github.url, REPO, "{version}", sha, token="test-token")
+    r = check_ci(ci_runs(), REPO, "{version}", sha)
     assert r.status == "pass" and [q.path for q in fake_github.requests] == [f"/repos/{REPO}/actions/runs"]
+
+
+def test_ci_server_errors_are_retried_a_bounded_number_of_times(fake_github, ci_runs, monkeypatch):
+    """GitHub answering 502 is retried (3 retries), then the gate fails naming the call: never a hang."""
+    monkeypatch.setattr(fake_github, "handle", lambda request: Reply(502, {"message": "Bad gateway"}))
+    r = run_guarded("ci", lambda: check_ci(ci_runs(), REPO, "v{version}", "1.2.3"))
+    assert r.status == "fail", r.reason
+    assert r.reason == (
+        f"check could not run: RuntimeError: GitHub GET /repos/{REPO}/commits/v1.2.3 via connection "
+        "'github_ci_test': gave up after 3 retries: too many 502 error responses"
+    )
+    assert len(fake_github.requests) == 4  # the first call and 3 retries
 
 
 def test_registry_bearer_flow_with_credentials(fake_registry):

@@ -88,7 +88,7 @@ def world(airflow_db, airflow_connections, alertmanager, fake_github, fake_regis
         app.routes[("GET", "/api/v1/methods")] = Reply(200, ["card"])
 
         airflow_connections(
-            "github_default", {"conn_type": "http", "host": fake_github.url, "password": "test-token"}
+            "github_default", {"conn_type": "github", "host": fake_github.url, "password": "test-token"}
         )
         airflow_connections("alertmanager_default", {"conn_type": "http", "host": alertmanager.url})
         airflow_connections(
