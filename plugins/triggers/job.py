@@ -7,13 +7,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airlock.kube.async_api import AsyncKube
 from airlock.kube.async_watch import watch_object
 from airlock.kube.migration import job_state
-from triggers.lease_keeper import keeping_lease
+from triggers.lease_keeper import async_kube, keeping_lease
 from triggers.stale_event_guard import hold_until_settled
 
 
@@ -47,10 +45,9 @@ class JobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.monotonic()
-        hook = AsyncKubernetesHook(conn_id=self.conn_id)
-        async with keeping_lease(self.lease, self.log), hook.get_conn() as api_client:
+        async with keeping_lease(self.lease, self.log), async_kube(self.conn_id, self.log) as kube:
             outcome = await watch_object(
-                AsyncKube(api_client, log=self.log),
+                kube,
                 "jobs",
                 self.namespace,
                 self.job,

@@ -14,24 +14,23 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airlock.kube.async_api import AsyncKube
 from airlock.kube.lock import LeaseRef, keep_lease_async
 from triggers.stale_event_guard import hold_until_settled
+
+if TYPE_CHECKING:
+    from airlock.kube.async_api import AsyncKube
 
 
 async def renew_loop(ref: LeaseRef, log: Any, kube: AsyncKube | None = None) -> None:
     """Renew when due, every ttl/3 seconds, until cancelled or the lease is lost."""
     period = max(1.0, ref.ttl_seconds / 3)
-    hook = None if kube is not None else AsyncKubernetesHook(conn_id=ref.conn_id)
     async with contextlib.AsyncExitStack() as stack:
         if kube is None:
-            assert hook is not None
-            kube = AsyncKube(await stack.enter_async_context(hook.get_conn()), log=log)
+            kube = await stack.enter_async_context(async_kube(ref.conn_id, log))
         while True:
             try:
                 decision = await keep_lease_async(kube, ref)
@@ -62,6 +61,21 @@ async def renew_loop(ref: LeaseRef, log: Any, kube: AsyncKube | None = None) -> 
                         decision.reason,
                     )
             await asyncio.sleep(period)
+
+
+@contextlib.asynccontextmanager
+async def async_kube(conn_id: str, log: Any) -> AsyncGenerator[AsyncKube, None]:
+    """The core's async Kubernetes transport over the provider's AsyncKubernetesHook connection.
+
+    Imported here, not at module level: operator modules import the triggers they defer to, and the
+    kubernetes clients cost a task start ~1.5 s of imports (every task, since the DAG file imports every
+    operator) when only the triggerer needs them."""
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+
+    from airlock.kube.async_api import AsyncKube
+
+    async with AsyncKubernetesHook(conn_id=conn_id).get_conn() as api_client:
+        yield AsyncKube(api_client, log=log)
 
 
 @contextlib.asynccontextmanager

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airlock.kube.async_api import AsyncKube
 from airlock.kube.async_watch import watch_object
 from airlock.kube.diagnose import find_stuck_reason_async
 from airlock.kube.wait import judge_rollout, rollout_result
-from triggers.lease_keeper import keeping_lease
+from triggers.lease_keeper import async_kube, keeping_lease
 from triggers.stale_event_guard import hold_until_settled
+
+if TYPE_CHECKING:
+    from airlock.kube.async_api import AsyncKube
 
 
 async def async_stuck_reason(kube: AsyncKube, namespace: str, name: str) -> dict[str, Any] | None:
@@ -71,9 +72,7 @@ class RolloutTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         started = time.monotonic()
-        hook = AsyncKubernetesHook(conn_id=self.conn_id)
-        async with keeping_lease(self.lease, self.log), hook.get_conn() as api_client:
-            kube = AsyncKube(api_client, log=self.log)
+        async with keeping_lease(self.lease, self.log), async_kube(self.conn_id, self.log) as kube:
             outcome = await watch_object(
                 kube,
                 "deployments",
