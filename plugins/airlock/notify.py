@@ -1,4 +1,4 @@
-"""Slack messages for a deployment: start, success, rollback, task failure.
+"""Slack messages for a deployment: start, success, rollback, task failure, overdue.
 
 Pure builders returning a Slack Incoming Webhook body: {"text": fallback, "blocks": [Block Kit]}.
 `text` alone must make sense (notifications, clients without blocks), so it repeats the essentials.
@@ -84,6 +84,13 @@ def estimate_duration(
         total += spec.strategy.blue_green.post_switch_duration
     total += spec.metrics.validation_window
     return total
+
+
+def overdue_after(spec: ServiceSpec) -> timedelta:
+    """When a run of the spec's default strategy is late: its ETA (estimate_duration, planned risk) plus one
+    `strategy.rollout_timeout` for what the ETA leaves out (rollouts, pre-flight, API calls). The deadline
+    alert counts this from when the run was queued."""
+    return estimate_duration(spec, spec.strategy.default, None, hotfix=False) + spec.strategy.rollout_timeout
 
 
 def start_message(
@@ -266,3 +273,38 @@ def line_stopped_message(
         f"colours), put it right, then clear the mark with `{clear_command}`."
     )
     return _message(text, f"🛑 {service}: line stopped, a human is needed", fields, body, dashboard)
+
+
+def overdue_message(
+    *,
+    service: str,
+    dag_id: str,
+    run_id: str,
+    version: str,
+    expected: timedelta,
+    queued_at: str,
+    waits_for_windows: bool,
+    dashboard: str = "",
+) -> Message:
+    """The run is still going past its expected duration (the DAG's deadline alert): a person may want to
+    look; nothing was stopped."""
+    limit = format_duration(expected)
+    what = f"{service} {version}".strip()
+    text = (
+        f"⏰ {what}: deployment run {run_id} is still running {limit} after it was queued "
+        f"(expected to finish within {limit}); nothing was stopped"
+    )
+    fields = [
+        ("Service", service),
+        ("Version", version),
+        ("Run", run_id),
+        ("Queued at", queued_at),
+        ("Expected within", limit),
+    ]
+    body = (
+        f"*Why:* the run of {dag_id} passed its expected duration ({limit}: the observation times of the "
+        "default strategy plus one rollout timeout). It goes on; open the run to see which task it is on."
+    )
+    if waits_for_windows:
+        body += " This service has off-peak windows: the time counts from queueing, so a wait for a window counts too."
+    return _message(text, f"⏰ {what}: running longer than expected", fields, body, dashboard)

@@ -1,13 +1,13 @@
-"""Slack notifications through the slack provider's SlackWebhookHook.
+"""Slack notifications through the slack provider's SlackWebhookHook (sending: notifiers.slack).
 
 A Slack failure never fails or blocks a deployment: every send catches, logs a warning and returns.
+Task failure callbacks and the overdue deadline alert are notifiers (notifiers.slack).
 `spec.notify.slack_connection` None means notifications are off (logged). The connection is of type
 `slackwebhook`: the full webhook URL in the password field, or host = base URL + password = token path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context, TriggerRule
@@ -15,12 +15,11 @@ from airflow.sdk import BaseOperator, Context, TriggerRule
 from airlock import notify
 from airlock.record import stopped_before_production
 from airlock.spec import ServiceSpec, spec_from
+from notifiers.slack import post
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
-from operators.secrets import masked
 
 KINDS = ("start", "success", "rollback", "stopped", "outcome")
-SEND_TIMEOUT_S = 10
 
 
 def send_slack(spec: ServiceSpec, message: dict[str, Any], log: Any) -> bool:
@@ -30,22 +29,7 @@ def send_slack(spec: ServiceSpec, message: dict[str, Any], log: Any) -> bool:
     masked in the message too: an error text quoted in it cannot carry one to Slack. Text escaping is
     the builders' (airlock.notify.slack_escape).
     """
-    conn_id = spec.notify.slack_connection
-    if not conn_id:
-        log.info("Slack notifications are off for %s (notify.slack_connection is not set).", spec.service)
-        return False
-    message = masked(message)
-    try:
-        from airflow.providers.slack.hooks.slack_webhook import (
-            SlackWebhookHook,  # lazy: slack_sdk at send time
-        )
-
-        SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=SEND_TIMEOUT_S).send_dict(message)
-    except Exception as exc:
-        log.warning("Slack notification via %r failed; the deployment goes on regardless: %s", conn_id, exc)
-        return False
-    log.info("Slack notification sent via %r: %s", conn_id, message.get("text", "")[:200])
-    return True
+    return post(spec.notify.slack_connection, spec.service, message, log)
 
 
 class SlackNotifyOperator(DashboardLinkMixin, RequestBound, BaseOperator):
@@ -122,30 +106,3 @@ class SlackNotifyOperator(DashboardLinkMixin, RequestBound, BaseOperator):
         if kind == "stopped":
             return kind, notify.stopped_message(record, dashboard)
         return kind, notify.rollback_message(record, dashboard)
-
-
-def slack_failure_callback(spec: dict[str, Any]) -> Callable[[Context], None]:
-    """An `on_failure_callback` that announces which task failed and why. Never raises."""
-
-    def callback(context: Context) -> None:
-        import logging
-
-        log = logging.getLogger("airlock.notify")
-        try:
-            service = spec_from(spec)
-            ti = context["ti"]
-            error = context.get("exception")
-            message = notify.failure_message(
-                service=service.service,
-                dag_id=ti.dag_id,
-                task_id=ti.task_id,
-                run_id=ti.run_id,
-                error=str(error) if error else "",
-                dashboard=service.metrics.dashboard or "",
-            )
-        except Exception as exc:
-            log.warning("Could not build the failure notification: %s", exc)
-            return
-        send_slack(service, message, log)
-
-    return callback

@@ -12,8 +12,9 @@ from airflow.sdk import DAG, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from airlock.analysis.verdict import MetricResult, Verdict
-from airlock.spec import parse_spec, spec_to_dict
-from operators.notify import SlackNotifyOperator, slack_failure_callback
+from airlock.spec import parse_spec, spec_from, spec_to_dict
+from notifiers.slack import TaskFailureNotifier
+from operators.notify import SlackNotifyOperator
 from operators.record import RecordDeploymentOperator
 from tests.fixtures.dag_runner import run_dag, task_state, xcom_value
 from tests.fixtures.run_requests import request_for
@@ -66,7 +67,7 @@ def _deploy_dag(dag_id: str, spec: dict[str, Any], canary_fails: bool) -> DAG:
         def record_plan() -> dict[str, Any]:
             return PLAN
 
-        @task(on_failure_callback=slack_failure_callback(spec))
+        @task(on_failure_callback=TaskFailureNotifier.for_spec(spec_from(spec)))
         def canary_10_metrics(**context: Any) -> dict[str, Any]:
             verdict = _verdict(canary_fails)
             if canary_fails:

@@ -1,0 +1,1 @@
+"""Airflow notifiers (airflow.sdk BaseNotifier) for Airlock's Slack messages."""
