@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
-from airlock.analysis import intervals, sequential  # noqa: E402
+from airlock.analysis import intervals, sequential, tail  # noqa: E402
 from airlock.analysis.judge import JudgeConfig, Samples, TrackSample, judge  # noqa: E402
 
 REQ_PER_MIN = 1000
@@ -146,6 +146,7 @@ def airlock_detection(st: Streams, config: JudgeConfig | None = None, minutes: i
                     p50=_q(quant[(t, 0.5)][s, m]),
                     p95=_q(quant[(t, 0.95)][s, m]),
                     p99=_q(quant[(t, 0.99)][s, m]),
+                    buckets=tail.from_bucket_counts(BUCKETS, cum[f"h_{t}"][s, m].tolist()),
                 )
 
             v = judge(Samples(track("c"), track("b")), config, 60.0 * (m + 1), 60.0 * minutes)
@@ -164,22 +165,32 @@ DEMO_STEPS = (0.25, 0.50)
 DEMO_STEP_S, DEMO_INTERVAL_S = 30.0, 5.0
 
 
-def _histogram_sample(series: Any, errors: int, edges: np.ndarray) -> TrackSample:
-    """What the gate reads from Prometheus for one track: counts and histogram_quantile() of its buckets."""
+def _histogram_sample(series: Any, errors: int, edges: np.ndarray, with_buckets: bool = True) -> TrackSample:
+    """What the gate reads from Prometheus for one track: counts, histogram_quantile() of its buckets and
+    (`with_buckets`) the buckets themselves, which switch p95 / p99 to the tail test."""
     quantiles = {
         name: _q(float(histogram_quantile(q, series.buckets, edges)))
         for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
     }
-    return TrackSample(requests=float(series.count), errors=float(errors), **quantiles)
+    buckets = (
+        tail.from_bucket_counts(tuple(edges.tolist()), series.buckets.tolist()) if with_buckets else None
+    )
+    return TrackSample(requests=float(series.count), errors=float(errors), buckets=buckets, **quantiles)
 
 
 def demo_latency_detection(
-    factor: float, buckets: tuple[float, ...], config: JudgeConfig, seeds: int, seed: int = 0
+    factor: float,
+    buckets: tuple[float, ...],
+    config: JudgeConfig,
+    seeds: int,
+    seed: int = 0,
+    with_buckets: bool = True,
 ) -> tuple[float, float]:
     """(share of seeds the judge fails on p95 within the demo's first two canary steps, share failed on
     anything) when the canary answers every request `factor` x slower than v1. Latencies are drawn by
     kubesim's own code (the lognormal fitted to the image's p50/p95/p99) into `buckets`, and read back
-    with Prometheus' histogram_quantile."""
+    with Prometheus' histogram_quantile; `with_buckets` False hides the histogram from the judge, which
+    then compares the quantiles' ratio (what it did before the tail test, and still does without buckets)."""
     sys.path.insert(0, str(REPO))
     from kubesim.scenario import load_scenario_file, parse_scenario
     from kubesim.traffic import Series, Traffic
@@ -209,8 +220,8 @@ def demo_latency_detection(
                     errors[t] += int(rng.binomial(m, prof.error_rate))
 
                 samples = Samples(
-                    _histogram_sample(tracks["c"], errors["c"], edges),
-                    _histogram_sample(tracks["b"], errors["b"], edges),
+                    _histogram_sample(tracks["c"], errors["c"], edges, with_buckets),
+                    _histogram_sample(tracks["b"], errors["b"], edges, with_buckets),
                 )
                 verdict = judge(samples, config, look * DEMO_INTERVAL_S, DEMO_STEP_S)
                 if verdict.final:
@@ -319,34 +330,45 @@ def main(argv: list[str] | None = None) -> None:
         "Argo-style fails a healthy canary because at 100 canary req/min a single error is already 1 %;"
         " Flagger and Argo judge latency by an absolute p99 of 500 ms, Airlock against the baseline."
     )
-    _print_demo_latency(min(args.seeds, 300))
+    _print_demo_latency(args.seeds)
     print(f"\nfinished in {time.perf_counter() - started:.1f}s")
 
 
 def _print_demo_latency(seeds: int) -> None:
+    sys.path.insert(0, str(REPO))  # kubesim, when run as a script
     from airlock.spec import load_spec
     from kubesim.traffic import BUCKETS as KUBESIM_BUCKETS
     from kubesim.traffic import FINE_BUCKETS
 
     demo = JudgeConfig.from_spec(load_spec(REPO / "dags" / "services" / "demo-api.yaml"))
+    p95_at_100 = JudgeConfig(**{**demo.__dict__, "min_requests_p95": 100})
+    # (label, config, with_buckets): the tail test is what the demo's canary runs (its gate queries the
+    # buckets); the quantile ratio is the fallback without buckets, and what the judge did before
     configs = (
-        ("demo spec (p95 after 200 req)", demo),
-        ("quantile_min_requests p95: 100", JudgeConfig(**{**demo.__dict__, "min_requests_p95": 100})),
+        (
+            f"tail test, demo spec (p95 after {demo.quantile_requests('latency_p95', buckets=True)} req)",
+            demo,
+            True,
+        ),
+        (f"quantile ratio, demo spec (p95 after {demo.quantile_requests('latency_p95')} req)", demo, False),
+        ("quantile ratio, quantile_min_requests p95: 100", p95_at_100, False),
     )
     layouts = (("default buckets", KUBESIM_BUCKETS), ("latency_buckets: fine", FINE_BUCKETS))
     factors = (1.0, 1.5, 1.6)
     print(
         f"\nLatency at the demo's traffic (20 req/s, canary 25 % then 50 %, 30 s steps, a look every 5 s), "
-        f"{seeds} seeds: share failed on p95 within two steps (x1.0 = healthy A/A: any failure)"
+        f"{seeds} seeds: share of +50 % / +60 % canaries failed on p95 within two steps, and of healthy "
+        f"A/A canaries (x1) failed on anything. The tail test: the canary's share above the baseline's "
+        f"p95 bucket boundary against max_latency_ratio x 5 %, Wilson bound, 80 % of alpha at a step's last look"
     )
     header = ("buckets", "judge", *(f"p95 x{f:g}" for f in factors))
     rows = [header]
     for layout, buckets in layouts:
-        for label, config in configs:
+        for label, config, with_buckets in configs:
             cells = []
             for f in factors:
-                p95, anything = demo_latency_detection(f, buckets, config, seeds)
-                cells.append(f"{(anything if f == 1.0 else p95) * 100:.0f} %")
+                p95, anything = demo_latency_detection(f, buckets, config, seeds, with_buckets=with_buckets)
+                cells.append(f"{(anything if f == 1.0 else p95) * 100:.1f} %")
             rows.append((layout, label, *cells))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for i, row in enumerate(rows):

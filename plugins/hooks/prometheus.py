@@ -19,8 +19,9 @@ from airflow.providers.http.hooks.http import AsyncHttpSession, HttpAsyncHook, H
 from airlock.analysis.plan import PlannedQuery
 from airlock.analysis.prometheus import (
     QUERY_PATH,
+    Answer,
     PrometheusError,
-    parse_query_response,
+    parse_answer,
     query_params,
     query_url,
 )
@@ -42,8 +43,9 @@ class PrometheusHook(HttpHook):
         self.session.headers["User-Agent"] = USER_AGENT
         require_host(conn_id, self.base_url)
 
-    def query(self, promql: str, at: float | None = None) -> float | None:
-        """The value of an instant query (None = no data); PrometheusError when Prometheus fails."""
+    def query(self, promql: str, at: float | None = None, metric: str = "") -> Answer:
+        """The value of an instant query (None = no data; a histogram when `metric` is a buckets query);
+        PrometheusError when Prometheus fails."""
         url = query_url(self.base_url)
         try:
             response = self.session.get(
@@ -56,10 +58,10 @@ class PrometheusHook(HttpHook):
             raise PrometheusError(
                 f"GET {url}: HTTP {response.status_code}, not JSON: {response.text[:200]!r}"
             ) from None
-        return parse_query_response(response.status_code, body, promql)
+        return parse_answer(metric, response.status_code, body, promql)
 
-    def query_planned(self, q: PlannedQuery) -> float | None:
-        return self.query(q.promql, q.at)
+    def query_planned(self, q: PlannedQuery) -> Answer:
+        return self.query(q.promql, q.at, q.metric)
 
 
 def require_host(conn_id: str, base_url: str) -> None:
@@ -82,7 +84,7 @@ def prometheus_async_hook(conn_id: str) -> HttpAsyncHook:
     return HttpAsyncHook(method="GET", http_conn_id=conn_id, auth_type=_async_basic_auth, retry_limit=1)
 
 
-async def query_async(http: AsyncHttpSession, q: PlannedQuery) -> float | None:
+async def query_async(http: AsyncHttpSession, q: PlannedQuery) -> Answer:
     """The value of one planned instant query through the trigger's session; PrometheusError on failure."""
     url = query_url(http.base_url)
     # HttpAsyncHook joins base URL and endpoint as they are: one slash between them
@@ -94,7 +96,7 @@ async def query_async(http: AsyncHttpSession, q: PlannedQuery) -> float | None:
             headers={"User-Agent": USER_AGENT},
             extra_options={
                 "timeout": aiohttp.ClientTimeout(total=ASYNC_CALL_TIMEOUT_S),
-                "check_response": False,  # Prometheus's error body says why; parse_query_response reads it
+                "check_response": False,  # Prometheus's error body says why; parse_answer reads it
             },
         )
         async with response:
@@ -105,6 +107,6 @@ async def query_async(http: AsyncHttpSession, q: PlannedQuery) -> float | None:
                 raise PrometheusError(
                     f"GET {url}: HTTP {response.status}, not JSON: {text[:200]!r}"
                 ) from None
-            return parse_query_response(response.status, body, q.promql)
+            return parse_answer(q.metric, response.status, body, q.promql)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise PrometheusError(f"GET {url}: {type(exc).__name__}: {exc}") from exc

@@ -90,9 +90,23 @@ def newcombe_lower(errors_c: float, requests_c: float, errors_b: float, requests
     return (p_c - p_b) - math.sqrt((p_c - low_c) ** 2 + (high_b - p_b) ** 2)
 
 
-def look_quantile(alpha: float, looks: int) -> float:
+# Share of alpha a weighted split gives a gate's last look (see look_quantile).
+LAST_LOOK_SHARE = 0.8
+
+
+def look_quantile(alpha: float, looks: int, last: bool | None = None) -> float:
     """The one-sided normal quantile for a bound at alpha split over `looks` looks (Bonferroni).
 
     Computed from the lower tail (-Phi^-1(alpha / looks)): 1 - alpha / looks would round away digits.
+
+    With `last` given, the split is weighted (still Bonferroni: the shares add up to alpha): the gate's
+    last look gets LAST_LOOK_SHARE of alpha and every earlier look an equal part of the rest. The last
+    look has the most requests, so that is where a bound has power; an early look keeps a strict bound
+    and still stops a gross regression at once. (The latency tail test uses it: at the demo's traffic it
+    catches a +50 % p95 within two steps in 94 % of seeds instead of 89 %, see bench/judge.py.)
     """
-    return -normal_quantile(alpha / max(looks, 1))
+    looks = max(looks, 1)
+    if last is None or looks == 1:
+        return -normal_quantile(alpha / looks)
+    share = LAST_LOOK_SHARE if last else (1.0 - LAST_LOOK_SHARE) / (looks - 1)
+    return -normal_quantile(alpha * share)

@@ -42,13 +42,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from airlock.analysis import intervals, sequential
+from airlock.analysis import intervals, sequential, tail
 from airlock.analysis.verdict import Decision, MetricResult, MetricStatus, Verdict
 from airlock.durations import format_duration
 
 # Requests expected beyond a quantile before it is compared (p95 -> 200, p99 -> 1000 requests): with
 # fewer, a quantile read off a histogram is dominated by interpolation noise, not by the version.
 MIN_TAIL_REQUESTS = 10
+# The same for the tail test on buckets (see airlock.analysis.tail): its confidence bound is valid at
+# any count, so this only keeps the baseline's boundary from resting on a couple of requests
+# (p95 -> 100, p99 -> 500 requests per track, and never fewer than min_requests).
+MIN_TAIL_TEST_REQUESTS = 5
 QUANTILES = {"latency_p95": 0.95, "latency_p99": 0.99}
 # What the reasons call the new version's track, by phase: the canary pods, the new version after a
 # rolling update or a canary's promotion, the new colour after a blue-green switch (the gate may be
@@ -73,6 +77,9 @@ class TrackSample:
     throughput: float | None = None  # req/s
     cpu: float | None = None  # cores
     memory: float | None = None  # bytes
+    # the latency histogram: (le, cumulative count) pairs, +Inf last (tail.Histogram); when both tracks
+    # have one, p95 / p99 are judged by the tail test on the buckets rather than by the quantiles' ratio
+    buckets: tail.Histogram | None = None
 
     @property
     def has_requests(self) -> bool:
@@ -131,11 +138,15 @@ class JudgeConfig:
             min_requests_p99=getattr(getattr(t, "quantile_min_requests", None), "p99", None),
         )
 
-    def quantile_requests(self, name: str) -> int:
+    def quantile_requests(self, name: str, buckets: bool = False) -> int:
         """Requests per track before `name` (latency_p95 / latency_p99) is compared: the spec's explicit
-        thresholds.quantile_min_requests, else MIN_TAIL_REQUESTS beyond the quantile and min_requests."""
+        thresholds.quantile_min_requests, else MIN_TAIL_REQUESTS beyond the quantile and min_requests
+        (`buckets`: the tail test, MIN_TAIL_TEST_REQUESTS beyond it)."""
         explicit = self.min_requests_p95 if name == "latency_p95" else self.min_requests_p99
-        return explicit if explicit is not None else tail_requests(QUANTILES[name], self.min_requests)
+        if explicit is not None:
+            return explicit
+        beyond = MIN_TAIL_TEST_REQUESTS if buckets else MIN_TAIL_REQUESTS
+        return tail_requests(QUANTILES[name], self.min_requests, beyond)
 
     def looks(self, duration_s: float) -> int:
         """Expected number of looks of a gate of `duration_s` (at least 1)."""
@@ -169,11 +180,27 @@ class _Context:
     subject: str = "canary"  # what the reasons call the new version's track (SUBJECTS)
     results: list[MetricResult] = field(default_factory=list)
 
+    # this is the gate's last look (the first at or after its duration): the weighted split gives it most
+    # of alpha (intervals.look_quantile); looks of an extension beyond it share the early looks' part
+    last_look: bool = False
+
     def bound_z(self) -> float:
         return intervals.look_quantile(self.config.alpha, self.looks)
 
     def bound_text(self) -> str:
         return f"one-sided, alpha {self.config.alpha:g} over {self.looks} looks"
+
+    def weighted_z(self) -> float:
+        return intervals.look_quantile(self.config.alpha, self.looks, last=self.last_look)
+
+    def weighted_text(self) -> str:
+        if self.looks == 1:
+            return self.bound_text()
+        a, w = self.config.alpha, intervals.LAST_LOOK_SHARE
+        if self.last_look:
+            return f"one-sided at {a * w:.2g} = {w:.0%} of alpha {a:g} at the gate's last look"
+        early = self.looks - 1
+        return f"one-sided at {a * (1 - w) / early:.2g} = {1 - w:.0%} of alpha {a:g} over the {early} looks before the last"
 
     def error_samples(self) -> dict[str, float]:
         out = {"canary_requests": self.canary.requests or 0.0, "canary_errors": self.canary.errors or 0.0}
@@ -243,9 +270,19 @@ def _enough(ctx: _Context, need: float) -> str | None:
     return None if not short else f"{' and '.join(short)} < {need:.0f} requests"
 
 
-def tail_requests(quantile: float, min_requests: int) -> int:
-    """Requests per track before a quantile is compared: MIN_TAIL_REQUESTS beyond it, and min_requests."""
-    return max(min_requests, math.ceil(MIN_TAIL_REQUESTS / (1.0 - quantile) - 1e-9))
+def tail_requests(quantile: float, min_requests: int, beyond: int = MIN_TAIL_REQUESTS) -> int:
+    """Requests per track before a quantile is compared: `beyond` requests beyond it, and min_requests."""
+    return max(min_requests, math.ceil(beyond / (1.0 - quantile) - 1e-9))
+
+
+def _tail_test_possible(ctx: _Context, name: str) -> bool:
+    """Both tracks have histograms and the baseline's quantile has a finite bucket boundary."""
+    c, b = ctx.canary.buckets, ctx.baseline.buckets if ctx.baseline is not None else None
+    return bool(c) and bool(b) and tail.boundary_at(b or (), QUANTILES[name]) is not None
+
+
+def _latency_need(ctx: _Context, name: str) -> int:
+    return ctx.config.quantile_requests(name, buckets=_tail_test_possible(ctx, name))
 
 
 def _short_of(ctx: _Context, need: int) -> str | None:
@@ -364,6 +401,8 @@ def _latency_rule(ctx: _Context, name: str) -> MetricResult:
     if ctx.baseline is None:
         res.status, res.reason = "info", f"{ctx.subject} {attr} {ms(c_val)}; no baseline to compare with"
         return res
+    if _tail_test_possible(ctx, name):
+        return _tail_rule(ctx, name)
     need = cfg.quantile_requests(name)
     short = _short_of(ctx, need)
     if short:
@@ -385,6 +424,59 @@ def _latency_rule(ctx: _Context, name: str) -> MetricResult:
         res.reason = (
             f"{ctx.subject} {attr} {ms(c_val)} vs baseline {ms(b_val)} is within {cfg.max_latency_ratio:g}x"
         )
+    return res
+
+
+def _tail_rule(ctx: _Context, name: str) -> MetricResult:
+    """p95 / p99 by the tail test on the histograms (airlock.analysis.tail): the share of the new
+    version's requests above the baseline's quantile boundary against max_latency_ratio x the baseline's."""
+    cfg, q = ctx.config, QUANTILES[name]
+    attr = name.removeprefix("latency_")
+    assert ctx.baseline is not None and ctx.canary.buckets and ctx.baseline.buckets  # _tail_test_possible
+    res = MetricResult(
+        name, "pending", "", unit="%", threshold_unit="%",
+        samples={"canary_requests": ctx.canary.requests or 0.0, "baseline_requests": ctx.baseline.requests or 0.0},
+    )  # fmt: skip
+    need = cfg.quantile_requests(name, buckets=True)
+    short = _short_of(ctx, need)
+    if short:
+        why = (
+            "thresholds.quantile_min_requests"
+            if need != tail_requests(q, cfg.min_requests, MIN_TAIL_TEST_REQUESTS)
+            else f"the {attr} tail test needs {MIN_TAIL_TEST_REQUESTS} requests beyond the baseline's {attr}"
+        )
+        res.reason = f"{attr} not compared: {short} ({why})"
+        return res
+    test = tail.tail_test(
+        ctx.canary.buckets, ctx.baseline.buckets, q, cfg.max_latency_ratio, ctx.weighted_z()
+    )
+    if test is None:  # cannot happen after _tail_test_possible, unless a track's histogram is empty
+        res.status, res.reason = "skipped", f"{attr} tail: a histogram is empty"
+        return res
+    res.canary, res.baseline, res.threshold = test.canary_share, test.baseline_share, test.allowed_share
+    res.statistic, res.statistic_unit = test.lower, "%"
+    res.samples |= {"canary_above": test.canary_above, "baseline_above": test.baseline_above}
+    allowed = f"allowed {cfg.max_latency_ratio:g} x {pct(test.allowed_share / cfg.max_latency_ratio)}"
+    observed = (
+        f"{attr} tail: {test.canary_above:.0f} of {test.canary_requests:.0f} {ctx.subject} requests "
+        f"({pct(test.canary_share)}) above the baseline's {attr} bucket boundary {ms(test.boundary)}, baseline "
+        f"{test.baseline_above:.0f} of {test.baseline_requests:.0f} ({pct(test.baseline_share)})"
+    )
+    bound = f"lower confidence bound {pct2(test.lower)}"
+    if test.regression:
+        res.status = "fail"
+        res.reason = (
+            f"{observed}; {bound} > {allowed} = {pct2(test.allowed_share)} ({ctx.weighted_text()}): "
+            f"{ctx.subject} latency regression"
+        )
+    elif test.canary_share > test.allowed_share:
+        res.reason = (
+            f"{observed}; above the {allowed} = {pct2(test.allowed_share)}, but not significantly: {bound} "
+            f"({ctx.weighted_text()})"
+        )
+    else:
+        res.status = "pass"
+        res.reason = f"{observed}; within the {allowed} = {pct2(test.allowed_share)}"
     return res
 
 
@@ -413,6 +505,7 @@ def judge(
     baseline = samples.baseline if samples.baseline is not None and samples.baseline.has_requests else None
     subject = subject or SUBJECTS.get(phase, phase)
     ctx = _Context(samples, config, samples.canary, baseline, config.looks(duration_s), subject=subject)
+    ctx.last_look = duration_s <= elapsed_s < duration_s + config.interval_s
     seq, accepted = _sequential_rule(ctx)
     latency = [_latency_rule(ctx, name) for name in QUANTILES]
     results = [
@@ -456,13 +549,16 @@ def judge(
 
     # The step is over: a quantile that never had its samples was not compared - say so, with numbers,
     # rather than leave a "pending" row that reads as if it might still decide.
-    not_compared = [r for r in latency if r.status == "pending"]
-    for r in not_compared:
+    # (A tail test that is pending because its excess was not significant was compared: it stays.)
+    not_compared = [
+        (r, short_of)
+        for r in latency
+        if r.status == "pending" and (short_of := _short_of(ctx, _latency_need(ctx, r.name))) is not None
+    ]
+    for r, _ in not_compared:
         r.status = "skipped"
     unjudged = "".join(
-        f"; {r.name.removeprefix('latency_')} not compared: "
-        f"{_short_of(ctx, config.quantile_requests(r.name))}"
-        for r in not_compared
+        f"; {r.name.removeprefix('latency_')} not compared: {short_of}" for r, short_of in not_compared
     )
     if short is not None:
         action = config.on_inconclusive

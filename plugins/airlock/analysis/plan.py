@@ -26,6 +26,7 @@ from typing import Any
 from airlock.analysis import queries
 from airlock.analysis.gate import GateState
 from airlock.analysis.judge import SUBJECTS, JudgeConfig, Samples, TrackSample
+from airlock.analysis.prometheus import Answer
 
 PHASES = ("canary", "post_switch", "validation", "staging")
 TRACKS = ("canary", "baseline")
@@ -154,25 +155,31 @@ class GatePlan:
 
     @staticmethod
     def samples(
-        results: Mapping[tuple[str, str], float | None],
+        results: Mapping[tuple[str, str], Answer],
         health_ok: bool | None = None,
         smoke_ok: bool | None = None,
     ) -> Samples:
         """Samples from {(track, metric): value-or-None}. No error series with requests = 0 errors."""
 
+        def number(name: str, metric: str) -> float | None:
+            value = results.get((name, metric))
+            return None if isinstance(value, tuple) else value
+
         def track(name: str) -> TrackSample:
-            requests = results.get((name, "requests"))
-            errors = results.get((name, "errors"))
+            requests = number(name, "requests")
+            errors = number(name, "errors")
             if requests is not None and errors is None:
                 errors = 0.0
-            extra = {f: results.get((name, f)) for f in _SAMPLE_FIELDS}
-            return TrackSample(requests=requests, errors=errors, **extra)
+            extra = {f: number(name, f) for f in _SAMPLE_FIELDS}
+            hist = results.get((name, "buckets"))
+            buckets = hist if isinstance(hist, tuple) else None
+            return TrackSample(requests=requests, errors=errors, buckets=buckets, **extra)
 
         return Samples(track("canary"), track("baseline"), health_ok, smoke_ok)
 
     def collect(
         self,
-        query: Callable[[PlannedQuery], float | None],
+        query: Callable[[PlannedQuery], Answer],
         now: float,
         health_ok: bool | None = None,
         smoke_ok: bool | None = None,

@@ -31,12 +31,17 @@ DEFAULT_QUERIES: dict[str, str] = {
     "p50": _QUANTILE.replace("Q", "0.5"),
     "p95": _QUANTILE.replace("Q", "0.95"),
     "p99": _QUANTILE.replace("Q", "0.99"),
+    # the latency histogram itself, one series per bucket boundary (le): the p95 / p99 rules count the
+    # requests above the baseline's quantile boundary in it (airlock.analysis.tail)
+    "buckets": "sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{window}]))",
     "throughput": "sum(rate(http_requests_total{{selector}}[{window}]))",
     "cpu": "sum(rate(container_cpu_usage_seconds_total{{selector}}[{window}]))",
     "memory": "sum(avg_over_time(container_memory_working_set_bytes{{selector}}[{window}]))",
 }
 # Without these the judge cannot say anything; the others are skipped, saying so, when they have no data.
 REQUIRED = ("requests", "errors")
+# Queries whose answer is a histogram (one series per `le`), not one number.
+HISTOGRAM_METRICS = ("buckets",)
 PLACEHOLDERS = ("selector", "window", "namespace", "service", "version")
 
 

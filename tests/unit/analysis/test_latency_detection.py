@@ -6,10 +6,10 @@ minutes per seed, and a detection *rate* needs hundreds of seeds): the demo's wo
 layouts, quantiles read back with Prometheus' histogram_quantile algorithm, and the shipped judge looking
 every 5 s over the demo's 25 % and 50 % steps of 30 s (bench/judge.py prints the whole table).
 
-A true +50 % sits exactly at max_latency_ratio 1.5, so any reading is a coin flip per look; what finer
-buckets change is the bias (through the default buckets +50 % reads as about +44 %), and what an explicit
-p95 requirement changes is that p95 is compared in the first step at all (150 canary requests < 200).
-Seeded: the figures are deterministic.
+With the histogram in the samples (the gate's `buckets` query) p95 is judged by the tail test
+(airlock.analysis.tail): the canary's share above the baseline's p95 bucket boundary against
+max_latency_ratio x 5 %. Without it the judge compares the quantiles' ratio, which for a true +50 % at
+max_latency_ratio 1.5 is a coin flip per look. Seeded: the figures are deterministic.
 """
 
 from __future__ import annotations
@@ -17,30 +17,42 @@ from __future__ import annotations
 from airlock.analysis.judge import JudgeConfig
 from airlock.spec import load_spec
 from bench.judge import REPO, demo_latency_detection
-from kubesim.traffic import BUCKETS, FINE_BUCKETS
+from kubesim.scenario import load_scenario_file
+from kubesim.traffic import BUCKETS, FINE_BUCKETS, bucket_layout
 
-SEEDS = 200
+SEEDS = 300
 DEMO = JudgeConfig.from_spec(load_spec(REPO / "dags" / "services" / "demo-api.yaml"))
-P95_AT_100 = JudgeConfig(**{**DEMO.__dict__, "min_requests_p95": 100})
+DEMO_WORLD = load_scenario_file(str(REPO / "demo" / "scenario.yaml"))
 
 
-def test_the_demo_judge_uses_the_demo_thresholds() -> None:
+def test_the_demo_judge_uses_the_demo_thresholds_and_the_demo_exports_fine_buckets() -> None:
     assert (DEMO.min_requests, DEMO.interval_s, DEMO.max_latency_ratio) == (50, 5.0, 1.5)
-    assert DEMO.quantile_requests("latency_p95") == 200 and P95_AT_100.quantile_requests("latency_p95") == 100
+    entry = DEMO_WORLD.services["production/demo-api"]
+    assert bucket_layout("production/demo-api", entry) == FINE_BUCKETS
+    # the tail test compares p95 from 100 requests per track (5 expected beyond it): within the first
+    # step's ~150 canary requests; the quantile ratio waits for 200 (10 beyond it)
+    assert DEMO.quantile_requests("latency_p95", buckets=True) == 100
+    assert DEMO.quantile_requests("latency_p95") == 200
 
 
-def test_a_50_percent_p95_regression_is_caught_within_two_steps_with_fine_buckets_and_p95_at_100() -> None:
-    caught, failed = demo_latency_detection(1.5, FINE_BUCKETS, P95_AT_100, SEEDS)
-    assert caught >= 0.80, caught  # 86 % with this seed
+def test_the_tail_test_catches_a_50_percent_p95_regression_within_two_steps_with_fine_buckets() -> None:
+    caught, failed = demo_latency_detection(1.5, FINE_BUCKETS, DEMO, SEEDS)
+    assert caught >= 0.92, caught  # 94.7 % with these seeds
     assert failed == caught  # caught by the p95 rule, not by chance on errors
-    # what main did: default buckets, p95 only from 200 requests (second step only)
-    before, _ = demo_latency_detection(1.5, BUCKETS, DEMO, SEEDS)
-    assert before <= 0.50, before  # 43 %
-    # each change alone helps
-    assert demo_latency_detection(1.5, FINE_BUCKETS, DEMO, SEEDS)[0] > before
-    assert demo_latency_detection(1.5, BUCKETS, P95_AT_100, SEEDS)[0] > before
+    # the same canaries through the same judge without the buckets: the quantiles' ratio
+    ratio, _ = demo_latency_detection(1.5, FINE_BUCKETS, DEMO, SEEDS, with_buckets=False)
+    assert ratio <= 0.75, ratio  # 65 %: the quantile ratio at 1.5 for a true +50 %
 
 
-def test_healthy_canaries_are_rarely_failed_on_p95_at_100_requests() -> None:
-    _, failed = demo_latency_detection(1.0, FINE_BUCKETS, P95_AT_100, SEEDS)
-    assert failed <= 0.03, failed  # 1.5 % with this seed
+def test_healthy_canaries_are_failed_at_most_one_time_in_a_hundred() -> None:
+    _, failed = demo_latency_detection(1.0, FINE_BUCKETS, DEMO, SEEDS)
+    assert failed <= 0.01, failed  # 0.0 % with these seeds (0.0-0.8 % over 500 in bench/judge.py)
+
+
+def test_the_tail_test_needs_a_bucket_boundary_near_the_quantile() -> None:
+    # Through the default layout the boundary above the demo's 120 ms p95 is 150 ms, with ~2.6 % of the
+    # baseline above it: a +50 % canary's ~9 % there is hardly beyond the allowed 7.5 %. The docs say so
+    # and recommend finer buckets; this pins that the difference is the layout, not the traffic.
+    coarse, _ = demo_latency_detection(1.5, BUCKETS, DEMO, SEEDS)
+    fine, _ = demo_latency_detection(1.5, FINE_BUCKETS, DEMO, SEEDS)
+    assert coarse < 0.5 < fine, (coarse, fine)
