@@ -291,8 +291,8 @@ def overdue_message(
     limit = format_duration(expected)
     what = f"{service} {version}".strip()
     text = (
-        f"⏰ {what}: deployment run {run_id} is still running {limit} after it was queued "
-        f"(expected to finish within {limit}); nothing was stopped"
+        f"⏰ {what}: deployment run {run_id} is still running past its expected duration "
+        f"({limit} from being queued); nothing was stopped"
     )
     fields = [
         ("Service", service),

@@ -64,7 +64,7 @@ def test_overdue_alert_reaches_slack_escaped_and_masked(
     (posted,) = slack_receiver.messages
     assert posted["text"].startswith(
         "⏰ checkout v1.4.0 &lt;!here&gt; ***: deployment run manual__2026-12-02T10:00:00+00:00 is still "
-        "running "
+        "running past its expected duration ("
     )
     assert "hunter2-token" not in json.dumps(posted)
 

@@ -61,8 +61,8 @@ def test_overdue_message_from_the_deadline_context() -> None:
     assert message is not None
     assert message["text"] == (
         "⏰ checkout v1.4.0 &lt;!channel&gt; &amp; &lt;http://evil.example|docs&gt;: deployment run "
-        "manual__2026-12-02T10:00:00+00:00 is still running 47m after it was queued (expected to finish "
-        "within 47m); nothing was stopped"
+        "manual__2026-12-02T10:00:00+00:00 is still running past its expected duration (47m from being "
+        "queued); nothing was stopped"
     )
     blocks = json.dumps(message["blocks"])
     assert "2026-12-02T10:00:01Z" in blocks and "off-peak" not in blocks
