@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from airlock.analysis import intervals, queries, tail
+from airlock.analysis.prometheus import parse_answer
 from kubesim.testing import run_kubesim
 from kubesim.traffic import BUCKETS, FINE_BUCKETS
 from tests.fixtures.kubesim import make_container, make_deployment, make_service
@@ -81,6 +83,54 @@ def test_each_service_exports_its_layout_and_fine_buckets_read_p95_at_its_value(
         fine, coarse = p95("fine"), p95("coarse")
         assert fine == pytest.approx(true_p95, rel=0.02), (fine, true_p95)
         assert abs(coarse / true_p95 - 1) > 2 * abs(fine / true_p95 - 1), (coarse, fine, true_p95)
+
+
+def test_the_buckets_query_reads_a_histogram_and_the_tail_test_sees_a_50_percent_slower_service(
+    prometheus_factory: Any,
+) -> None:
+    """The gate's own `buckets` template through a real Prometheus, parsed as the hook parses it
+    (parse_answer), feeds the tail test: a service 1.5 x slower than the baseline is a regression, a
+    second copy of the baseline is not."""
+    slow_image = "registry.local/web:slow"
+    scenario = _scenario()
+    scenario["images"][slow_image] = {
+        "latency_ms": {k: v * 1.5 for k, v in LATENCY.items()},
+        "ready_after_seconds": 0.5,
+    }
+    # "coarse" runs the slow image here, in the fine layout too
+    scenario["services"]["production/coarse"]["latency_buckets"] = "fine"
+    scenario["objects"][1]["spec"]["template"]["spec"]["containers"][0]["image"] = slow_image
+    with run_kubesim(scenario) as sim:
+        sim.advance(5)
+        prometheus = prometheus_factory([f"{sim.url}/metrics"])
+        wait_for_series(prometheus, 'http_requests_total{service="fine"}')
+        sim.advance(2)  # ~1000 requests per service after the first scrape: what increase() counts
+
+        def histogram(service: str) -> tail.Histogram:
+            promql = queries.render(
+                queries.DEFAULT_QUERIES["buckets"], selector=f'service="{service}"', window="10m"
+            )
+            body: dict[str, Any] = {}
+
+            def enough(_: Any) -> bool:
+                body.update(
+                    requests.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10).json()
+                )
+                answer = parse_answer("buckets", 200, body, promql)
+                return isinstance(answer, tuple) and tail.total(answer) > 500
+
+            wait_for_series(prometheus, "vector(1)", predicate=enough)
+            answer = parse_answer("buckets", 200, body, promql)
+            assert isinstance(answer, tuple)
+            return answer
+
+        baseline, slow = histogram("fine"), histogram("coarse")
+        assert [le for le, _ in baseline][:-1] == list(FINE_BUCKETS) and baseline[-1][0] == math.inf
+        z = intervals.look_quantile(0.01, 1)
+        regression = tail.tail_test(slow, baseline, 0.95, 1.5, z)
+        assert regression is not None and regression.regression, regression
+        same = tail.tail_test(baseline, baseline, 0.95, 1.5, z)
+        assert same is not None and not same.regression
 
 
 @pytest.mark.parametrize(
