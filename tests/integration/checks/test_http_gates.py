@@ -78,6 +78,20 @@ def test_ci_by_sha_skips_ref_resolution(fake_github, ci_runs):
     assert r.status == "pass" and [q.path for q in fake_github.requests] == [f"/repos/{REPO}/actions/runs"]
 
 
+def test_ci_reads_every_page_of_runs(fake_github, ci_runs):
+    """250 runs of other workflows, then the failing one on page 3: the gate follows GitHub's Link header."""
+    sha = fake_github.add_ref(REPO, "v3.0.0")
+    bad = fake_github.add_run(
+        REPO, sha, name="Nightly", path=".github/workflows/nightly.yml", conclusion="failure"
+    )
+    for i in range(250):
+        fake_github.add_run(REPO, sha, name=f"W{i}", path=f".github/workflows/w{i}.yml")
+    r = check_ci(ci_runs(), REPO, "v{version}", "3.0.0")
+    assert r.status == "fail" and f"run {bad['id']} (Nightly)" in r.reason, r.reason
+    pages = [q.param("page") for q in fake_github.requests_to(f"/repos/{REPO}/actions/runs")]
+    assert pages == [None, "2", "3"] and len(r.evidence["runs"]) == 251
+
+
 def test_ci_server_errors_are_retried_a_bounded_number_of_times(fake_github, ci_runs, monkeypatch):
     """GitHub answering 502 is retried (3 retries), then the gate fails naming the call: never a hang."""
     monkeypatch.setattr(fake_github, "handle", lambda request: Reply(502, {"message": "Bad gateway"}))
