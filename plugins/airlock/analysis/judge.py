@@ -14,15 +14,19 @@ Rules (each one a row of the verdict):
 * ``error_rate_test`` - the sequential test of :mod:`airlock.analysis.sequential` on where the errors
   fall; it catches smaller but significant regressions (0.4 % -> 1.5 %) and its repeated looks stay within
   the false-failure budget ``alpha``.
-* ``latency_p95`` / ``latency_p99`` - canary quantile above ``max_latency_ratio`` x baseline (seed: > 50 %
-  degradation).
+* ``latency_p95`` / ``latency_p99`` - with both tracks' latency histograms, the tail test of
+  :mod:`airlock.analysis.tail`: the canary's share of requests above the baseline's quantile bucket
+  boundary, failing when its lower confidence bound exceeds ``max_latency_ratio`` x (1 - q) (80 % of
+  alpha at the gate's last look, the rest over the earlier ones). Without histograms: canary quantile
+  above ``max_latency_ratio`` x baseline (seed: > 50 % degradation), on the point estimates.
 * ``latency_p50``, ``throughput``, ``cpu``, ``memory`` - reported for the person reading the log; they never
   decide. Optional metrics without data are skipped, saying so.
 
 Low traffic: the absolute, increase and latency rules wait for ``min_requests`` per track, and a tail
-quantile additionally for ``MIN_TAIL_REQUESTS`` requests beyond it (p99: 1000 requests), so that one slow
+quantile additionally for requests expected beyond it - ``MIN_TAIL_TEST_REQUESTS`` (5: p95 100, p99 500)
+for the tail test, ``MIN_TAIL_REQUESTS`` (10: p95 200, p99 1000) for the quantile ratio - so that one slow
 or failed request among a handful cannot fail a canary; a quantile that never had them is reported as
-"p99 not compared: 412 of 1000 requests", in its row and in the final reason. A spec can set the
+"p99 not compared: 412 of 500 requests", in its row and in the final reason. A spec can set the
 requests each quantile needs explicitly (``thresholds.quantile_min_requests``), e.g. to compare p95 at
 low traffic within the first step. The sequential test is valid at
 any sample size (see its module), so clear evidence stops early. Until the step duration is over an
