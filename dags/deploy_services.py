@@ -1,4 +1,4 @@
-"""Airflow DAG factory: one `deploy_<service>` and one `followup_<service>` DAG per dags/services/<service>.yaml.
+"""Airflow DAG factory: one `deploy_<service>` DAG per dags/services/<service>.yaml, and `airlock_follow_up`.
 
 (The words "airflow" and "dag" in this file matter: Airflow's safe-mode discovery skips .py files
 that contain neither.)

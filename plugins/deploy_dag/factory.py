@@ -1,9 +1,13 @@
 """Load the service specs of a folder and build their DAGs; collect bad files instead of raising.
 
+Every valid service gets `deploy_<service>`; the follow-up DAG (deploy_dag.followup) is one for all
+services and reads no spec.
+
 Two entry points, one rule for which file defines a service:
 - `build_all` (a full parse, as the dag-processor runs it) loads every file and builds every DAG;
 - `build_dags(dag_id=...)` (a task start: the worker re-parses the DAG file for ~35 tasks per run)
-  builds only the DAG being run, reading only `<service>.yaml` / `<service>.yml`.
+  builds only the DAG being run, reading only `<service>.yaml` / `<service>.yml` (the follow-up DAG:
+  no file at all).
 
 Both agree on the owner of a service defined by more than one file: the file named after the
 service (`.yaml` before `.yml`), else the first in name order. That rule is what lets a task start
@@ -21,13 +25,12 @@ from typing import Any
 from airflow.sdk import DAG
 
 from airlock.spec import ServiceSpec, SpecError, load_spec
-from deploy_dag.followup import build_followup_dag
+from deploy_dag.followup import FOLLOW_UP_DAG_ID, build_followup_dag
 from deploy_dag.graph import build_deploy_dag
 
 INVALID_SPECS_DAG_ID = "airlock_invalid_service_specs"
 SPEC_GLOB = "*.y*ml"
 DEPLOY_PREFIX = "deploy_"
-FOLLOWUP_PREFIX = "followup_"
 
 
 class InvalidServiceSpecs(DAG):
@@ -62,19 +65,12 @@ def _error_line(path: Path, exc: BaseException) -> str:
     return f"{path}: could not be loaded: {type(exc).__name__}: {exc}"
 
 
-def _build_one(spec: ServiceSpec, path: Path, dag_id: str) -> DAG:
-    """The deploy or the follow-up DAG of one spec (dag_id says which)."""
-    if dag_id == spec.dag_id:
-        return build_deploy_dag(spec, source=path)
-    return build_followup_dag(spec)
-
-
 def build_all(services_dir: Path, now: datetime | None = None) -> dict[str, Any]:
-    """One deploy (and follow-up) DAG per service; every file that fails - to read, to validate, or to
+    """One deploy DAG per service, and the follow-up DAG; every file that fails - to read, to validate, or to
     build into a DAG, whatever the exception - becomes a line of the sentinel's import error, naming the
     file, and the other services still load. `now` (default: the current time) rejects past freezes."""
     now = now or datetime.now(UTC)
-    dags: dict[str, Any] = {}
+    dags: dict[str, Any] = {FOLLOW_UP_DAG_ID: build_followup_dag()}
     errors: dict[Path, str] = {}
     loaded: list[_Loaded] = []
     for path in sorted(services_dir.glob(SPEC_GLOB)):
@@ -92,14 +88,11 @@ def build_all(services_dir: Path, now: datetime | None = None) -> dict[str, Any]
             errors[path] = f"{path}: service {spec.service!r} is already defined in {owner[spec.service]}"
             continue
         try:
-            built = {spec.dag_id: build_deploy_dag(spec, source=path)}
-            followup = build_followup_dag(spec)
-            built[followup.dag_id] = followup
+            dags[spec.dag_id] = build_deploy_dag(spec, source=path)
         except Exception as exc:  # noqa: BLE001 - as above
             errors[path] = _error_line(path, exc)
             continue
         owner[spec.service] = path
-        dags.update(built)
     if errors:
         sentinel = InvalidServiceSpecs(
             dag_id=INVALID_SPECS_DAG_ID, schedule=None, description="service specs that failed validation"
@@ -113,11 +106,10 @@ def build_all(services_dir: Path, now: datetime | None = None) -> dict[str, Any]
 
 
 def _service_of(dag_id: str) -> str | None:
-    for prefix in (DEPLOY_PREFIX, FOLLOWUP_PREFIX):
-        if dag_id.startswith(prefix):
-            service = dag_id.removeprefix(prefix)
-            # a file name, never a path: the dag_id comes from the environment
-            return service if service and Path(service).name == service and service != ".." else None
+    if dag_id.startswith(DEPLOY_PREFIX):
+        service = dag_id.removeprefix(DEPLOY_PREFIX)
+        # a file name, never a path: the dag_id comes from the environment
+        return service if service and Path(service).name == service and service != ".." else None
     return None
 
 
@@ -133,6 +125,8 @@ def build_dags(services_dir: Path, dag_id: str | None = None, now: datetime | No
     and looks its DAG up by id.)"""
     if dag_id is None:
         return build_all(services_dir, now)
+    if dag_id == FOLLOW_UP_DAG_ID:
+        return {dag_id: build_followup_dag()}  # the same for every set of services: nothing to read
     service = _service_of(dag_id)
     if service is not None:
         now = now or datetime.now(UTC)
@@ -143,7 +137,7 @@ def build_dags(services_dir: Path, dag_id: str | None = None, now: datetime | No
             try:
                 spec = load_spec(path, today=now)
                 if spec.service == service:
-                    return {dag_id: _build_one(spec, path, dag_id)}
+                    return {dag_id: build_deploy_dag(spec, source=path)}
             except Exception:  # noqa: BLE001 - the full parse below reports it the usual way
                 pass
             # not a valid owner: the full parse would next try <service>.yml, so do we

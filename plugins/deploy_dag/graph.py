@@ -20,15 +20,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, cross_downstream, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, cross_downstream
 
-from airlock.run_outcome import decide_run_outcome
 from airlock.spec import ServiceSpec, spec_to_dict
 from airlock.timeouts import TaskTimeouts, task_timeouts
+from deploy_dag.dag_class import AirlockDAG
+from deploy_dag.followup import FOLLOW_UP_ASSET
 from deploy_dag.guards import only_for_strategy, skip_for_hotfix_or_dry_run, skip_in_dry_run
 from deploy_dag.params import deploy_params
-from notifiers.slack import TaskFailureNotifier, overdue_deadline
+from deploy_dag.run_tasks import ChooseStrategyOperator, MarkDeployedOperator, RunOutcomeOperator
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
 from operators.canary import CanaryPromoteOperator, CanaryStepOperator
@@ -36,16 +36,15 @@ from operators.lease import ACQUIRE_LOCK_TASK_ID
 from operators.lock import DeployLockOperator
 from operators.log_scan import LogScanOperator
 from operators.migration import MigrationOperator
-from operators.notify import SlackNotifyOperator
+from operators.notify import SlackNotifyOperator, slack_failure_callback
 from operators.plan import RecordRollbackPlanOperator
 from operators.preflight import PreflightOperator
 from operators.record import RecordDeploymentOperator
-from operators.request_bound import pull_request
-from operators.rollback import RollbackOperator, failure_reason, stop_line_callback
+from operators.rollback import RollbackOperator, stop_line_callback
 from operators.rollout import RollingUpdateOperator
 from operators.validate import ValidateRequestOperator
 from operators.window_gate import WindowGateOperator
-from operators.xcom_keys import FAILURE_REASON_KEY, LINE_STOPPED_KEY, VALIDATE_TASK_ID
+from operators.xcom_keys import LINE_STOPPED_KEY, VALIDATE_TASK_ID
 from sensors.metrics import MetricsSensor
 from timetables.release_train import ReleaseTrainTimetable
 
@@ -251,11 +250,7 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
         strategies = {name: builders[name]() for name in spec.strategy.allowed}
         first_task: dict[str, str] = {name: phase.entry[0].task_id for name, phase in strategies.items()}
 
-        @task.branch(task_id="choose_strategy", multiple_outputs=False)
-        def choose_strategy(**context: Any) -> str:
-            return first_task[pull_request(context).strategy]
-
-        branch = choose_strategy()
+        branch = ChooseStrategyOperator(task_id="choose_strategy", first_task=first_task)
         validate >> branch
         head >> branch
         for phase in strategies.values():
@@ -296,7 +291,7 @@ def build_complete(spec: ServiceSpec, s: dict[str, Any], plan: Any) -> Phase:
         finalize = BlueGreenFinalizeOperator(
             task_id="retire_old_colour", spec=s, plan=plan.output, pre_execute=only_for_strategy("blue_green")
         )
-        deployed = mark_deployed(spec)
+        deployed = mark_deployed(spec, s)
         finalize >> deployed
     # mark_deployed follows the validation directly too: `finalize` is skipped unless blue-green
     return Phase([finalize, deployed], [deployed])
@@ -308,7 +303,7 @@ def build_complete(spec: ServiceSpec, s: dict[str, Any], plan: Any) -> Phase:
 def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
     s = spec_to_dict(spec)
     schedule = ReleaseTrainTimetable.from_spec_windows(s["windows"]) if spec.windows.release_train else None
-    dag = DAG(
+    dag = AirlockDAG(
         dag_id=spec.dag_id,
         description=f"Safe production deployment of {spec.service}",
         doc_md=_doc(spec, source),
@@ -319,8 +314,6 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         # active run lets a hotfix start while a planned run waits for its window (which it does
         # before taking the lock, holding no worker slot).
         max_active_runs=MAX_ACTIVE_RUNS,
-        # Slack hears of a run still going past the spec's expected duration (notify.overdue_after)
-        deadline=overdue_deadline(spec) if spec.notify.slack_connection else None,
         # params are attached after the tasks exist (share_params): see there why
         tags=["airlock", "deploy", spec.service],
         owner_links={},
@@ -356,7 +349,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             plan=plan.output,
             trigger_rule=TriggerRule.ONE_FAILED,
             # a failed rollback needs a human, now: stop the line (also when the task died) and tell Slack
-            on_failure_callback=stop_line_callback(s, TaskFailureNotifier.for_spec(spec)),
+            on_failure_callback=stop_line_callback(s, slack_failure_callback(s)),
         )
         [production.group, validation.group] >> rollback
 
@@ -381,7 +374,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         release = DeployLockOperator(task_id="release_lock", spec=s, action="release")
         release.as_teardown(setups=lock)
         record >> announce >> release
-        run_outcome(record.output)
+        RunOutcomeOperator(task_id="outcome", record=record.output, trigger_rule=TriggerRule.ALL_DONE)
     apply_timeouts(dag, task_timeouts(spec))
     share_params(dag, deploy_params(spec))
     return dag
@@ -437,62 +430,20 @@ def _record_sources(sources: RecordSources) -> dict[str, str | list[str]]:
     return out
 
 
-def run_outcome(record: Any) -> Any:
-    """The run's final state (airlock.run_outcome): fails unless the record says it went live."""
-
-    @task(task_id="outcome", trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
-    def _outcome(record: dict[str, Any] | None, **context: Any) -> str:
-        has_record = isinstance(record, dict) and "outcome" in record
-        failed = False if has_record else _any_task_failed(context)
-        decision = decide_run_outcome(
-            record,
-            any_task_failed=failed,
-            failure=failure_reason(context) if failed else "",  # type: ignore[arg-type]
-        )
-        if decision.state == "skipped":
-            raise AirflowSkipException(decision.message)
-        if decision.state == "failed":
-            if decision.outcome is not None:
-                context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=decision.message)
-            raise AirflowFailException(decision.message)
-        return str(decision.outcome)
-
-    return _outcome(record)
-
-
-def _any_task_failed(context: Any) -> bool:
-    ti = context["ti"]
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    return any(
-        str(state).rsplit(".", 1)[-1].lower() in ("failed", "upstream_failed") for state in states.values()
-    )
-
-
-def mark_deployed(spec: ServiceSpec) -> Any:
-    """Emit the service's production Asset event; its extra tells the follow-up DAG what to check."""
-    asset = production_asset(spec)
-
-    @task(
+def mark_deployed(spec: ServiceSpec, s: dict[str, Any]) -> MarkDeployedOperator:
+    """Emit the service's production Asset event and the follow-up's (deploy_dag.followup); their extra
+    says what to check and when: the service, its spec, and (added by the run) the deployed request."""
+    return MarkDeployedOperator(
         task_id="mark_deployed",
-        outlets=[asset],
+        assets=[production_asset(spec), FOLLOW_UP_ASSET],
+        event_extra={
+            "service": spec.service,
+            "follow_up_after_seconds": spec.notify.follow_up_after.total_seconds(),
+            "spec": s,
+        },
         pre_execute=skip_in_dry_run,
-        multiple_outputs=False,
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
-    def _mark(**context: Any) -> dict[str, Any]:
-        request = pull_request(context)
-        extra = {
-            "service": spec.service,
-            "version": request.version,
-            "strategy": request.strategy,
-            "run_id": context["run_id"],
-            "follow_up_after_seconds": spec.notify.follow_up_after.total_seconds(),
-            "request": request.to_dict(),  # the follow-up DAG checks exactly what was deployed
-        }
-        context["outlet_events"][asset].extra = extra
-        return extra
-
-    return _mark()
 
 
 def share_params(dag: DAG, params: dict[str, Any]) -> None:

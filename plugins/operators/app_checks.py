@@ -3,7 +3,7 @@ or the blue-green preview), via the endpoints connection (`spec.endpoints`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
@@ -12,10 +12,12 @@ from airlock.checks.endpoints import TARGETS, target_url
 from airlock.checks.health import check_health
 from airlock.checks.smoke import run_smoke_tests, smoke_table, smoke_verdict
 from airlock.spec import ServiceSpec, spec_from
-from hooks.http_services import HttpService, http_service
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY, SMOKE_RESULTS_KEY
+
+if TYPE_CHECKING:
+    from hooks.http_services import HttpService
 
 
 class _AppCheck(DashboardLinkMixin, RequestBound, BaseOperator):
@@ -30,6 +32,10 @@ class _AppCheck(DashboardLinkMixin, RequestBound, BaseOperator):
 
     def app(self, spec: ServiceSpec) -> tuple[HttpService, str]:
         """The app session (no transport retries: each attempt is ours to log) and the target's base URL."""
+        # imported here, not at the top: the DAG file imports this module at every parse, and the HTTP
+        # clients (requests, the http provider, aiohttp) cost more than building a service's DAG
+        from hooks.http_services import http_service
+
         app = http_service(spec.endpoints.connection, retry_idempotent=False)
         return app, target_url(spec, self.target, app.require_base_url())
 

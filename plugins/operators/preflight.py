@@ -15,7 +15,6 @@ from airlock.checks.ci import CiRuns
 from airlock.checks.http import HttpSession
 from airlock.checks.preflight import HttpEndpoint, run_preflight
 from airlock.spec import ServiceSpec, spec_from
-from hooks.http_services import http_service, plain_session
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY, PREFLIGHT_CHECKS_KEY
@@ -43,6 +42,8 @@ class AirflowPreflightIO:
 
     def http(self, conn_id: str) -> HttpEndpoint:
         if conn_id not in self._http:
+            from hooks.http_services import http_service  # lazy: the HTTP clients only when a gate runs
+
             service = http_service(conn_id, retry_idempotent=True)
             # the gates use login/password themselves (the registry trades them for a bearer token, which
             # a session-wide basic auth would overwrite on every request), so the session carries none
@@ -53,6 +54,8 @@ class AirflowPreflightIO:
         return self._http[conn_id]
 
     def session(self) -> HttpSession:
+        from hooks.http_services import plain_session  # lazy, as above: the DAG file imports this module
+
         return plain_session()
 
     def ci_runs(self, conn_id: str) -> CiRuns:

@@ -64,14 +64,16 @@ def test_context_builds_only_the_deploy_dag_being_run(
     assert "version" in bag.get_dag("deploy_demo-api").params
 
 
-def test_context_builds_only_the_followup_dag_being_run(
+def test_context_builds_only_the_followup_dag_being_run_and_reads_no_spec(
     airflow_db, monkeypatch: pytest.MonkeyPatch, loads: list[str]
 ) -> None:
-    monkeypatch.setenv(CONTEXT_VAR, "followup_user-api")
+    from deploy_dag.followup import FOLLOW_UP_DAG_ID
+
+    monkeypatch.setenv(CONTEXT_VAR, FOLLOW_UP_DAG_ID)
     bag = _bag(REPO / "dags")
     assert bag.import_errors == {}
-    assert bag.dag_ids == ["followup_user-api"]
-    assert loads == ["user-api.yaml"]
+    assert bag.dag_ids == [FOLLOW_UP_DAG_ID]
+    assert loads == []  # one follow-up DAG for every service: nothing in it depends on a spec file
 
 
 def test_task_start_ignores_other_broken_files_and_the_full_parse_still_reports_them(
@@ -89,7 +91,8 @@ def test_task_start_ignores_other_broken_files_and_the_full_parse_still_reports_
     monkeypatch.delenv(CONTEXT_VAR)
     bag = _bag(dags_copy)
     assert EXAMPLES <= set(bag.dag_ids)
-    assert {f"followup_{d.removeprefix('deploy_')}" for d in EXAMPLES} <= set(bag.dag_ids)
+    assert "airlock_follow_up" in bag.dag_ids
+    assert not [d for d in bag.dag_ids if d.startswith("followup_")], "one follow-up DAG, not one per service"
     assert "deploy_broken-svc" not in bag.dag_ids
     assert len(bag.import_errors) == 1
     message = next(iter(bag.import_errors.values()))
@@ -171,5 +174,5 @@ def test_a_context_that_names_no_service_of_this_file_builds_everything(
 ) -> None:
     from deploy_dag.factory import build_dags
 
-    for dag_id in ("some_other_dag", "deploy_../services/demo-api", "deploy_"):
+    for dag_id in ("some_other_dag", "deploy_../services/demo-api", "deploy_", "followup_demo-api"):
         assert EXAMPLES <= set(build_dags(REPO / "dags" / "services", dag_id=dag_id))

@@ -1,0 +1,102 @@
+"""The deploy DAG's own small tasks: choose the strategy branch, mark the release deployed, the run's outcome.
+
+They were `@task` functions defined inside the DAG builder. A decorated task costs several times a plain
+operator to create (a new function object per DAG, its signature inspected and bound at every call),
+and a parse builds three of them per service; as operator classes defined once per process they cost
+what any operator costs. Task ids, trigger rules and XComs are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.providers.standard.operators.branch import BaseBranchOperator
+from airflow.sdk import Asset, BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from airlock.run_outcome import decide_run_outcome
+from operators.request_bound import pull_request
+from operators.rollback import failure_reason
+from operators.xcom_keys import FAILURE_REASON_KEY
+
+
+class ChooseStrategyOperator(BaseBranchOperator):
+    """Follow the branch of the strategy the run's request chose; the other strategies' tasks skip."""
+
+    def __init__(self, *, first_task: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.first_task = dict(first_task)  # strategy -> the task id its branch starts with
+
+    def choose_branch(self, context: Context) -> str:
+        strategy = pull_request(context).strategy
+        self.log.info(
+            "This run deploys with strategy %s: continuing with %s", strategy, self.first_task[strategy]
+        )
+        return self.first_task[strategy]
+
+
+class MarkDeployedOperator(BaseOperator):
+    """Emit an event of each of `assets` (the service's production Asset and the follow-up's), with the
+    same extra: what the follow-up checks and when.
+
+    `event_extra` is the part of the extra that comes from the spec (the service, when to follow up,
+    the spec itself); the run adds what it deployed. Returns the extra without the spec (XCom)."""
+
+    def __init__(self, *, assets: list[Asset], event_extra: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(outlets=list(assets), **kwargs)
+        self.event_extra = dict(event_extra)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        request = pull_request(context)
+        extra = {
+            **self.event_extra,
+            "version": request.version,
+            "strategy": request.strategy,
+            "run_id": context["run_id"],
+            "request": request.to_dict(),  # the follow-up checks exactly what was deployed
+        }
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = extra
+        self.log.info(
+            "%s %s is deployed: production Asset event emitted (follow-up in %ss)",
+            extra.get("service"),
+            request.version,
+            extra.get("follow_up_after_seconds"),
+        )
+        return {key: value for key, value in extra.items() if key != "spec"}
+
+
+class RunOutcomeOperator(BaseOperator):
+    """The run's final state (airlock.run_outcome): fails unless the record says it went live."""
+
+    template_fields = ("record",)
+
+    def __init__(self, *, record: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.record = record  # the record task's XCom (an XComArg until the task renders it)
+
+    def execute(self, context: Context) -> str:
+        record = self.record
+        has_record = isinstance(record, dict) and "outcome" in record
+        failed = False if has_record else _any_task_failed(context)
+        decision = decide_run_outcome(
+            record,
+            any_task_failed=failed,
+            failure=failure_reason(context) if failed else "",
+        )
+        if decision.state == "skipped":
+            raise AirflowSkipException(decision.message)
+        if decision.state == "failed":
+            if decision.outcome is not None:
+                context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=decision.message)
+            raise AirflowFailException(decision.message)
+        return str(decision.outcome)
+
+
+def _any_task_failed(context: Any) -> bool:
+    ti = context["ti"]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    return any(
+        str(state).rsplit(".", 1)[-1].lower() in ("failed", "upstream_failed") for state in states.values()
+    )
