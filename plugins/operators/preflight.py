@@ -45,9 +45,11 @@ class AirflowPreflightIO:
             from hooks.http_services import http_service  # lazy: the HTTP clients only when a gate runs
 
             service = http_service(conn_id, retry_idempotent=True)
-            # the gates use login/password themselves (the registry trades them for a bearer token, which
-            # a session-wide basic auth would overwrite on every request), so the session carries none
-            service.session.auth = None
+            registry = self.spec.gates.registry
+            if registry is not None and conn_id == registry.connection:
+                # the registry check trades login/password for a bearer token itself; HttpHook's
+                # session-wide basic auth would overwrite that token on every request
+                service.session.auth = None
             self._http[conn_id] = HttpEndpoint(
                 service.session, service.base_url, service.login, service.password
             )
