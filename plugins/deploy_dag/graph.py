@@ -29,6 +29,7 @@ from deploy_dag.followup import FOLLOW_UP_ASSET
 from deploy_dag.guards import only_for_strategy, skip_for_hotfix_or_dry_run, skip_in_dry_run
 from deploy_dag.params import deploy_params
 from deploy_dag.run_tasks import ChooseStrategyOperator, MarkDeployedOperator, RunOutcomeOperator
+from notifiers.slack import TaskFailureNotifier, overdue_deadline
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
 from operators.canary import CanaryPromoteOperator, CanaryStepOperator
@@ -36,7 +37,7 @@ from operators.lease import ACQUIRE_LOCK_TASK_ID
 from operators.lock import DeployLockOperator
 from operators.log_scan import LogScanOperator
 from operators.migration import MigrationOperator
-from operators.notify import SlackNotifyOperator, slack_failure_callback
+from operators.notify import SlackNotifyOperator
 from operators.plan import RecordRollbackPlanOperator
 from operators.preflight import PreflightOperator
 from operators.record import RecordDeploymentOperator
@@ -314,6 +315,8 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         # active run lets a hotfix start while a planned run waits for its window (which it does
         # before taking the lock, holding no worker slot).
         max_active_runs=MAX_ACTIVE_RUNS,
+        # Slack hears of a run still going past the spec's expected duration (notify.overdue_after)
+        deadline=overdue_deadline(spec) if spec.notify.slack_connection else None,
         # params are attached after the tasks exist (share_params): see there why
         tags=["airlock", "deploy", spec.service],
         owner_links={},
@@ -349,7 +352,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             plan=plan.output,
             trigger_rule=TriggerRule.ONE_FAILED,
             # a failed rollback needs a human, now: stop the line (also when the task died) and tell Slack
-            on_failure_callback=stop_line_callback(s, slack_failure_callback(s)),
+            on_failure_callback=stop_line_callback(s, TaskFailureNotifier.for_spec(spec)),
         )
         [production.group, validation.group] >> rollback
 
