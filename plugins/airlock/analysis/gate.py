@@ -33,8 +33,9 @@ class GateState:
     def observe(self, samples: Samples, elapsed_s: float) -> Verdict:
         self.consecutive_errors = 0
         verdict = judge(
-            samples, self.config, elapsed_s, self.duration_s, self.phase, self.subject, self.early_pass
-        )
+            samples, self.config, elapsed_s, self.duration_s, self.phase, self.subject, self.early_pass,
+            extension_s=self.max_extension_s,
+        )  # fmt: skip
         if verdict.decision == "inconclusive":
             verdict = self._extend_or_conclude(samples, verdict, elapsed_s)
         self.last = verdict

@@ -83,8 +83,8 @@ def test_the_judge_fails_the_canary_on_the_tail_and_says_so_with_numbers() -> No
         "baseline 50 of 1000 (5.0 %); lower confidence bound"
     )
     assert (
-        "> allowed 1.5 x 5.0 % = 7.50 % (one-sided at 0.0004 = 20% of alpha 0.01 over the 5 looks before the "
-        "last): canary latency regression" in row.reason
+        "> allowed 1.5 x 5.0 % = 7.50 % (one-sided at 0.0004: 4 % of alpha 0.01 at each of the 5 looks before "
+        "the last): canary latency regression" in row.reason
     )
     assert (row.canary, row.baseline, row.threshold) == (pytest.approx(0.3), 0.05, pytest.approx(0.075))
 
@@ -109,7 +109,45 @@ def test_at_the_last_look_a_smaller_excess_is_significant() -> None:
     early = judge(_samples(canary, BASELINE), config, 25.0, 30.0).metric("latency_p95")
     last = judge(_samples(canary, BASELINE), config, 30.0, 30.0).metric("latency_p95")
     assert early.status == "pending" and last.status == "fail"
-    assert "= 80% of alpha 0.01 at the gate's last look" in last.reason
+    assert "(one-sided at 0.008: 80 % of alpha 0.01 at the gate's last look)" in last.reason
+
+
+def test_with_an_extension_two_decisive_looks_share_most_of_alpha() -> None:
+    # 6 looks in the step, 6 more in an extension as long: the step's last and the extension's last
+    # share 80 %, the other 10 looks 20 %
+    assert intervals.look_share(6, True, 6) == pytest.approx(0.4)
+    assert intervals.look_share(6, False, 6) == pytest.approx(0.02)
+    assert 2 * 0.4 + 10 * intervals.look_share(6, False, 6) == pytest.approx(1.0)
+    assert intervals.look_share(1, True, 0) == 1.0 and intervals.look_share(1, True, 1) == 0.5
+
+
+def test_a_tail_above_its_allowed_share_but_not_significantly_is_observed_longer_not_passed() -> None:
+    canary = hist(40, 30, 18, 6, 4, 2)  # 12 of 100 (12 %): above 7.5 %, not significantly
+    config = JudgeConfig(min_requests=50, interval_s=5)
+    end = judge(_samples(canary, BASELINE), config, 30.0, 30.0, extension_s=30.0)
+    assert end.decision == "continue"
+    assert end.reason.startswith("observing up to 30s longer: p95 tail: 12 of 100 canary requests (12.0 %)")
+    assert "one-sided at 0.004: 40 % of alpha 0.01 at each decisive look" in end.reason
+    # at the extension's end it is decided either way: here still not significant, so it passes
+    last = judge(_samples(canary, BASELINE), config, 60.0, 30.0, extension_s=30.0)
+    assert last.decision == "pass"
+    # a tail within its allowed share is not held back
+    like = hist(50, 30, 15, 3, 1, 1)  # 5 of 100
+    assert judge(_samples(like, BASELINE), config, 30.0, 30.0, extension_s=30.0).decision == "pass"
+
+
+def test_the_gate_extends_by_its_max_extension() -> None:
+    from airlock.analysis.gate import GateState
+
+    canary = hist(40, 30, 18, 6, 4, 2)
+    state = GateState(JudgeConfig(min_requests=50, interval_s=5), 30.0, max_extension_s=30.0)
+    assert state.observe(_samples(canary, BASELINE), 30.0).decision == "continue"
+    assert (
+        GateState(JudgeConfig(min_requests=50, interval_s=5), 30.0)
+        .observe(_samples(canary, BASELINE), 30.0)
+        .decision
+        == "pass"
+    )  # no extension allowed: passes at the end, as before
 
 
 def test_an_observed_excess_that_is_not_significant_stays_pending_and_blocks_an_early_pass() -> None:
