@@ -1,62 +1,57 @@
 """MetricsSensor: the metrics gate of a canary step, blue-green's post-switch observation, a staging soak
 or the post-deploy validation.
 
-Deferrable by default: MetricsTrigger polls Prometheus in the triggerer every `spec.metrics.interval`
-for the observation time and hands back the final verdict; no worker slot is held. The verdict (a
-JSON dict with every metric's numbers) is the task's XCom; a failing verdict fails the task with
-AirflowFailException (no retry: the evidence will not change) and a reason naming the metric and its
-numbers, which is what RollbackOperator and the notifications show.
+Deferrable by default: the task starts on a worker (reads the run's request and rollback plan, skips an
+unused canary slot, builds the gate's plan) and defers to MetricsTrigger, which polls Prometheus in the
+triggerer every `spec.metrics.interval` for the observation time. A passing gate is ended by the trigger
+itself (TaskSuccessEvent with the verdict as XCom): no second worker start. A failing verdict resumes the
+task on a worker, which fails it with AirflowFailException (no retry: the evidence will not change) and a
+reason naming the metric and its numbers, pushed as XCom for RollbackOperator and the notifications.
+
+Why not `start_from_trigger` (no worker at all): on Airflow 3.3.2 the triggerer builds a template context
+for such a task from the serialized DAG, and `process_params` fails on the serialized params
+(ParamValidationError "No value passed and Param has no default value" for the deploy DAG's `version`),
+which kills the trigger runner - every trigger of the installation. Seen in the demo stack; reproduced
+with DagSerialization + process_params alone. Until that is fixed upstream the gate starts on a worker.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airlock.analysis.plan import GatePlan
-from airlock.analysis.prometheus import PrometheusError
-from airlock.analysis.verdict import Verdict, format_verdict_table
-from airlock.durations import parse_duration
-from airlock.record import previous_version
-from airlock.spec import spec_from
-from hooks.prometheus import PrometheusHook
 from operators.lease import fenced_dag, lease_ref
-from operators.links import DashboardLinkMixin
+from operators.links import DashboardLink, DashboardLinkMixin, dashboard_url
 from operators.request_bound import RequestBound
 from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
-from triggers.metrics import MetricsTrigger, next_poll_delay
 
+if TYPE_CHECKING:
+    from airlock.analysis.plan import GatePlan
+    from airlock.analysis.verdict import Verdict
 
-def _optional_bool(value: Any) -> bool | None:
-    if value in (None, "", "None"):
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "passed", "success")
-    return bool(value)
-
-
-def _optional_time(value: Any) -> float | None:
-    """Unix seconds from a number, an ISO timestamp or a datetime (templates render strings)."""
-    if value in (None, "", "None"):
-        return None
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+# The gate's own modules (the analysis core with numpy, the Prometheus transports) are imported where a
+# gate runs, not here: the DAG file imports this module at every task start of every task.
 
 
 def defer_timeout_s(plan: GatePlan) -> float:
-    """How long the deferred gate may take: its duration, the whole extension, and room for retries."""
-    # the trigger keeps observing up to max_extension past the duration when traffic is short, and may
-    # keep retrying failed polls past that end, max_consecutive_errors times
-    slack = plan.interval_s * (plan.config.max_consecutive_errors + 2) + 60
-    return plan.duration_s + plan.max_extension_s + slack
+    """How long the deferred gate may take (sensors.gate_inputs.defer_timeout_s)."""
+    from sensors.gate_inputs import defer_timeout_s as timeout_s
+
+    return timeout_s(plan)
+
+
+def under_dag_test() -> bool:
+    """Whether this task runs inside `dag.test()` (in-process supervisor comms). Airflow 3.3.2's dag.test
+    resumes the task on every trigger event - an end event's XComs are dropped and its payload is just
+    "success" - so there the trigger must hand the verdict back instead of ending the task."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms
+
+    return isinstance(getattr(task_runner, "SUPERVISOR_COMMS", None), InProcessSupervisorComms)
 
 
 class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
@@ -112,48 +107,60 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
 
     def lease(self) -> dict[str, Any] | None:
         """The run's deploy lock, renewed by the trigger while the gate observes (None: none)."""
+        from airlock.spec import spec_from
+
         if not fenced_dag(self):
             return None
         return lease_ref(spec_from(self.spec), self.run_request.run_id).to_dict()
 
-    def baseline(self) -> tuple[str | None, float | None]:
-        """(previous version, end of its window): explicit arguments first, else the rollback plan's."""
-        version, end = self.baseline_version or None, _optional_time(self.baseline_end)
-        record = self.plan_record if isinstance(self.plan_record, dict) else None
-        if record is not None and self.phase != "canary":
-            version = version or previous_version(record, spec_from(self.spec).container)
-            end = end if end is not None else _optional_time(record.get("recorded_at"))
-        return version, end
-
     def plan(self) -> GatePlan:
-        duration = None if self.duration in (None, "") else parse_duration(self.duration).total_seconds()
-        baseline_version, baseline_end = self.baseline()
-        return GatePlan.from_spec(
-            spec_from(self.spec),
-            version=self.version,
+        from sensors.gate_inputs import gate_plan
+
+        return gate_plan(
+            self.spec,
+            self.run_request,
             phase=self.phase,
-            started_at=time.time(),
             environment=self.environment,
-            duration_s=duration,
-            weight=self.run_request.canary_weight(self.slot) if self.slot is not None else None,
-            baseline_version=baseline_version,
-            baseline_end=baseline_end,
-            subject=self.subject or None,
+            duration=self.duration,
+            slot=self.slot,
+            baseline_version=self.baseline_version,
+            baseline_end=self.baseline_end,
+            plan_record=self.plan_record,
+            subject=self.subject,
         )
 
     def execute(self, context: Context) -> Any:
-        if self.slot is not None and self.run_request.canary_weight(self.slot) is None:
-            raise AirflowSkipException(
-                f"canary step slot {self.slot + 1} is not used by this run "
-                f"(steps {list(self.run_request.canary_steps)})"
-            )
+        from airlock.analysis.prometheus import PrometheusError
+        from airlock.analysis.verdict import format_verdict_table
+        from hooks.prometheus import PrometheusHook
+        from sensors.gate_inputs import optional_bool, slot_skip_reason
+        from triggers.metrics import MetricsTrigger, next_poll_delay
+
+        skip = slot_skip_reason(self.run_request, self.slot)
+        if skip is not None:
+            raise AirflowSkipException(skip)
         plan = self.plan()
         hook = PrometheusHook(plan.connection)  # fails here, before waiting, if the connection is missing
         self.log.info("Metrics %s via %s (%s)", plan.describe(), plan.connection, hook.base_url)
-        health_ok, smoke_ok = _optional_bool(self.health_ok), _optional_bool(self.smoke_ok)
+        health_ok, smoke_ok = optional_bool(self.health_ok), optional_bool(self.smoke_ok)
         if self.deferrable:
+            end_on_pass = not under_dag_test()
+            self.log.info(
+                "Deferring to the triggerer (no worker slot held while observing); %s",
+                "a passing verdict ends the task there, a failing one resumes it here"
+                if end_on_pass
+                else "dag.test(): the verdict resumes the task here",
+            )
             self.defer(
-                trigger=MetricsTrigger(plan.to_dict(), health_ok, smoke_ok, lease=self.lease()),
+                trigger=MetricsTrigger(
+                    plan.to_dict(),
+                    health_ok,
+                    smoke_ok,
+                    lease=self.lease(),
+                    end_on_pass=end_on_pass,
+                    # what the worker would push when the task ends (the Dashboard link's URL)
+                    links={DashboardLink().xcom_key: dashboard_url(self.spec)},
+                ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=defer_timeout_s(plan)),
             )
@@ -171,22 +178,26 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
             time.sleep(next_poll_delay(plan, time.time()))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        from airlock.analysis.verdict import Verdict
+
         if not event or "verdict" not in event:
             raise AirflowFailException(f"metrics gate ended without a verdict: {event!r}")
         return self.finish(Verdict.from_dict(event["verdict"]), context)
 
     def finish(self, verdict: Verdict, context: Context | None = None) -> dict[str, Any]:
+        from airlock.analysis.verdict import format_verdict_table
+        from airlock.spec import spec_from
+        from sensors.gate_inputs import failure_message, pass_message
+
         spec = spec_from(self.spec)
         self.log.info("Final verdict:\n%s", format_verdict_table(verdict))
         if verdict.failed:
-            message = f"{verdict.phase} gate failed for {spec.service} {self.version}: {verdict.reason}"
+            message = failure_message(verdict, spec.service, self.version)
             if context is not None:
                 # a failed task returns nothing: push the verdict and the sentence ourselves, so the rollback,
                 # the deployment record and Slack show the failing metric with its numbers
                 context["ti"].xcom_push(key=RETURN_VALUE, value=verdict.to_dict())
                 context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)
             raise AirflowFailException(message)
-        self.log.info(
-            "%s gate passed for %s %s: %s", verdict.phase, spec.service, self.version, verdict.reason
-        )
+        self.log.info("%s", pass_message(verdict, spec.service, self.version))
         return verdict.to_dict()
