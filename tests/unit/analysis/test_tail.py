@@ -192,3 +192,18 @@ def test_a_buckets_answer_becomes_a_histogram_and_reaches_the_samples() -> None:
         parse_answer("buckets", 200, _vector((None, "3")), "q")
     samples = GatePlan.samples({("canary", "requests"): 10.0, ("canary", "buckets"): hist_})
     assert samples.canary.buckets == hist_ and samples.baseline.buckets is None
+
+
+def test_every_gate_asks_prometheus_for_both_tracks_latency_histograms() -> None:
+    from airlock.spec import parse_spec
+
+    spec = parse_spec(
+        {"service": "payment-service", "image": "registry.example.com/payments/payment-service"}
+    )
+    plan = GatePlan.from_spec(spec, version="1.4.0", phase="canary", started_at=1000.0)
+    by_key = {(q.track, q.metric): q for q in plan.queries_at(1300.0)}
+    assert by_key["canary", "buckets"].promql == (
+        "sum by (le) (increase(http_request_duration_seconds_bucket"
+        '{namespace="production",service="payment-service",track="canary"}[300s]))'
+    )
+    assert 'track!="canary"' in by_key["baseline", "buckets"].promql
