@@ -5,13 +5,15 @@ as a canary through the REST API and samples every task instance's state from th
 0.25 s. Worker-slot time is the time task instances spent in state `running` (a deferred task is in
 state `deferred` and holds no slot); the figure is a sampled estimate, +-0.25 s per state change.
 For contrast it also prints Airflow's own `duration` sum, which for deferrable tasks spans from the
-first start to the end, deferral included.
+first start to the end, deferral included, and the machine's load average at the start and the end of
+the run (task starts are CPU-bound: on a loaded machine every one holds its slot longer).
 
     uv run --frozen python bench/worker_slots.py
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ def measure(stack: Stack) -> int:
     api.unpause(DAG_ID)
     run = api.trigger(DAG_ID, {"version": "v2", "strategy": "canary", "window": "now"})
     run_id = run["dag_run_id"]
+    load_at_start = os.getloadavg()
     running: dict[str, float] = defaultdict(float)
     deferred: dict[str, float] = defaultdict(float)
     started = time.monotonic()
@@ -61,7 +64,14 @@ def measure(stack: Stack) -> int:
     print(f"time spent deferred           {sum(deferred.values()):8.1f} s  (triggerer, no worker slot)")
     print(f"Airflow duration sum          {duration_sum:8.1f} s  (spans deferral for deferrable tasks)")
     print(f"worker-slot time / wall time  {100 * slots / wall:8.1f} %  (target <= 10 %)")
+    print(
+        f"load average (1/5/15 min)     {_load(load_at_start)} at the start, {_load(os.getloadavg())} at the end"
+    )
     return 0 if state == "success" else 1
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.1f}" for x in load)
 
 
 def main() -> int:
