@@ -3,8 +3,11 @@
 When a task defers, its worker process exits and the executor reports SUCCESS for that try a few
 seconds later. If the trigger fires so fast that the resumed attempt is already RUNNING when the
 scheduler drains that stale event, the scheduler sees "executor says success, TI says running" and
-marks the task FAILED. Holding every trigger event until the deferral is at least this old gives the
-scheduler time to drain the stale event while the task is still DEFERRED (where it is ignored).
+marks the task FAILED. Holding every trigger event that resumes a task on a worker until the deferral is
+at least this old gives the scheduler time to drain the stale event while the task is still DEFERRED
+(where it is ignored). An event that ends the task from the triggerer (MetricsTrigger's TaskSuccessEvent
+for a passing gate) needs no hold: the task instance goes DEFERRED -> SUCCESS, is never RUNNING again,
+and the scheduler ignores a late executor event for a finished task instance.
 """
 
 from __future__ import annotations
