@@ -75,6 +75,7 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
                     failures[task_id] = reason
         values["failure"] = {**failures, **(values.get("failure") or {})}
         request = self.run_request if self.has_request else None
+        self._stop_line_if_rollback_died(spec, ti.run_id, states, values, request)
         run = {
             "service": spec.service,
             "version": request.version if request else None,
@@ -109,6 +110,33 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
         self.write_note(ti.dag_id, ti.run_id, summary)
         as_json: dict[str, Any] = json.loads(json.dumps(record, default=str))  # what XCom will hold
         return as_json
+
+    def _stop_line_if_rollback_died(
+        self, spec: Any, run_id: str, states: dict[str, str], values: dict[str, Any], request: Any
+    ) -> None:
+        """A production rollback that failed without leaving a stop mark died before its own failure
+        handling could run: its process was killed (SIGKILL, OOM, a lost node), and in Airflow 3 a task
+        whose process dies under a live supervisor is marked failed without its on_failure_callback
+        (seen in the fault matrix, f05). Production may be half-restored, so stop the line here, before
+        the lock is released (release_lock keeps a stopped run's lease); the mark goes into the record."""
+        source = self.sources.get("rollback")
+        if not isinstance(source, str) or values.get("line_stopped"):
+            return
+        task_id = source.partition(":")[0]
+        if records.normalise_state(states.get(task_id, "")) != "failed":
+            return
+        # lazy: operators.rollback pulls in the Kubernetes layer, which a record without one never needs
+        from operators.rollback import stop_the_line
+
+        self.log.error(
+            "The production rollback (task %s) failed without stopping the line itself: its process "
+            "probably died before its failure handling ran. Stopping the line now, as the rollback would have.",
+            task_id,
+        )
+        reason = f"rollback task {task_id} failed without finishing (its process died): production may be half-restored"
+        mark = stop_the_line(spec, run_id, reason, self.log, dry_run=bool(request and request.dry_run))
+        if mark is not None:
+            values["line_stopped"] = mark.to_dict()
 
     # -- inputs -------------------------------------------------------------------------------------
 
