@@ -56,7 +56,7 @@ def fault_matrix(tmp_path_factory: pytest.TempPathFactory) -> Generator[dict[str
     specs = {}
     extra_env = {
         # every Airflow process of this stack on its own metadata DB (the test session's is another)
-        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__PARALLELISM": "12",
         # the specs never change during the run: parse them once (reserialize) and not again every 5 s
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "900",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "900",

@@ -5,7 +5,9 @@ shares the first one's kubesim, Prometheus and Alertmanager. Both trigger the sa
 moment, with different versions so that every write can be traced to its installation: the deploy
 lock (a Lease on the cluster they share) must let exactly one of them through; the other stops at
 the lock, naming the holder, before any production write. No write in kubesim's audit log carries
-the refused run's image.
+the refused run's image. The run that went through gets the whole invariant (cluster, record, lock,
+Slack); the refused one never started, so it has no record and no announcement (the product's
+design), only its failed verdict naming the holder.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.faults.matrix import Driver, Result, Scenario, check_invariant, outcome_of, slack_told
+from tests.faults.matrix import Driver, Result, Scenario, check_invariant, outcome_of
 from tests.faults.processes import FaultStack
 from tests.faults.world import REGISTRY
 
@@ -101,12 +103,13 @@ def run_two_installations(
     ]
     if interleaved:
         result.problems.append(f"writes with the refused run's image {lost_image}: {interleaved}")
-    record = lose.xcom("record")
-    if not isinstance(record, dict) or record.get("run_id") != lose.run_id:
-        result.problems.append(f"no deployment record for the refused run {lose.run_id}")
-    told, note = slack_told(lose, lose.xcom("announce_outcome"))
-    if not told:
-        result.problems.append(f"refused run: {note}")
+    # The refused run never started: by the product's design (tests/integration/dag/test_deploy_dag.py,
+    # "nothing started, nothing announced") it leaves no record and no Slack message - the record and
+    # the announcement sit inside the lock's setup/teardown scope, which Airflow skips when the setup
+    # fails. What it does leave is the run's verdict, naming the holder.
+    verdict = str(lose.xcom("outcome", "failure_reason") or "")
+    if "did not start" not in verdict or win.run_id not in verdict:
+        result.problems.append(f"the refused run's outcome does not say it did not start: {verdict[:300]!r}")
     # the cluster, record, lock and Slack invariant, for the run that went through
     check_invariant(win, result)
     result.struck = f"both triggered together; {win.stack.airflow_port} won, refusal: {reason[:160]}"

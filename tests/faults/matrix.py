@@ -126,8 +126,12 @@ class Driver:
     def tis(self) -> dict[str, dict[str, Any]]:
         return {ti["task_id"]: ti for ti in self.api.task_instances(self.scenario.dag_id, self.run_id)}
 
-    def wait_task(self, task_id: str, states: tuple[str, ...], timeout: float = 300) -> dict[str, Any]:
-        """Poll until `task_id` is in one of `states`; the run ending first is an error."""
+    def wait_task(
+        self, task_id: str, states: tuple[str, ...], timeout: float = RUN_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Poll until `task_id` is in one of `states`; the run ending first is an error. (No shorter
+        limit than the run's: with every scenario starting at once, a loaded 2-core machine took more
+        than 5 minutes to reach a canary step, and a strike that gave up then never struck.)"""
         deadline = time.monotonic() + timeout
         last = ""
         polls = 0

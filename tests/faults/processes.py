@@ -31,6 +31,9 @@ import requests
 from demo.scaleout_stack import ScaleOutStack
 from demo.stack import Stack, free_port
 
+# on PYTHONPATH of the stack's Airflow processes: the executor that preloads Airlock's DAG library
+PRELOAD_PATH = Path(__file__).resolve().parent / "airflow_path"
+
 
 class FaultStack(Stack):
     """Stack with another DAGs folder and extra Airflow environment (connections, parallelism)."""
@@ -77,6 +80,10 @@ class FaultStack(Stack):
         )
         env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(self.log_ports["worker"])
         env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(self.log_ports["trigger"])
+        # LocalExecutor with Airlock's DAG library imported before the workers fork (see the module):
+        # a task start then builds its DAG in a fraction of a second instead of importing it all again
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PRELOAD_PATH), env.get("PYTHONPATH")) if p)
+        env["AIRFLOW__CORE__EXECUTOR"] = "airlock_preloading_executor.PreloadingLocalExecutor"
         env.update(self.extra_env)
         return env
 
