@@ -13,6 +13,8 @@ design), only its failed verdict naming the holder.
 from __future__ import annotations
 
 import atexit
+import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -106,10 +108,24 @@ def run_two_installations(
     # The refused run never started: by the product's design (tests/integration/dag/test_deploy_dag.py,
     # "nothing started, nothing announced") it leaves no record and no Slack message - the record and
     # the announcement sit inside the lock's setup/teardown scope, which Airflow skips when the setup
-    # fails. What it does leave is the run's verdict, naming the holder.
-    verdict = str(lose.xcom("outcome", "failure_reason") or "")
-    if "did not start" not in verdict or win.run_id not in verdict:
-        result.problems.append(f"the refused run's outcome does not say it did not start: {verdict[:300]!r}")
+    # fails. What it does leave is the run's verdict (the outcome task's failure, in its log), naming
+    # the holder.
+    log = lose.api.request(
+        "GET",
+        f"/dags/{lose.scenario.dag_id}/dagRuns/{lose.run_id}/taskInstances/outcome/logs/1",
+        params={"full_content": "true"},
+        headers={"Accept": "application/json"},
+    ).json()
+    # the verdict is the exception's message (error_detail of the structured log), not an event line
+    said = [m for m in re.findall(r"the deployment did not start: [^'\"]*", json.dumps(log))]
+    if (
+        not said
+        or not any(win.run_id in m or "held by" in m for m in said)
+        or win.run_id not in json.dumps(log)
+    ):
+        result.problems.append(
+            f"the refused run's outcome does not say it did not start, naming {win.run_id}: {said[-1:]!r}"
+        )
     # the cluster, record, lock and Slack invariant, for the run that went through
     check_invariant(win, result)
     result.struck = f"both triggered together; {win.stack.airflow_port} won, refusal: {reason[:160]}"

@@ -49,6 +49,11 @@ class Scenario:
     xfail: str | None = None
     # two installations: a second Airflow deploys this version of the same service at the same moment
     peer_version: str | None = None
+    # the run loses its deploy lock to another holder mid-run: from then on it must write nothing (the
+    # other holder may be deploying), so it cannot put production back on one version; it must stop the
+    # line instead and leave production as it was when it lost the lock (checked by the scenario's
+    # `check`). Only then is a mixed production accepted - reported as MIXED in the table, never hidden.
+    fenced_out: bool = False
 
     @property
     def service(self) -> str:
@@ -262,6 +267,22 @@ def check_invariant(d: Driver, result: Result, settle_s: float = 45.0) -> None:
         if not problems or time.monotonic() > deadline:
             break
         time.sleep(2)
+    mark = stop_mark(d)
+    lease = d.get(f"/apis/coordination.k8s.io/v1/namespaces/{s.namespace}/leases/airlock-{s.service}")
+    holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
+    fenced_note = ""
+    if (
+        s.fenced_out
+        and problems
+        and mark is not None
+        and mark.get("failed_run") == d.run_id
+        and holder
+        and not str(holder).endswith("/" + d.run_id)
+    ):
+        # fenced out and the line stopped: production is left for a human (see Scenario.fenced_out)
+        fenced_note = f"MIXED, left for a human after the fence ({'; '.join(problems)})"
+        result.notes.append(fenced_note)
+        problems = []
     deployed = result.state == "success"
     if version is not None:
         if deployed and version != s.version:
@@ -272,9 +293,6 @@ def check_invariant(d: Driver, result: Result, settle_s: float = 45.0) -> None:
     result.record = record if isinstance(record, dict) else None
     if not result.record or result.record.get("run_id") != d.run_id:
         problems.append(f"no deployment record for run {d.run_id} (record XCom: {str(record)[:200]})")
-    lease = d.get(f"/apis/coordination.k8s.io/v1/namespaces/{s.namespace}/leases/airlock-{s.service}")
-    holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
-    mark = stop_mark(d)
     if mark is not None:
         # the line is stopped: the mark must name this run; its lock may stay held (see stop_line.py)
         if mark.get("failed_run") != d.run_id:
@@ -288,7 +306,7 @@ def check_invariant(d: Driver, result: Result, settle_s: float = 45.0) -> None:
     if s.check is not None:
         problems += s.check(d, result)
     result.problems += problems
-    where = f"all {version}" if version else "MIXED"
+    where = f"all {version}" if version else (fenced_note[:160] or "MIXED")
     lock_note = "line stopped" if mark is not None else "lock released"
     result.invariant = (
         f"{where}, record, {lock_note}, {slack_note}" if not problems else f"VIOLATED: {'; '.join(problems)}"

@@ -31,9 +31,6 @@ import requests
 from demo.scaleout_stack import ScaleOutStack
 from demo.stack import Stack, free_port
 
-# on PYTHONPATH of the stack's Airflow processes: the executor that preloads Airlock's DAG library
-PRELOAD_PATH = Path(__file__).resolve().parent / "airflow_path"
-
 
 class FaultStack(Stack):
     """Stack with another DAGs folder and extra Airflow environment (connections, parallelism)."""
@@ -80,10 +77,6 @@ class FaultStack(Stack):
         )
         env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(self.log_ports["worker"])
         env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(self.log_ports["trigger"])
-        # LocalExecutor with Airlock's DAG library imported before the workers fork (see the module):
-        # a task start then builds its DAG in a fraction of a second instead of importing it all again
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PRELOAD_PATH), env.get("PYTHONPATH")) if p)
-        env["AIRFLOW__CORE__EXECUTOR"] = "airlock_preloading_executor.PreloadingLocalExecutor"
         env.update(self.extra_env)
         return env
 
@@ -153,7 +146,7 @@ def kill_task(ti_id: str, timeout: float, ready: Callable[[], bool] = lambda: Tr
             pid = proc.pid
             os.kill(pid, signal.SIGKILL)
             return f"SIGKILL to task process {pid}"
-        time.sleep(0.25)
+        time.sleep(0.1)
     raise TimeoutError(f"no process for task instance {ti_id} within {timeout:.0f}s")
 
 

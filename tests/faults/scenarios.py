@@ -26,6 +26,7 @@ from tests.faults.world import BAD, NEW, SLOW
 STEP = "production.canary.step_1"
 ANALYSIS = "production.canary.analysis_1"
 PROMOTE = "production.canary.promote"
+PLAN = "production.record_rollback_plan"
 ROLLBACK = "rollback"
 PREFLIGHT = "preflight.checks"
 DEPLOYED = ("deployed",)
@@ -86,7 +87,17 @@ def sigkill(task_id: str, after_write: bool = False) -> Any:
                 baseline.append(count)
             return count > baseline[0]
 
-        return kill_task(ti_id, timeout=RUN_TIMEOUT_S, ready=ready)
+        done = kill_task(ti_id, timeout=RUN_TIMEOUT_S, ready=ready)
+        # A sensor hands its wait to the triggerer within a second of starting: a kill that lands just
+        # after the hand-off misses (the wait goes on in the triggerer). Then kill the task's process
+        # when it resumes from the wait - still the same task, still in the middle of its work.
+        for _ in range(3):
+            ti = d.wait_task(task_id, ("deferred", "success", "failed", "up_for_retry", "upstream_failed"))
+            if ti.get("state") != "deferred":
+                break
+            done += "; it had handed its wait to the triggerer first, so on resuming: "
+            done += kill_task(ti_id, timeout=RUN_TIMEOUT_S)
+        return done
 
     return strike
 
@@ -112,6 +123,11 @@ def prometheus_down(from_task: str, states: tuple[str, ...], seconds: float | No
         try:
             if seconds is not None:
                 time.sleep(seconds)
+                # one interval down means one poll refused: a deferred gate first waits out the
+                # stale-event guard (AIRLOCK_TRIGGER_MIN_DEFERRAL_SECONDS, 12 s) before its first poll,
+                # so stay down until a query met the outage, then come back at once
+                while not outage.requests_while_down and time.monotonic() - began < 60:
+                    time.sleep(0.1)
             else:
                 d.wait_task(until, ("success", "failed", "upstream_failed", "skipped"))
         finally:
@@ -147,6 +163,30 @@ def expire_lease(task_id: str, states: tuple[str, ...]) -> Any:
         requests.put(f"{d.kubesim}{path}", json=lease, timeout=10).raise_for_status()
         d.env.setdefault("expired_at", {})[d.scenario.key] = len(d.audit())
         return f"lease of {previous} expired ({ttl} s without renewal) and {taker} took it"
+
+    return strike
+
+
+def before_switch(**fault: Any) -> Any:
+    """Blue-green: armed once green is deployed (its task waits or is done) and before the switch runs,
+    on the live Service's PATCH only - deploy_green's pin of the Service to blue is an earlier PATCH, so
+    the next one is the switch. (Polling for the switch itself missed it: it can run between polls.)"""
+
+    def strike(d: Driver) -> str:
+        green, switch = "production.blue_green.deploy_green", "production.blue_green.switch"
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            tis = d.tis()
+            if (tis.get(green) or {}).get("state") in ("deferred", "success") or (tis.get(switch) or {}).get(
+                "state"
+            ) in ARMED:
+                break
+            time.sleep(0.5)
+        else:
+            raise TimeoutError("green was never deployed")
+        path = f"/api/v1/namespaces/{d.scenario.namespace}/services/{d.scenario.service}"
+        d.inject(path=path, method="PATCH", **fault)
+        return f"{fault} on PATCH {path} (switch {(d.tis().get(switch) or {}).get('state') or 'not yet'})"
 
     return strike
 
@@ -234,6 +274,9 @@ def task_failed(task_id: str) -> Any:
 # -- the matrix ----------------------------------------------------------------------------------
 
 RUNNING = ("running",)
+# a kubesim fault is armed as soon as its task is queued: with the DAG library preloaded a task can start
+# and finish between two polls of the REST API (f22's switch did), and the fault then never met it
+ARMED = ("scheduled", "queued", "running")
 DEFERRED = ("deferred",)
 
 SCENARIOS: list[Scenario] = [
@@ -297,7 +340,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, RUNNING, "deployments*", status=429, retry_after="1", count=3),
+        strike=kubesim_fault(STEP, ARMED, "deployments*", status=429, retry_after="1", count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -306,7 +349,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, RUNNING, "deployments*", status=503, count=3),
+        strike=kubesim_fault(STEP, ARMED, "deployments*", status=503, count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -315,7 +358,7 @@ SCENARIOS: list[Scenario] = [
         "rollback",
         BAD,
         ROLLED_BACK,
-        strike=kubesim_fault(ROLLBACK, RUNNING, "*", status=429, retry_after="1", count=3),
+        strike=kubesim_fault(ROLLBACK, ARMED, "*", status=429, retry_after="1", count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -324,7 +367,7 @@ SCENARIOS: list[Scenario] = [
         "rollback",
         BAD,
         ROLLED_BACK,
-        strike=kubesim_fault(ROLLBACK, RUNNING, "*", status=503, count=3),
+        strike=kubesim_fault(ROLLBACK, ARMED, "*", status=503, count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -333,7 +376,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, RUNNING, "deployments*", method="GET", delay=70.0, count=1),
+        strike=kubesim_fault(STEP, ARMED, "deployments*", method="GET", delay=70.0, count=1),
         check=fault_consumed,
     ),
     Scenario(
@@ -387,7 +430,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, RUNNING, "deployments*", reset=True, count=2),
+        strike=kubesim_fault(STEP, ARMED, "deployments*", reset=True, count=2),
         check=fault_consumed,
     ),
     Scenario(
@@ -396,7 +439,11 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, RUNNING, "deployments", method="POST", after=True, reset=True, count=1),
+        # armed once the rollback plan is being recorded (it only reads): the next POST to deployments
+        # in this namespace is the step's canary create; armed at the step's start it could come too late
+        strike=kubesim_fault(
+            PLAN, ("running", "success"), "deployments", method="POST", after=True, reset=True, count=1
+        ),
         check=fault_consumed,
     ),
     Scenario(
@@ -407,7 +454,7 @@ SCENARIOS: list[Scenario] = [
         DEPLOYED,
         strategy="blue_green",
         spec={"strategy": {"allowed": ["canary", "blue_green"]}},
-        strike=kubesim_fault("production.blue_green.switch", RUNNING, "services*", status=503, count=3),
+        strike=before_switch(status=503, count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -418,6 +465,7 @@ SCENARIOS: list[Scenario] = [
         ("rolled back", "line stopped"),
         strike=expire_lease(ANALYSIS, DEFERRED),
         check=promote_fenced,
+        fenced_out=True,
     ),
     Scenario(
         "f23-two-installations",
