@@ -38,11 +38,12 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy plugins
 
-# The fault matrix and the scale-out run are their own targets (`make faults`, `make scaleout`) until they
-# have been seen green end to end on an idle machine within CI's time budget: each takes 15-25 minutes and
-# neither has passed in full yet (see the README's "When things fail" and "Scaling out").
+# The fault matrix (tests/faults, also `make faults`) is part of the suite: its 24 scenarios run at once
+# in one airflow standalone and took 7-8 minutes here in full (README "When things fail"). The scale-out
+# run stays its own target (`make scaleout`) until it has been seen green within CI's time budget
+# (README "Scaling out").
 test: lint typecheck
-	$(VENV)/bin/pytest tests -m "not faults and not scaleout"
+	$(VENV)/bin/pytest tests -m "not scaleout"
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit
