@@ -47,6 +47,21 @@ def kubesim_fault(task_id: str, states: tuple[str, ...], resource: str, **fault:
     return strike
 
 
+def on_step_writes(**fault: Any) -> Any:
+    """The canary step's writes to Deployments, armed from the run's start on this namespace's POST, PUT
+    and PATCH of `deployments*` only. Nothing before the step writes a Deployment here (the lean spec has
+    no staging; the lock and the rollback plan write Leases and ConfigMaps), so the first matching requests
+    are the step's own. (Arming once the step was queued missed it in CI: with the DAG library preloaded the
+    step can be scheduled, run and deferred between two polls of the REST API.)"""
+
+    def strike(d: Driver) -> str:
+        path = d.ns_path("deployments*")
+        d.inject(path=path, method="P*", **fault)
+        return f"{fault} on POST/PUT/PATCH {path}: the canary step writes first"
+
+    return strike
+
+
 def after_canary_created(resource: str, settle_s: float = 4.0, **fault: Any) -> Any:
     """During the step's rollout wait: once the canary Deployment was created (kubesim's audit log)
     and the in-worker watch is open, so the fault meets the next watch - the deferred one."""
@@ -340,7 +355,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, ARMED, "deployments*", status=429, retry_after="1", count=3),
+        strike=on_step_writes(status=429, retry_after="1", count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -349,7 +364,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, ARMED, "deployments*", status=503, count=3),
+        strike=on_step_writes(status=503, count=3),
         check=fault_consumed,
     ),
     Scenario(
@@ -430,7 +445,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, ARMED, "deployments*", reset=True, count=2),
+        strike=on_step_writes(reset=True, count=2),
         check=fault_consumed,
     ),
     Scenario(
