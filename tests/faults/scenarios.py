@@ -391,7 +391,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         DEPLOYED,
-        strike=kubesim_fault(STEP, ARMED, "deployments*", method="GET", delay=70.0, count=1),
+        strike=on_step_writes(delay=70.0, count=1),
         check=fault_consumed,
     ),
     Scenario(
