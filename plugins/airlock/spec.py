@@ -129,10 +129,22 @@ class CanaryConfig(_Model):
         100,
     ]
     step_duration: Duration = timedelta(minutes=15)
+    # Weights (from `steps`, below 100) after whose passing analysis the canary waits for a person
+    # (Continue / Promote now / Roll back now / Observe another step), like Argo Rollouts' `pause: {}`;
+    # how long it waits and what happens then: the spec's `hold` section.
+    pause_at: Annotated[list[Annotated[int, Field(ge=1, le=99, strict=True)]], Field(max_length=20)] = []
 
     @model_validator(mode="after")
     def _steps_increase(self) -> CanaryConfig:
         check_canary_steps(self.steps)
+        unknown = [w for w in self.pause_at if w not in self.steps[:-1]]
+        if unknown:
+            raise ValueError(
+                f"pause_at {self.pause_at}: {unknown} not among the steps before 100 {self.steps[:-1]}; "
+                "a pause follows one of those steps' analysis"
+            )
+        if len(set(self.pause_at)) != len(self.pause_at):
+            raise ValueError(f"pause_at {self.pause_at} lists a step twice")
         return self
 
 
@@ -260,7 +272,8 @@ class MetricsConfig(_Model):
     validation_window: Duration = timedelta(minutes=15)  # post-deploy observation
     thresholds: Thresholds = Thresholds()
     queries: dict[str, str] = {}  # overrides of the built-in query templates, by metric name
-    on_inconclusive: Literal["rollback", "promote", "fail"] = "rollback"
+    # hold: ask a person (Continue / Promote now / Roll back now / Observe another step), see `hold`
+    on_inconclusive: Literal["rollback", "promote", "fail", "hold"] = "rollback"
     max_consecutive_errors: Annotated[int, Field(ge=1, le=1000)] = 4
     # How long past its duration a gate keeps observing a track short of thresholds.min_requests before
     # on_inconclusive applies. Unset: as long as the gate's own duration (step_duration, soak,
@@ -432,6 +445,36 @@ class Notify(_Model):
     follow_up_after: WaitDuration = timedelta(hours=24)
 
 
+# An Airflow user id (the auth manager's: SimpleAuthManager's user name, FAB's numeric id as text)
+UserId = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s,]+$")]
+
+
+class Approvals(_Model):
+    """Manual approval gates (airlock.people): a person approves or rejects in the Airflow UI's Required
+    actions (or over the REST API) before production changes and/or before the canary's last step."""
+
+    before_production: bool = False
+    before_last_canary_step: bool = False
+    approvers: list[UserId] = []  # who may answer; empty: anyone allowed to edit the DAG's runs
+    hotfix_approvers: list[UserId] | None = None  # a hotfix asks these instead (default: approvers)
+    timeout: WaitDuration = timedelta(hours=4)
+    on_timeout: Literal["reject", "approve"] = "reject"
+
+    @property
+    def any(self) -> bool:
+        return self.before_production or self.before_last_canary_step
+
+
+class Hold(_Model):
+    """A canary waiting for a person: a gate ending inconclusive with `metrics.on_inconclusive: hold`, or
+    a step listed in `strategy.canary.pause_at`."""
+
+    approvers: list[UserId] | None = None  # default: approvals.approvers (empty: anyone)
+    timeout: WaitDuration = timedelta(hours=1)
+    # what happens when nobody answers: roll back (the safe default), promote, or go on to the next step
+    on_timeout: Literal["rollback", "promote", "continue"] = "rollback"
+
+
 class StagingConfig(_Model):
     soak: Duration = timedelta(minutes=15)  # observation in staging (skipped for hotfixes)
 
@@ -460,6 +503,8 @@ class ServiceSpec(_Model):
     migration: Migration | None = None
     windows: Windows = Windows()
     notify: Notify = Notify()
+    approvals: Approvals = Approvals()
+    hold: Hold = Hold()
 
     # Derived names: one place decides them so every task agrees.
     @property
@@ -568,6 +613,15 @@ def cross_field_problems(spec: ServiceSpec, today: date | datetime | None = None
                 spec.image,
                 "the registry gate needs the registry host in the image (e.g. 'registry.example.com/team/app', "
                 "'docker.io/library/nginx'); or set gates.registry: null",
+            )
+        )
+    if spec.approvals.before_last_canary_step and "canary" not in spec.strategy.allowed:
+        problems.append(
+            _problem(
+                "approvals.before_last_canary_step",
+                True,
+                f"strategy.allowed {spec.strategy.allowed} has no canary, so there is no last canary step; "
+                "allow canary or remove it",
             )
         )
     names = [test.name for test in spec.smoke]
