@@ -12,3 +12,5 @@ PREFLIGHT_CHECKS_KEY = "checks"  # pre-flight results, pushed before a failure t
 SMOKE_RESULTS_KEY = "smoke"  # smoke results, pushed before a failure too
 WINDOW_STARTED_KEY = "window_gate_started_at"  # survives the window gate's deferral
 LINE_STOPPED_KEY = "line_stopped"  # a failed rollback's stop mark (airlock.stop_line), for the record
+# every answer a person (or a timeout) gave at this task's question, in order: [airlock.people.Decision dicts]
+DECISIONS_KEY = "decisions"
