@@ -272,8 +272,10 @@ class MetricsConfig(_Model):
     validation_window: Duration = timedelta(minutes=15)  # post-deploy observation
     thresholds: Thresholds = Thresholds()
     queries: dict[str, str] = {}  # overrides of the built-in query templates, by metric name
-    # hold: ask a person (Continue / Promote now / Roll back now / Observe another step), see `hold`
-    on_inconclusive: Literal["rollback", "promote", "fail", "hold"] = "rollback"
+    # hold: ask a person (Continue / Promote now / Roll back now / Observe another step), see `hold`.
+    # Unset: a gate short of traffic holds when someone will hear of it (hold/approvals approvers or a
+    # Slack connection), else rolls back; a metrics outage rolls back (judge.resolve_inconclusive)
+    on_inconclusive: Literal["rollback", "promote", "fail", "hold"] | None = None
     max_consecutive_errors: Annotated[int, Field(ge=1, le=1000)] = 4
     # How long past its duration a gate keeps observing a track short of thresholds.min_requests before
     # on_inconclusive applies. Unset: as long as the gate's own duration (step_duration, soak,

@@ -80,7 +80,7 @@ class MetricsTrigger(BaseTrigger):
                 await asyncio.sleep(next_poll_delay(plan, time.time()))
 
     async def final_event(self, verdict: Verdict, plan: GatePlan, started: float) -> TriggerEvent:
-        if self.end_on_pass and not verdict.failed:
+        if self.end_on_pass and verdict.passed:  # a hold resumes on a worker too: it asks a person
             from sensors.gate_inputs import pass_message
 
             # the verdict table was just logged; this is the sentence a worker would have logged

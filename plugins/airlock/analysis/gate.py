@@ -51,7 +51,7 @@ class GateState:
         ext = extend_or_conclude(tracks, min_requests, elapsed_s, self.duration_s, self.max_extension_s)
         if ext.extend:
             return replace(verdict, decision="continue", reason=ext.reason, action=None)
-        action = verdict.action or self.config.on_inconclusive
+        action = verdict.action or self.config.low_traffic_action
         reason = (
             f"not enough traffic to judge (min_requests {min_requests}): {ext.reason}; "
             f"on_inconclusive={action}: {INCONCLUSIVE_ACTIONS[action]}"

@@ -70,6 +70,9 @@ INCONCLUSIVE_ACTIONS = {
     "rollback": "rolling back",
     "promote": "promoting anyway",
     "fail": "failing for a human",
+    # the gate neither passes nor fails: it waits for a person's answer (airlock.people), and the
+    # spec's hold.on_timeout answers if nobody does
+    "hold": "holding for a person to decide",
 }
 
 
@@ -117,7 +120,9 @@ class JudgeConfig:
     alpha: float = 0.01
     beta: float = 0.05  # miss probability for the smallest alternative, used only for early pass
     relative_error_increase: float = 2.0
-    on_inconclusive: str = "rollback"
+    on_inconclusive: str = "rollback"  # what an inconclusive gate does (a metrics outage, any shortfall)
+    # what a gate short of min_requests does; None: on_inconclusive (see resolve_inconclusive)
+    on_low_traffic: str | None = None
     max_consecutive_errors: int = 4
     # How often the gate looks (spec.metrics.interval): with the gate's duration it gives the number of
     # looks the bound rules share alpha over.
@@ -131,6 +136,7 @@ class JudgeConfig:
         """From a ServiceSpec (or anything with .metrics.thresholds shaped like it)."""
         m = spec.metrics
         t = m.thresholds
+        on_inconclusive, on_low_traffic = resolve_inconclusive(spec)
         return cls(
             max_error_rate=t.max_error_rate,
             max_error_rate_increase=t.max_error_rate_increase,
@@ -139,12 +145,18 @@ class JudgeConfig:
             alpha=t.alpha,
             beta=getattr(t, "beta", cls.beta),
             relative_error_increase=t.relative_error_increase,
-            on_inconclusive=m.on_inconclusive,
+            on_inconclusive=on_inconclusive,
+            on_low_traffic=on_low_traffic,
             max_consecutive_errors=m.max_consecutive_errors,
             interval_s=m.interval.total_seconds() if getattr(m, "interval", None) else cls.interval_s,
             min_requests_p95=getattr(getattr(t, "quantile_min_requests", None), "p95", None),
             min_requests_p99=getattr(getattr(t, "quantile_min_requests", None), "p99", None),
         )
+
+    @property
+    def low_traffic_action(self) -> str:
+        """What a gate that ended short of min_requests does."""
+        return self.on_low_traffic or self.on_inconclusive
 
     def quantile_requests(self, name: str, buckets: bool = False) -> int:
         """Requests per track before `name` (latency_p95 / latency_p99) is compared: the spec's explicit
@@ -159,6 +171,29 @@ class JudgeConfig:
     def looks(self, duration_s: float) -> int:
         """Expected number of looks of a gate of `duration_s` (at least 1)."""
         return max(1, math.ceil(duration_s / self.interval_s - 1e-9))
+
+
+def resolve_inconclusive(spec: Any) -> tuple[str, str]:
+    """(on an inconclusive gate, on a gate short of traffic) for a spec (or anything shaped like one).
+
+    `metrics.on_inconclusive`, when set, applies to both. Unset, the default is chosen for services whose
+    traffic cannot reach min_requests in a step: rolling back a healthy release only because it was
+    quiet is a guess, so such a gate *holds* for a person - when someone will hear of it (hold or
+    approvals approvers named, or a Slack connection to ask in). With nobody to ask it rolls back, as
+    before: a hold nobody sees would only delay the same rollback by hold.timeout. A metrics outage is
+    no traffic question: unset, it rolls back (production goes back to what is known to work)."""
+    explicit = getattr(spec.metrics, "on_inconclusive", None)
+    if explicit:
+        return explicit, explicit
+    hold = getattr(spec, "hold", None)
+    approvals = getattr(spec, "approvals", None)
+    notify = getattr(spec, "notify", None)
+    someone = bool(
+        (hold is not None and hold.approvers)
+        or (approvals is not None and approvals.approvers)
+        or (notify is not None and notify.slack_connection)
+    )
+    return "rollback", ("hold" if someone else "rollback")
 
 
 def pct(rate: float | None) -> str:
@@ -592,7 +627,7 @@ def judge(
         f"; {r.name.removeprefix('latency_')} not compared: {short_of}" for r, short_of in not_compared
     )
     if short is not None:
-        action = config.on_inconclusive
+        action = config.low_traffic_action
         then = INCONCLUSIVE_ACTIONS[action]
         reason = (
             f"not enough traffic to judge: {short} (min_requests {config.min_requests}) after "

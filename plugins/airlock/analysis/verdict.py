@@ -36,15 +36,27 @@ class Verdict:
     elapsed_s: float
     duration_s: float
     metrics: list[MetricResult] = field(default_factory=list)
-    action: str | None = None  # on inconclusive: rollback | promote | fail
+    action: str | None = None  # on inconclusive: rollback | promote | fail | hold
     early_stop: bool = False
     consecutive_errors: int = 0
     subject: str | None = None  # what the new version's track is called ("canary", "new version", "green")
 
     @property
     def failed(self) -> bool:
-        """True when the gate must stop the rollout (a failure, or inconclusive without `promote`)."""
-        return self.decision == "fail" or (self.decision == "inconclusive" and self.action != "promote")
+        """True when the gate must stop the rollout (a failure, or inconclusive with rollback / fail)."""
+        return self.decision == "fail" or (
+            self.decision == "inconclusive" and self.action not in ("promote", "hold")
+        )
+
+    @property
+    def holds(self) -> bool:
+        """True when the gate waits for a person (inconclusive with `hold`): neither passed nor failed."""
+        return self.decision == "inconclusive" and self.action == "hold"
+
+    @property
+    def passed(self) -> bool:
+        """True when the rollout may go on without asking anyone (a pass, or inconclusive with promote)."""
+        return self.final and not self.failed and not self.holds
 
     @property
     def final(self) -> bool:

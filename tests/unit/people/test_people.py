@@ -25,7 +25,8 @@ def test_spec_approvals_hold_and_pauses_default_off() -> None:
     s = spec()
     assert not s.approvals.any and s.strategy.canary.pause_at == []
     assert (s.hold.timeout, s.hold.on_timeout) == (timedelta(hours=1), "rollback")
-    assert s.metrics.on_inconclusive == "rollback"
+    # unset: judge.resolve_inconclusive picks (rollback here: nobody named to ask, no Slack)
+    assert s.metrics.on_inconclusive is None
 
 
 @pytest.mark.parametrize(
