@@ -140,6 +140,7 @@ def people_scenarios() -> list[Scenario]:
     return [
         *_optional("tests.faults.people_approvals", "APPROVAL_SCENARIOS"),
         *_optional("tests.faults.people_canary", "CANARY_SCENARIOS"),
+        *_optional("tests.faults.people_retry", "RETRY_SCENARIOS"),
     ]
 
 
