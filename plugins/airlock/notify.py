@@ -1,4 +1,4 @@
-"""Slack messages for a deployment: start, success, rollback, task failure, overdue.
+"""Slack messages for a deployment: start, success, rollback, task failure, overdue, approval needed.
 
 Pure builders returning a Slack Incoming Webhook body: {"text": fallback, "blocks": [Block Kit]}.
 `text` alone must make sense (notifications, clients without blocks), so it repeats the essentials.
@@ -43,7 +43,12 @@ def _clip(text: str, limit: int = FIELD_LIMIT) -> str:
 
 
 def _message(
-    text: str, header: str, fields: Sequence[tuple[str, str]], body: str = "", link: str = ""
+    text: str,
+    header: str,
+    fields: Sequence[tuple[str, str]],
+    body: str = "",
+    link: str = "",
+    link_label: str = "Dashboard",
 ) -> Message:
     """The webhook body. Every text goes through `slack_escape` here, once: the builders pass plain text
     (with Slack's *bold* markup, which escaping leaves alone); the only markup with `<>` is the link
@@ -66,7 +71,7 @@ def _message(
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(esc(body), 2900)}})
     if link:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{esc(link)}|Dashboard>"}]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{esc(link)}|{esc(link_label)}>"}]}
         )
     return {"text": _clip(esc(text), 3000), "blocks": blocks}
 
@@ -143,6 +148,46 @@ def _metrics_summary(record: Record) -> str:
     return "\n".join(lines)
 
 
+def _decision_lines(record: Record) -> list[str]:
+    """Each answer people (or their timeouts) gave at the run's questions, one line each."""
+    return [f"• {d.get('sentence')}" for d in record.get("decisions") or [] if isinstance(d, Mapping)]
+
+
+def _with_decisions(body: str, record: Record) -> str:
+    lines = _decision_lines(record)
+    return "\n".join([body, "*Decisions:*", *lines]) if lines else body
+
+
+def approval_needed_message(
+    *,
+    service: str,
+    subject: str,
+    question: str,
+    run_id: str,
+    approvers: Sequence[str],
+    timeout: timedelta | None,
+    timeout_option: str,
+    link: str = "",
+) -> Message:
+    """A run waits for a person: what is asked, who may answer, where (Airflow's Required actions) and what
+    happens when nobody answers in time. `question` names the kind ("approval before production")."""
+    who = ", ".join(approvers) if approvers else "anyone who may edit this DAG's runs"
+    deadline = (
+        f"no answer within {format_duration(timeout)}: {timeout_option}" if timeout else "no time limit"
+    )
+    where = f"in Airflow's Required actions: {link}" if link else "in Airflow's Required actions"
+    text = f"✋ {service}: {question} needed - {subject} Answer {where} ({who}; {deadline})."
+    fields = [
+        ("Service", service),
+        ("Asked", question),
+        ("Who may answer", who),
+        ("If nobody answers", deadline),
+        ("Run", run_id),
+    ]
+    body = f"*{subject}*\nOpen the run in Airflow, *Required actions*, and answer (with a comment)."
+    return _message(text, f"✋ {service}: {question} needed", fields, body, link, "Required actions")
+
+
 def success_message(record: Record, dashboard: str = "") -> Message:
     took = record["timings"].get("duration_s")
     took_text = format_duration(took) if took is not None else "n/a"
@@ -154,7 +199,7 @@ def success_message(record: Record, dashboard: str = "") -> Message:
         ("Took", took_text),
         ("Outcome", str(record["outcome"])),
     ]
-    body = _metrics_summary(record) or summarise(record)
+    body = _with_decisions(_metrics_summary(record) or summarise(record), record)
     return _message(
         text, f"{prefix}✅ {record['service']} {record['version']} is live", fields, body, dashboard
     )
@@ -214,7 +259,7 @@ def rollback_message(record: Record, dashboard: str = "") -> Message:
     ]
     if line_stopped:
         lines.append(f"*What now:* {line_stopped}")
-    return _message(text, header, fields, "\n".join(lines), dashboard)
+    return _message(text, header, fields, _with_decisions("\n".join(lines), record), dashboard)
 
 
 def stopped_message(record: Record, dashboard: str = "") -> Message:
@@ -226,6 +271,13 @@ def stopped_message(record: Record, dashboard: str = "") -> Message:
     restore = record.get("staging_restore") or {}
     emoji = "🔥" if restore.get("restored") is False else "✋"
     text = f"{emoji} {record['service']} {record['version']} stopped {where} before production: {reason} ({left_behind(record)})"
+    stopped_by = record.get("stopped_by")
+    # a person (or their timeout) said no: the header says so, the text gives their words (the reason)
+    header = (
+        f"{emoji} {record['service']} {record['version']} rejected before production"
+        if isinstance(stopped_by, Mapping) and stopped_by.get("action") == "reject"
+        else f"{emoji} {record['service']} {record['version']} stopped before production"
+    )
     fields = [
         ("Version", str(record["version"])),
         ("Stopped", where),
@@ -234,13 +286,7 @@ def stopped_message(record: Record, dashboard: str = "") -> Message:
         ("Outcome", str(record["outcome"])),
         ("Run", str(record.get("run_id") or "")),
     ]
-    return _message(
-        text,
-        f"{emoji} {record['service']} {record['version']} stopped before production",
-        fields,
-        f"*Why:* {reason}",
-        dashboard,
-    )
+    return _message(text, header, fields, _with_decisions(f"*Why:* {reason}", record), dashboard)
 
 
 def failure_message(
@@ -308,3 +354,37 @@ def overdue_message(
     if waits_for_windows:
         body += " This service has off-peak windows: the time counts from queueing, so a wait for a window counts too."
     return _message(text, f"⏰ {what}: running longer than expected", fields, body, dashboard)
+
+
+def gate_waiting_message(
+    *,
+    service: str,
+    version: str,
+    why: str,
+    reason: str,
+    options: Sequence[str],
+    timeout: timedelta,
+    timeout_option: str,
+    run_id: str,
+    task_id: str,
+    dashboard: str = "",
+) -> Message:
+    """A metrics gate holds (inconclusive, on_inconclusive: hold) or pauses (strategy.canary.pause_at) and
+    waits for a person: what it measured, the answers, and what happens when nobody answers."""
+    limit = format_duration(timeout)
+    text = (
+        f"✋ {service} {version}: {task_id} {why} and waits for a person "
+        f"({' / '.join(options)}); no answer within {limit}: {timeout_option}"
+    )
+    fields = [
+        ("Service", service),
+        ("Version", version),
+        ("Task", task_id),
+        ("Run", run_id),
+        ("No answer within", f"{limit}: {timeout_option}"),
+    ]
+    body = (
+        f"*Why:* {reason}\n*Answer* in the Airflow UI's Required actions (or over the REST API): "
+        + ", ".join(f"*{o}*" for o in options)
+    )
+    return _message(text, f"✋ {service} {version}: waiting for you", fields, body, dashboard)

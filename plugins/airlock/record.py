@@ -13,12 +13,17 @@ Record fields fed by XCom (all optional):
   failure     {task_id: failure sentence}          staging_plan      staging's rollback plan
   staging_rollback  the staging restore's RollbackOperator result
   line_stopped      the stop mark a failed production rollback wrote (airlock.stop_line.StopMark)
+  decisions   {task_id: [airlock.people.Decision dicts]}: what people (or their timeouts) answered at the
+              run's questions - approvals, holds, pauses, a running gate's controls
   (other fields are kept under "extra")
 
 What happened, phase by phase, is stated once here and read by Slack, the run note and the run's final
 state: `stopped_in` (the phase that failed first), `production_changed`, `staging_restore` (after a
 failure in staging: staging put back on its previous version, left unchanged, or NOT restored) and
 `line_stopped` (the production rollback failed: new runs are refused until a human clears the mark).
+`decisions` lists every answer people gave, in time order, each with its sentence; `stopped_by` is the
+one that stopped the run (a Reject, or Roll back now), and then the run's `reason` is that person's words:
+"rejected by alice: <comment> (approval before production)".
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 from airlock.analysis.verdict import format_value
 from airlock.durations import format_duration
 from airlock.image_ref import parse_image_ref
+from airlock.people import GATE_TITLES, Decision
 from airlock.redact import redact_body
 
 Record = dict[str, Any]
@@ -45,6 +51,7 @@ KNOWN_FIELDS = (
     "staging_plan",
     "staging_rollback",
     "line_stopped",
+    "decisions",
     *CHECK_FIELDS,
 )
 NOTE_LIMIT = 1000  # Airflow's DAG run note column
@@ -76,12 +83,24 @@ def previous_version(plan: Mapping[str, Any] | None, container: str | None = Non
 
 
 # The workflow's phases in order; a task belongs to the phase its id starts with ("staging.soak").
-PHASES = ("validate", "acquire_lock", "preflight", "staging", "production", "validation", "complete")
+# "approval" is the approval before production (approvals.before_production): a run rejected there
+# stopped before production.
+PHASES = (
+    "validate",
+    "acquire_lock",
+    "preflight",
+    "staging",
+    "approval",
+    "production",
+    "validation",
+    "complete",
+)
 # where a run stopped, as a sentence reads it: "stopped <where> before production"
 _WHERE = {
     "validate": "in request validation",
     "acquire_lock": "at the deploy lock",
     "preflight": "in pre-flight",
+    "approval": "at the approval",
 }
 
 
@@ -209,6 +228,57 @@ def _phases(values: Mapping[str, Any]) -> dict[str, float]:
     return phases
 
 
+# -- people's decisions -------------------------------------------------------------------------------
+
+STOP_ACTIONS = ("reject", "rollback")  # answers that stop a run (a Reject, a Roll back now)
+
+
+def gather_decisions(value: Any) -> list[dict[str, Any]]:
+    """The run's decisions in time order, each with its `sentence`, from the record field's value: a list
+    of Decision dicts (one source) or {task_id: list} (several)."""
+    if isinstance(value, Mapping):
+        items = [d for lst in value.values() for d in _as_list(lst)]
+    else:
+        items = _as_list(value)
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        try:
+            sentence = Decision.from_dict(dict(item)).sentence()
+        except (TypeError, ValueError):  # a decision from another version of Airlock: keep what it says
+            sentence = str(item.get("sentence") or item)
+        out.append({**item, "sentence": sentence})
+    return sorted(out, key=lambda d: _sort_time(d.get("at")))
+
+
+def _sort_time(value: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        return float("inf")
+
+
+def decided_stop(decisions: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The decision that stopped the run: the first Reject or Roll back now (None: nobody stopped it)."""
+    return next((dict(d) for d in decisions if d.get("action") in STOP_ACTIONS), None)
+
+
+def describe_stop(decision: Mapping[str, Any]) -> str:
+    """'rejected by alice: not during the sale (approval before production)', or for a timeout 'rejected:
+    nobody answered within 20s, the timeout chose 'Reject' (approval before production)'."""
+    verb = "rejected" if decision.get("action") == "reject" else "rolled back"
+    where = GATE_TITLES.get(str(decision.get("gate")), str(decision.get("gate")))
+    comment = str(decision.get("comment") or "").strip()
+    if decision.get("by") and not decision.get("timed_out"):
+        return f"{verb} by {decision['by']}: {comment or '(no comment)'} ({where})"
+    waited = decision.get("waited_s")
+    within = (
+        f" within {format_duration(round(float(waited)))}" if isinstance(waited, int | float) else " in time"
+    )
+    return f"{verb}: nobody answered{within}, the timeout chose {decision.get('choice')!r} ({where})"
+
+
 def build_record(
     *,
     run: Mapping[str, Any],
@@ -240,7 +310,11 @@ def build_record(
     staging_rollback = values.get("staging_rollback")
     line_stopped = values.get("line_stopped") if isinstance(values.get("line_stopped"), dict) else None
     failures = {k: str(v) for k, v in (values.get("failure") or {}).items() if v}
+    decisions = gather_decisions(values.get("decisions"))
+    stopped_by = decided_stop(decisions) if outcome != "succeeded" else None
     reason = (rollback or {}).get("reason") if isinstance(rollback, dict) else None
+    if stopped_by is not None:  # a person's (or their timeout's) decision, in their words
+        reason = describe_stop(stopped_by)
     if not reason and failures:
         reason = "; ".join(f"{k}: {v}" for k, v in failures.items())
     if not reason and outcome == "failed":
@@ -286,6 +360,8 @@ def build_record(
         "staging_rollback_plan": staging_plan,
         "staging_rollback": staging_rollback,
         "line_stopped": line_stopped,
+        "decisions": decisions,
+        "stopped_by": stopped_by,
         "tasks": {t: normalise_state(s) for t, s in task_states.items()},
         "timings": {
             "start": start.isoformat() if start else None,
@@ -420,6 +496,8 @@ def summarise(record: Record) -> str:
         )
     for task_id, metric in failing_metrics(record)[:2]:
         lines.append(f"Evidence: {task_id}: {describe_metric(metric)}")
+    for decision in record.get("decisions") or []:
+        lines.append(f"Decision: {decision.get('sentence')}")
     checks = record["checks"]
     lines.append(
         f"Checks: preflight {_count_checks(checks['preflight'])}; metrics {_metrics_line(record)}; "

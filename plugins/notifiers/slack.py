@@ -4,6 +4,9 @@ SlackWebhookHook (connection type `slackwebhook`).
 - `TaskFailureNotifier`: a task's `on_failure_callback` (sync, on the worker): which task failed, why.
 - `DeploymentOverdueNotifier`: the DAG's deadline alert (async, in the triggerer, see `overdue_deadline`):
   the run is still going past the spec's expected duration.
+- `ApprovalNeededNotifier`: a human-in-the-loop task's notifier (sync, on the worker, called by
+  HITLOperator.execute when the question is asked): what is asked, who may answer, the link to
+  Airflow's Required actions and what the timeout does.
 
 A Slack failure never fails or blocks anything: a send catches, logs a warning and returns False. Every
 secret Airflow masks in logs is masked in the message too (operators.secrets.masked); escaping is the
@@ -129,6 +132,45 @@ class TaskFailureNotifier(DeploymentNotifier):
             error=str(error) if error else "",
             dashboard=self.dashboard,
         )
+
+
+class ApprovalNeededNotifier(DeploymentNotifier):
+    """Given to a human-in-the-loop task (`notifiers=`); it reads the question from the task itself (the
+    subject, assigned users, timeout and default are set when the question is asked)."""
+
+    def message(self, context: Any) -> Message | None:
+        task, ti = context["task"], context["ti"]
+        defaults = list(getattr(task, "defaults", None) or [])
+        return notify.approval_needed_message(
+            service=self.service,
+            subject=str(task.subject),
+            question=_question_title(task),
+            run_id=str(ti.run_id),
+            approvers=[
+                str(u.get("name") or u.get("id")) for u in getattr(task, "assigned_users", None) or []
+            ],
+            timeout=getattr(task, "response_timeout", None),
+            timeout_option=", ".join(defaults) or "none (the task fails)",
+            link=_required_actions_link(context, self.log),
+        )
+
+
+def _question_title(task: Any) -> str:
+    from airlock.people import GATE_TITLES
+
+    gate = getattr(task, "gate", None)
+    return GATE_TITLES.get(str(gate), "an answer") if gate else "an answer"
+
+
+def _required_actions_link(context: Any, log: Any) -> str:
+    """The task's Required actions page in the Airflow UI (needs `[api] base_url`); "" when unknown."""
+    try:
+        from airflow.providers.standard.operators.hitl import HITLOperator
+
+        return str(HITLOperator.generate_link_to_ui_from_context(context=context))
+    except Exception as exc:
+        log.info("No link to the Required actions page in the Slack message: %s", exc)
+        return ""
 
 
 class DeploymentOverdueNotifier(DeploymentNotifier):
