@@ -270,3 +270,30 @@ def gate_question_body(
         f"{format_duration(spec.hold.timeout)}: **{timeout_option}** (hold.on_timeout: {spec.hold.on_timeout}).",
     ]
     return "\n".join(lines)
+
+
+# -- the metrics gates' question (controls, hold, pause) ---------------------------------------------------
+
+
+def gate_options(phase: str, slot: int | None) -> list[str]:
+    """A canary step's analysis can skip the remaining steps (Promote now); any other gate cannot."""
+    return CANARY_OPTIONS if phase == "canary" and slot is not None else GATE_OPTIONS
+
+
+def gate_subject(spec: ServiceSpec, request: RunRequest, phase: str, slot: int | None) -> str:
+    """The question's title. Airflow fixes it when first asked - a canary analysis asks as it starts
+    observing - so it names the step, not the reason of a later hold or pause (those are in the body's
+    log, the task log and Slack)."""
+    if phase == "canary" and slot is not None:
+        weights = request.canary_weights
+        weight = request.canary_weight(slot)
+        return (
+            f"Canary {spec.service} {request.version} at {weight} % "
+            f"(step {slot + 1} of {len(weights)}): analysing"
+        )
+    return f"{spec.service} {request.version}: {phase} gate waiting for a person"
+
+
+def assigned_users(user_ids: list[str]) -> list[dict[str, str]]:
+    """Airflow's HITLUser entries for the ids the spec names (the auth manager shows the id as the name)."""
+    return [{"id": user, "name": user} for user in user_ids]

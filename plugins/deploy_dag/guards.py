@@ -33,3 +33,21 @@ def only_for_strategy(strategy: str) -> Callable[[Any], None]:
             raise AirflowSkipException(f"only runs for strategy {strategy}; this run uses {chosen}")
 
     return guard
+
+
+def skip_after_promote_now(analysis_task_ids: list[str]) -> Callable[[Any], None]:
+    """A canary step after an analysis a person answered 'Promote now': skip it (and, by the trigger
+    rules, its analysis and the steps after it); `promote` then runs, and validation as usual."""
+    from operators.xcom_keys import DECISIONS_KEY
+    from sensors.gate_answers import promoted_now
+
+    def guard(context: Any) -> None:
+        ti = context["ti"]
+        found = {task_id: ti.xcom_pull(task_ids=task_id, key=DECISIONS_KEY) for task_id in analysis_task_ids}
+        sentence = promoted_now(found)
+        if sentence is not None:
+            raise AirflowSkipException(
+                f"promoted now by a person, the remaining canary steps are skipped: {sentence}"
+            )
+
+    return guard

@@ -15,7 +15,9 @@ class CanaryStepOperator(KubeOperator):
     """Size `<deployment>-canary` (new version) so it gets this step's weight of the pods, and wait until ready.
 
     `slot` is the step's index (0-based) in the run's canary steps (RunRequest.canary_weights); a run with
-    fewer steps than the spec skips the unused slots. The stable Deployment keeps its full size, so
+    fewer steps than the spec skips the unused slots, and so does every step after an analysis a person
+    answered "Promote now" (deploy_dag.guards.skip_after_promote_now; the analyses after it skip by
+    their trigger rule, and `promote` runs). The stable Deployment keeps its full size, so
     aborting is instant. Returns the step:
     {"deployment", "replicas", "stable_replicas", "weight", "effective_percent", "changed", "image"}.
     """
@@ -24,7 +26,17 @@ class CanaryStepOperator(KubeOperator):
         super().__init__(**kwargs)
         self.slot = slot
 
+    def earlier_analyses(self) -> list[str]:
+        """The canary analyses upstream of this step (their answers may have promoted the canary now)."""
+        from sensors.metrics import MetricsSensor
+
+        upstream = self.get_flat_relatives(upstream=True)  # none without a DAG
+        return sorted(t.task_id for t in upstream if isinstance(t, MetricsSensor) and t.asks_while_observing)
+
     def execute(self, context: Context) -> Any:
+        from deploy_dag.guards import skip_after_promote_now
+
+        skip_after_promote_now(self.earlier_analyses())(context)
         request = self.run_request
         weight = request.canary_weight(self.slot)
         if weight is None:
