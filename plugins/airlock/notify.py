@@ -16,6 +16,7 @@ from airlock.record import (
     Record,
     describe_line_stopped,
     describe_metric,
+    describe_retry,
     describe_staging_restore,
     failing_metrics,
     left_behind,
@@ -188,11 +189,17 @@ def approval_needed_message(
     return _message(text, f"✋ {service}: {question} needed", fields, body, link, "Required actions")
 
 
+def _retry_tail(record: Record) -> str:
+    """' - retry (attempt 3) from ..., after attempt 1 ended rolled back' for a retried run, else ''."""
+    retried = describe_retry(record)
+    return f" - {retried}" if retried else ""
+
+
 def success_message(record: Record, dashboard: str = "") -> Message:
     took = record["timings"].get("duration_s")
     took_text = format_duration(took) if took is not None else "n/a"
     prefix = "[DRY RUN] " if record.get("dry_run") else ""
-    text = f"{prefix}✅ {record['service']} {record['version']} deployed ({record.get('strategy')}) in {took_text}."
+    text = f"{prefix}✅ {record['service']} {record['version']} deployed ({record.get('strategy')}) in {took_text}{_retry_tail(record)}."
     fields = [
         ("Version", f"{record.get('previous_version') or '?'} → {record['version']}"),
         ("Strategy", str(record.get("strategy") or "")),
@@ -232,13 +239,13 @@ def rollback_message(record: Record, dashboard: str = "") -> Message:
     emoji = "⏪" if outcome == "rolled_back" else "🔥"
     text = (
         f"{emoji} {record['service']} {record['version']} rolled back to {record.get('previous_version') or 'the recorded state'}: "
-        f"{reason} ({state})"
+        f"{reason} ({state}){_retry_tail(record)}"
     )
     header = f"{emoji} Rolled back {record['service']} {record['version']}"
     line_stopped = describe_line_stopped(record)
     if line_stopped:  # the rollback itself failed: nothing may read as "rolled back"
         emoji, state = "🛑", "NOT restored - line stopped"
-        text = f"🛑 {record['service']} {record['version']}: rollback in production FAILED, {line_stopped}: {reason}"
+        text = f"🛑 {record['service']} {record['version']}: rollback in production FAILED, {line_stopped}: {reason}{_retry_tail(record)}"
         header = f"🛑 Rollback of {record['service']} {record['version']} failed: line stopped"
     lines = [f"*Why:* {reason}"]
     for task_id, metric in failing[:3]:
@@ -270,7 +277,7 @@ def stopped_message(record: Record, dashboard: str = "") -> Message:
     reason = str(record.get("reason") or "unknown")
     restore = record.get("staging_restore") or {}
     emoji = "🔥" if restore.get("restored") is False else "✋"
-    text = f"{emoji} {record['service']} {record['version']} stopped {where} before production: {reason} ({left_behind(record)})"
+    text = f"{emoji} {record['service']} {record['version']} stopped {where} before production: {reason} ({left_behind(record)}){_retry_tail(record)}"
     stopped_by = record.get("stopped_by")
     # a person (or their timeout) said no: the header says so, the text gives their words (the reason)
     header = (

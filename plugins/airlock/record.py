@@ -13,6 +13,8 @@ Record fields fed by XCom (all optional):
   failure     {task_id: failure sentence}          staging_plan      staging's rollback plan
   staging_rollback  the staging restore's RollbackOperator result
   line_stopped      the stop mark a failed production rollback wrote (airlock.stop_line.StopMark)
+  retry       on a retry (a person cleared the run's tasks after a fix): the attempt, what it re-ran and
+              how the last attempt ended (airlock.run_retry.RetryNote); `attempt` is 1 without it
   decisions   {task_id: [airlock.people.Decision dicts]}: what people (or their timeouts) answered at the
               run's questions - approvals, holds, pauses, a running gate's controls
   (other fields are kept under "extra")
@@ -52,6 +54,7 @@ KNOWN_FIELDS = (
     "staging_rollback",
     "line_stopped",
     "decisions",
+    "retry",
     *CHECK_FIELDS,
 )
 NOTE_LIMIT = 1000  # Airflow's DAG run note column
@@ -309,6 +312,7 @@ def build_record(
     staging_plan = values.get("staging_plan") if isinstance(values.get("staging_plan"), dict) else None
     staging_rollback = values.get("staging_rollback")
     line_stopped = values.get("line_stopped") if isinstance(values.get("line_stopped"), dict) else None
+    retry = values.get("retry") if isinstance(values.get("retry"), dict) else None
     failures = {k: str(v) for k, v in (values.get("failure") or {}).items() if v}
     decisions = gather_decisions(values.get("decisions"))
     stopped_by = decided_stop(decisions) if outcome != "succeeded" else None
@@ -338,6 +342,8 @@ def build_record(
         "run_id": run.get("run_id"),
         "dag_id": run.get("dag_id"),
         "triggered_by": run.get("triggered_by"),
+        "attempt": int(retry.get("attempt") or 1) if retry else 1,
+        "retry": retry,
         "outcome": outcome,
         "reason": reason,
         "stopped_in": stopped,
@@ -477,6 +483,17 @@ def describe_line_stopped(record: Mapping[str, Any]) -> str | None:
     return f"line stopped: new runs are refused until a human checks production and runs `{clear}`"
 
 
+def describe_retry(record: Mapping[str, Any]) -> str | None:
+    """'retry (attempt 3) from production.record_rollback_plan, after attempt 1 ended rolled back' for a
+    retried run (None: the run's first attempt)."""
+    retry = record.get("retry")
+    if not isinstance(retry, Mapping) or not retry.get("attempt"):
+        return None
+    from airlock.run_retry import RetryNote  # lazy: run_retry reads task states with this module's helper
+
+    return RetryNote.from_dict(retry).describe()
+
+
 def summarise(record: Record) -> str:
     """A few plain lines for Slack and the DAG run note (always under 1000 characters)."""
     head = f"{record['service']} {record['version']}"
@@ -486,6 +503,9 @@ def summarise(record: Record) -> str:
         x for x in (record.get("strategy"), record.get("risk"), "dry run" if record["dry_run"] else "") if x
     )
     lines = [f"{head} [{mode}]: {record['outcome'].upper().replace('_', ' ')}"]
+    retried = describe_retry(record)
+    if retried:
+        lines.append(f"This is a {retried}.")
     if record.get("hotfix_freeze_override"):
         lines.append(f"HOTFIX overrode change freeze {(record.get('window') or {}).get('freeze')}")
     if record.get("reason") and record["outcome"] != "succeeded":

@@ -27,13 +27,16 @@ from airflow.sdk import BaseHook, BaseOperator, Context, TriggerRule
 
 from airlock import record as records
 from airlock.spec import spec_from
+from operators.lease import ACQUIRE_LOCK_TASK_ID
 from operators.links import DashboardLinkMixin
 from operators.request_bound import RequestBound
 from operators.secrets import mask_secret, masked
 from operators.validate import triggered_by
-from operators.xcom_keys import FAILURE_REASON_KEY, RETURN_VALUE
+from operators.xcom_keys import FAILURE_REASON_KEY, RETRY_KEY, RETURN_VALUE
 
 API_CONN_ID = "airlock_api"
+# states of a task that did not run (this attempt): whatever XCom it has is an earlier attempt's
+_DID_NOT_RUN = ("skipped", "upstream_failed", "none", "removed", "scheduled", "queued")
 
 
 class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
@@ -66,7 +69,10 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
         ti, dag_run = context["ti"], context["dag_run"]
         self.log.info("Collecting the deployment record of %s from: %s", ti.run_id, json.dumps(self.sources))
         states, durations = self._task_states(ti)
-        values = {field: self._pull(ti, source) for field, source in self.sources.items()}
+        values = {field: self._pull(ti, source, states) for field, source in self.sources.items()}
+        retry = self._pull_one(ti, f"{ACQUIRE_LOCK_TASK_ID}:{RETRY_KEY}", states)
+        if retry:  # this run was retried (a person cleared a task after it failed): airlock.run_retry
+            values["retry"] = retry
         failures = {}
         for task_id, state in states.items():
             if records.normalise_state(state) == "failed":
@@ -140,14 +146,20 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
 
     # -- inputs -------------------------------------------------------------------------------------
 
-    def _pull(self, ti: Any, source: str | list[str]) -> Any:
+    def _pull(self, ti: Any, source: str | list[str], states: dict[str, str]) -> Any:
         if isinstance(source, list):
-            return {ref.split(":", 1)[0]: self._pull_one(ti, ref) for ref in source}
-        return self._pull_one(ti, source)
+            return {ref.split(":", 1)[0]: self._pull_one(ti, ref, states) for ref in source}
+        return self._pull_one(ti, source, states)
 
     @staticmethod
-    def _pull_one(ti: Any, ref: str) -> Any:
+    def _pull_one(ti: Any, ref: str, states: dict[str, str]) -> Any:
         task_id, _, key = ref.partition(":")
+        if task_id in states and records.normalise_state(states[task_id]) in _DID_NOT_RUN:
+            # A task that did not run in this attempt has no value in it. Its XComs are only deleted
+            # when it runs again, so after a retry (a person cleared the run's tasks) a task the
+            # scheduler skipped still holds the earlier attempt's value - the rollback's result of
+            # attempt 1 would make a retry that deployed read "rolled back".
+            return None
         return ti.xcom_pull(task_ids=task_id, key=key or RETURN_VALUE)
 
     def _task_states(self, ti: Any) -> tuple[dict[str, str], dict[str, float | None]]:

@@ -14,3 +14,4 @@ WINDOW_STARTED_KEY = "window_gate_started_at"  # survives the window gate's defe
 LINE_STOPPED_KEY = "line_stopped"  # a failed rollback's stop mark (airlock.stop_line), for the record
 # every answer a person (or a timeout) gave at this task's question, in order: [airlock.people.Decision dicts]
 DECISIONS_KEY = "decisions"
+RETRY_KEY = "retry"  # a retry's airlock.run_retry.RetryNote (acquire_lock pushes it), for the record
