@@ -77,7 +77,7 @@ class RunOutcomeOperator(BaseOperator):
         self.record = record  # the record task's XCom (an XComArg until the task renders it)
 
     def execute(self, context: Context) -> str:
-        record = self.record
+        record = self._record_of_this_attempt(context)
         has_record = isinstance(record, dict) and "outcome" in record
         failed = False if has_record else _any_task_failed(context)
         decision = decide_run_outcome(
@@ -92,6 +92,23 @@ class RunOutcomeOperator(BaseOperator):
                 context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=decision.message)
             raise AirflowFailException(decision.message)
         return str(decision.outcome)
+
+    def _record_of_this_attempt(self, context: Context) -> Any:
+        """The record, unless the record task did not run in this attempt: a retry refused at the lock
+        (airlock.run_retry) leaves the record task upstream_failed, and its XCom is then still the earlier
+        attempt's (XComs are deleted only when a task runs again) - this attempt has no record."""
+        if int(getattr(context["ti"], "try_number", 1) or 1) <= 1:
+            return self.record  # a first attempt: nothing stale can exist
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        for task_id in self.upstream_task_ids:
+            if str(states.get(task_id)).rsplit(".", 1)[-1].lower() in ("upstream_failed", "skipped"):
+                self.log.info(
+                    "The record task %s did not run in this attempt: its XCom is an earlier attempt's.",
+                    task_id,
+                )
+                return None
+        return self.record
 
 
 def _any_task_failed(context: Any) -> bool:
