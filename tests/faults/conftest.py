@@ -1,5 +1,8 @@
 """The fault matrix's session: one world, one real Airflow, every scenario at once; the table at the end.
 
+The people-in-the-loop scenarios (tests/faults/people.py PEOPLE_SCENARIOS: approvals, holds, retries)
+run in the same session: the stack has the people they log in as (SimpleAuthManager users).
+
 `make faults` runs only this directory; `make test` collects it too. The table (fault, phase,
 outcome, invariant, seconds) is printed in pytest's terminal summary, so it is in CI's output, and
 written to `<tmp>/fault-matrix.json`.
@@ -19,6 +22,7 @@ import pytest
 from demo.scaleout_stack import locate_postgres
 from tests.faults.installations import PeerStack, run_two_installations
 from tests.faults.matrix import Result, Scenario, run_all, table, to_json
+from tests.faults.people import people_scenarios, simple_auth_users
 from tests.faults.processes import FaultStack, Outage, closed_port_url
 from tests.faults.scenarios import SCENARIOS
 from tests.faults.world import http_conn, kubesim_scenario, service_spec, write_world
@@ -28,9 +32,11 @@ _RESULTS: list[Result] = []
 
 
 def selected_scenarios() -> list[Any]:
-    """AIRLOCK_FAULTS=f03,f09 runs only those scenarios (by key prefix), for debugging one fault."""
+    """AIRLOCK_FAULTS=f03,f09 runs only those scenarios (by key prefix), for debugging one fault;
+    AIRLOCK_FAULTS=p only the people-in-the-loop scenarios."""
     wanted = [w.strip() for w in os.environ.get("AIRLOCK_FAULTS", "").split(",") if w.strip()]
-    return [s for s in SCENARIOS if not wanted or any(s.key.startswith(w) for w in wanted)]
+    every = list({s.key: s for s in [*SCENARIOS, *people_scenarios()]}.values())  # one per key
+    return [s for s in every if not wanted or any(s.key.startswith(w) for w in wanted)]
 
 
 def _conn_id(kind: str, key: str) -> str:
@@ -72,6 +78,8 @@ def fault_matrix(tmp_path_factory: pytest.TempPathFactory) -> Generator[dict[str
         # on a saturated 2-core machine the queue between acquire_lock and the first production write
         # took longer than the default 5-minute lease and fenced every run out (f24 expires it on purpose)
         "AIRLOCK_LOCK_LEASE_SECONDS": "1800",
+        # the people of the people-in-the-loop scenarios (tests/faults/people.py), besides admin
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": simple_auth_users(),
     }
     for s in scenarios:
         prom, am, slack = _conn_id("prom", s.key), _conn_id("am", s.key), "slack_deployments"
@@ -95,6 +103,8 @@ def fault_matrix(tmp_path_factory: pytest.TempPathFactory) -> Generator[dict[str
     dags, scenario_file = write_world(
         root, specs, kubesim_scenario((s.service, s.namespace) for s in scenarios)
     )
+    # a scenario that rewrites its spec (f25's window) starts from the one written here
+    env.update(dags=dags, specs=specs)
     lines: list[str] = []
     stack = FaultStack(root / "stack", dags, extra_env, scenario=scenario_file, say=lines.append)
     results: dict[str, Result] = {}
