@@ -29,6 +29,7 @@ from deploy_dag.followup import FOLLOW_UP_ASSET
 from deploy_dag.guards import only_for_strategy, skip_for_hotfix_or_dry_run, skip_in_dry_run
 from deploy_dag.params import deploy_params
 from deploy_dag.run_tasks import ChooseStrategyOperator, MarkDeployedOperator, RunOutcomeOperator
+from deploy_dag.trigger_start import start_gates_in_triggerer
 from notifiers.slack import TaskFailureNotifier, overdue_deadline
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
@@ -380,6 +381,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         RunOutcomeOperator(task_id="outcome", record=record.output, trigger_rule=TriggerRule.ALL_DONE)
     apply_timeouts(dag, task_timeouts(spec))
     share_params(dag, deploy_params(spec))
+    start_gates_in_triggerer(dag)  # metrics gates hold no worker slot unless they fail
     return dag
 
 

@@ -36,10 +36,18 @@ def deploy_params(spec: ServiceSpec) -> dict[str, Param]:
         )
     else:
         version = Param(
-            # no default: a run without a version must not start
+            # Required: the schema is a plain string, so a run without a version is refused when it is
+            # triggered (REST 400 / the form's required field naming `version`) and the validate task
+            # refuses it too. The default is None rather than "no default" only because of Airflow
+            # 3.3.2's triggerer: for a task that starts in the triggerer it merges the serialized params
+            # twice (process_params), and a param with no default fails the second merge ("No value
+            # passed and Param has no default value") before the run's conf is applied - which kills the
+            # trigger runner and every trigger of the installation. None passes that merge; the conf then
+            # sets the value. An unscheduled DAG does not validate its defaults at parse time.
+            None,
             type="string",
             title="Version",
-            description=f"Image tag to deploy ({spec.image}:<version>).",
+            description=f"Required. Image tag to deploy ({spec.image}:<version>).",
             pattern=spec.version_pattern,
             examples=["v1.2.3"],
             section="Release",

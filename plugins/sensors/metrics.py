@@ -16,11 +16,12 @@ for an answer in *awaiting input* (no worker, no trigger) for up to `hold.timeou
 `hold.on_timeout` answers. Every answer is pushed as DECISIONS_KEY and logged as its sentence. The
 question is asked on the worker (execute / execute_complete): the task SDK's supervisor carries it.
 
-Why not `start_from_trigger` (no worker at all): on Airflow 3.3.2 the triggerer builds a template context
-for such a task from the serialized DAG, and `process_params` fails on the serialized params
-(ParamValidationError "No value passed and Param has no default value" for the deploy DAG's `version`),
-which kills the trigger runner - every trigger of the installation. Seen in the demo stack; reproduced
-with DagSerialization + process_params alone. Until that is fixed upstream the gate starts on a worker.
+Starting in the triggerer (no worker at all): deploy_dag.trigger_start gives the gates that do not ask
+people while observing (the staging soak, blue-green's post-switch gate, the validation window)
+`start_from_trigger` with triggers.gate_start.GateStartTrigger, which gathers these inputs itself; only a
+verdict other than a pass then resumes `execute_complete` here. A canary step's analysis starts here: it
+asks its question first. (On Airflow 3.3.2 this needs the deploy DAG's params to pass the triggerer's
+process_params: see deploy_dag.params.)
 """
 
 from __future__ import annotations
@@ -309,6 +310,8 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         from airlock.analysis.verdict import Verdict
         from sensors.gate_answers import GateRound
 
+        # a gate started in the triggerer (deploy_dag.trigger_start) has no defer kwargs: its state is in the event
+        state = state or (event or {}).get("state")
         current = GateRound.from_dict(state) if state else None
         if event and "chosen_options" in event:  # a person's answer, or hold.on_timeout's at the timeout
             if current is None:
@@ -320,7 +323,7 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
             raise AirflowFailException(f"metrics gate ended without a verdict: {event!r}")
         return self.finish(Verdict.from_dict(event["verdict"]), context, current)
 
-    def answered(self, context: Context, event: dict[str, Any], state: GateRound) -> Any:
+    def answered(self, context: Context, event: dict[str, Any], state: GateRound) -> dict[str, Any]:
         """Turn the answer into a Decision (pushed, logged) and act on it."""
         from dataclasses import replace
         from datetime import datetime
@@ -375,6 +378,31 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
             self.defer_round(self.ask(context, "control", state))
         return self.observe_here(longer, context, state)
 
+    def pending_answer(self, context: Context) -> dict[str, Any] | None:
+        """The answer recorded for this task's question that nothing resumed it with, as a resume event."""
+        from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
+
+        try:
+            detail = get_hitl_detail_content_detail(context["ti"].id)
+        except Exception as exc:  # noqa: BLE001 - no question (yet), or the API could not say: ask as usual
+            self.log.debug("No recorded answer to read: %s", exc)
+            return None
+        if not detail.response_received or not detail.chosen_options:
+            return None
+        user = detail.responded_by_user
+        self.log.info(
+            "An answer was given while this task was running (%s by %s): acting on it",
+            detail.chosen_options,
+            user.name if user else "the timeout",
+        )
+        return {
+            "chosen_options": list(detail.chosen_options),
+            "params_input": detail.params_input or {},
+            "responded_at": detail.responded_at,
+            "responded_by_user": {"id": user.id, "name": user.name} if user else None,
+            "timedout": user is None,
+        }
+
     def measure_now(self, plan: GatePlan, state: GateRound) -> Verdict:
         """One look at the metrics when an answer interrupted the observation (the trigger was dropped)."""
 
@@ -401,7 +429,7 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
                 subject=plan.subject,
             )
 
-    def observe_here(self, plan: GatePlan, context: Context, state: GateRound) -> Any:
+    def observe_here(self, plan: GatePlan, context: Context, state: GateRound) -> dict[str, Any]:
         """The synchronous observation loop (deferrable=False)."""
 
         from airlock.analysis.prometheus import PrometheusError
@@ -440,6 +468,14 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
                 context["ti"].xcom_push(key=RETURN_VALUE, value=verdict.to_dict())
                 context["ti"].xcom_push(key=FAILURE_REASON_KEY, value=message)
             raise AirflowFailException(message)
+        if context is not None and state is not None and state.asking is not None:
+            # an answer given while this task was running (Airflow resumes only a deferred or waiting
+            # task) is still recorded: act on it rather than ask again, which would clear it
+            pending = self.pending_answer(context)
+            if pending is not None:
+                from dataclasses import replace
+
+                return self.answered(context, pending, replace(state, verdict=verdict.to_dict()))
         if verdict.holds:
             if context is None or state is None:  # nobody can be asked here: fail closed, saying why
                 raise AirflowFailException(
