@@ -75,6 +75,24 @@ def prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+RECORDED: list[Any] = []  # the answer Airflow holds for the question (HITLDetailResponse), if any
+
+
+@pytest.fixture(autouse=True)
+def recorded_answer(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from airflow.sdk.api.datamodels._generated import HITLDetailResponse
+
+    RECORDED.clear()
+
+    def read(ti_id: Any) -> Any:
+        if RECORDED:
+            return RECORDED[0]
+        return HITLDetailResponse(response_received=False, responded_at=None, chosen_options=None)
+
+    monkeypatch.setattr("airflow.sdk.execution_time.hitl.get_hitl_detail_content_detail", read)
+    return RECORDED
+
+
 def sensor(slot: int = 1, **kwargs: Any) -> MetricsSensor:
     return MetricsSensor(
         task_id="analysis_2",
@@ -305,3 +323,24 @@ def test_each_canary_step_reads_the_decisions_of_the_analyses_before_it() -> Non
         "production.canary.analysis_1",
         "production.canary.analysis_2",
     ]
+
+
+def test_an_answer_given_while_the_task_ran_is_acted_on_not_cleared(asked: list[dict[str, Any]]) -> None:
+    """The trigger's pass resumed the task; meanwhile bob answered "Roll back now" (recorded, but Airflow
+    resumes only a deferred or waiting task): the gate acts on it instead of passing or asking again."""
+    from airflow.sdk.api.datamodels._generated import HITLDetailResponse, HITLUser
+
+    RECORDED.append(
+        HITLDetailResponse(
+            response_received=True,
+            responded_by_user=HITLUser(id="bob", name="bob"),
+            responded_at=datetime(2026, 12, 2, 18, 1, tzinfo=UTC),
+            chosen_options=[people.ROLL_BACK],
+            params_input={"comment": "saw errors in the logs"},
+        )
+    )
+    op = sensor(slot=0)  # no pause: without the answer this pass would end the gate
+    ti = FakeTI()
+    with pytest.raises(AirflowFailException, match="'Roll back now' by bob .*: saw errors in the logs"):
+        op.execute_complete({"ti": ti}, {"verdict": verdict().to_dict()}, state=state_of(op, "control"))
+    assert ti.pushed[DECISIONS_KEY][0]["gate"] == "control" and asked == []
