@@ -42,6 +42,11 @@ class Scenario:
     version: str  # the version deployed (v2 healthy, v3 bad, v4 slow to start)
     expect: tuple[str, ...]  # acceptable outcomes: "deployed", "rolled back", "stopped before production"
     strike: Callable[[Driver], str] | None = None  # waits for the phase, injects, returns what it did
+    # runs before the trigger, returns what it did (f25 writes the spec's window for this moment)
+    before_trigger: Callable[[Driver], str] | None = None
+    # started before the others' 2 s stagger: a scenario that lasts longer than the rest (f25 waits minutes
+    # for its window) would otherwise set the matrix's wall time from the end of the stagger
+    starts_first: bool = False
     spec: dict[str, Any] = field(default_factory=dict)  # overrides of the lean spec
     strategy: str = "canary"
     conf: dict[str, Any] = field(default_factory=dict)
@@ -368,11 +373,13 @@ def run_scenario(d: Driver) -> Result:
     s = d.scenario
     result = Result(s)
     try:
+        prepared = s.before_trigger(d) if s.before_trigger is not None else ""
         d.trigger()
         result.run_id = d.run_id
+        result.struck = prepared
         if s.strike is not None:
             try:
-                result.struck = s.strike(d)
+                result.struck = "; ".join(filter(None, [prepared, s.strike(d)]))
             except Exception as exc:  # noqa: BLE001 - recorded: a strike that missed its phase
                 result.problems.append(f"the fault did not strike: {type(exc).__name__}: {exc}")
         result.state = d.wait_run()
@@ -404,7 +411,7 @@ def run_all(
             results[s.key] = r
 
     threads = []
-    for s in scenarios:
+    for s in sorted(scenarios, key=lambda s: not s.starts_first):  # stable: the others keep their order
         t = threading.Thread(target=one, args=(s,), name=f"fault-{s.key}", daemon=True)
         t.start()
         threads.append(t)

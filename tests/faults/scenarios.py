@@ -19,9 +19,10 @@ from typing import Any
 
 import requests
 
+from tests.faults import hotfix_during_wait
 from tests.faults.matrix import RUN_TIMEOUT_S, Driver, Result, Scenario
 from tests.faults.processes import kill_task
-from tests.faults.world import BAD, NEW, SLOW
+from tests.faults.world import BAD, NEW, NEXT, SLOW
 
 STEP = "production.canary.step_1"
 ANALYSIS = "production.canary.analysis_1"
@@ -482,6 +483,9 @@ SCENARIOS: list[Scenario] = [
         check=promote_fenced,
         fenced_out=True,
     ),
+    # no fault: a planned run waits for its window while a hotfix of the same service deploys (issue 13
+    # point 2; the choreography and its checks are in hotfix_during_wait.py)
+    hotfix_during_wait.scenario("f25-hotfix-during-wait", NEXT),
     Scenario(
         "f23-two-installations",
         "two Airflow installations, same service",

@@ -24,6 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = "registry.example"
 OLD, NEW, BAD, SLOW = "v1", "v2", "v3", "v4"
+NEXT = "v5"  # healthy and quick to start like v2 (the catch-all profile): f25's planned run after a v2 hotfix
 REPLICAS = 4
 RPS = 14.0
 

@@ -5,8 +5,11 @@ DAG allows more than one active run (so a waiting run does not hold the only run
 plan is recorded after the lock, so a planned run whose window opens after a hotfix plans against the
 production it then finds.
 
-(A runtime version, two dag.test() runs at once, is not possible in one test process: dag.test() keeps
-its metadata-DB transaction open while a trigger runs inline, so a second run blocks on the DB.)
+The runtime proof is the fault matrix's f25 (tests/faults/hotfix_during_wait.py): through a real Airflow,
+a planned run defers at its window gate holding no Lease, a hotfix of the same service deploys v2 and
+releases the lock meanwhile, and the planned run, once its window opens, records v2 as its rollback plan
+and deploys. (Two dag.test() runs at once cannot show it in one test process: dag.test() keeps its
+metadata-DB transaction open while a trigger runs inline, so a second run blocks on the DB.)
 """
 
 from __future__ import annotations
