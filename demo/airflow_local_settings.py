@@ -43,4 +43,16 @@ def _preload_airlock() -> None:
             logging.getLogger(__name__).warning("Could not preload %s", module, exc_info=True)
 
 
+def _backport_airflow_fixes() -> None:
+    """Open Airflow bugs Airlock's features run into, fixed in this process (deploy_dag.airflow_backports):
+    without it Clear (a retry, docs/retry.md) of a deploy run with the overdue deadline alert answers 500."""
+    try:
+        from deploy_dag.airflow_backports import apply
+
+        apply()
+    except Exception:
+        logging.getLogger(__name__).warning("Could not apply Airlock's Airflow backports", exc_info=True)
+
+
 _preload_airlock()
+_backport_airflow_fixes()
