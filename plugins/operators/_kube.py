@@ -110,12 +110,28 @@ class KubeOperator(RequestBound, BaseOperator):
 
     # -- waiting -------------------------------------------------------------------------------
     def wait_rollout(
-        self, context: Context, deployment: str, method_name: str, kwargs: dict[str, Any] | None = None
+        self,
+        context: Context,
+        deployment: str,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        ends_with: dict[str, Any] | None = None,
     ) -> Any:
-        """Defer to RolloutTrigger (or block, if deferrable=False), then call `method_name`."""
+        """Defer to RolloutTrigger (or block, if deferrable=False), then call `method_name`.
+
+        `ends_with`: what the task returns once the rollout completed, when that needs no more work on a
+        worker. Then the wait is handed to the triggerer at once and a completed rollout ends the task
+        there: no worker waits for the rollout, and none starts again only to return (a failed rollout
+        still resumes `method_name` here). Not under dag.test(), which drops an ending event's XComs.
+        """
         timeout = self.rollout_timeout
         from airlock.kube.wait import wait_for_rollout
 
+        if self.deferrable and ends_with is not None:
+            from sensors.metrics import under_dag_test
+
+            if not under_dag_test():
+                self.defer_rollout(deployment, method_name, kwargs, timeout, ends_with)
         if self.deferrable:
             # Most rollouts finish in seconds: watch briefly in the worker first and defer only a
             # genuinely long wait (which also keeps clear of the scheduler's stale-event race, see
@@ -132,28 +148,7 @@ class KubeOperator(RequestBound, BaseOperator):
                     "extra": kwargs or {},
                 }
                 return getattr(self, method_name)(context, event=event, **(kwargs or {}))
-            timeout = max(timeout - SYNC_WAIT_SECONDS, 1.0)
-            from triggers.rollout import RolloutTrigger
-
-            self.log.info(
-                'waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out',
-                int(timeout),
-                deployment,
-                self.namespace,
-            )
-            self.defer(
-                trigger=RolloutTrigger(
-                    conn_id=self.service_spec.connection_for(self.environment),
-                    namespace=self.namespace,
-                    deployment=deployment,
-                    timeout=timeout,
-                    extra=kwargs or {},
-                    lease=self.lease_dict(),  # renewed while waiting
-                ),
-                method_name=method_name,
-                kwargs=kwargs or {},
-                timeout=timedelta(seconds=timeout + 120),
-            )
+            self.defer_rollout(deployment, method_name, kwargs, max(timeout - SYNC_WAIT_SECONDS, 1.0))
         result = wait_for_rollout(self.kube(), self.namespace, deployment, timeout, log=self.log)
         event = {
             "status": "success" if result.done else ("timeout" if result.timed_out else "failed"),
@@ -162,6 +157,40 @@ class KubeOperator(RequestBound, BaseOperator):
             "requests": result.requests,
         }
         return getattr(self, method_name)(context, event=event, **(kwargs or {}))
+
+    def defer_rollout(
+        self,
+        deployment: str,
+        method_name: str,
+        kwargs: dict[str, Any] | None,
+        timeout: float,
+        ends_with: dict[str, Any] | None = None,
+    ) -> None:
+        from triggers.rollout import RolloutTrigger
+
+        self.log.info(
+            'waiting (deferred, no worker held) up to %ss for deployment "%s" in %s to roll out%s',
+            int(timeout),
+            deployment,
+            self.namespace,
+            "; a completed rollout ends the task there, a failed one resumes it here"
+            if ends_with is not None
+            else "",
+        )
+        self.defer(
+            trigger=RolloutTrigger(
+                conn_id=self.service_spec.connection_for(self.environment),
+                namespace=self.namespace,
+                deployment=deployment,
+                timeout=timeout,
+                extra=kwargs or {},
+                lease=self.lease_dict(),  # renewed while waiting
+                end_with=ends_with,
+            ),
+            method_name=method_name,
+            kwargs=kwargs or {},
+            timeout=timedelta(seconds=timeout + 120),
+        )
 
     @staticmethod
     def resumed(event: dict[str, Any] | None, name: str, value: Any = None) -> Any:

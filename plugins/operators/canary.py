@@ -49,7 +49,13 @@ class CanaryStepOperator(KubeOperator):
         )
         if kube.dry_run:
             return step.with_status("dry_run").to_dict()
-        return self.wait_rollout(context, step.deployment, "execute_complete", {"step": step.to_dict()})
+        return self.wait_rollout(
+            context,
+            step.deployment,
+            "execute_complete",
+            {"step": step.to_dict()},
+            ends_with=step.with_status("ready").to_dict(),  # what execute_complete returns
+        )
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, step: dict[str, Any] | None = None

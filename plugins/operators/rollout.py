@@ -24,7 +24,13 @@ class RollingUpdateOperator(KubeOperator):
         if kube.dry_run:
             self.log.info("DRY RUN: not waiting for a rollout that was not started")
             return result.with_status("dry_run").to_dict()
-        return self.wait_rollout(context, spec.deployment, "execute_complete", {"result": result.to_dict()})
+        return self.wait_rollout(
+            context,
+            spec.deployment,
+            "execute_complete",
+            {"result": result.to_dict()},
+            ends_with=result.with_status("rolled_out").to_dict(),  # what execute_complete returns
+        )
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, result: dict[str, Any] | None = None

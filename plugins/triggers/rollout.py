@@ -9,6 +9,11 @@ log lines, unschedulable, readiness).
 
 `extra` is echoed back in the event: the deferring operator's state for its resume method (dag.test()
 replaces a deferral's kwargs with the event, the triggerer merges them; the echo works under both).
+
+`end_with`: the task's return value when the rollout completes. Given, a completed rollout ends the task
+here (TaskSuccessEvent with it as the XCom): the task does not take a worker slot again only to return
+it, and needs no stale-event hold (it is never RUNNING again). A failed or timed-out rollout always
+resumes the task on a worker, which fails it with the stuck reason - held by the stale-event guard.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from airlock.kube.async_watch import watch_object
 from airlock.kube.diagnose import find_stuck_reason_async
@@ -48,9 +53,11 @@ class RolloutTrigger(BaseTrigger):
         timeout: float,
         extra: dict[str, Any] | None = None,
         lease: dict[str, Any] | None = None,
+        end_with: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.extra = extra or {}
+        self.end_with = end_with  # the task's return value on success (it then ends here), or None
         self.lease = lease  # the run's deploy lock (LeaseRef dict), renewed while waiting
         self.conn_id = conn_id
         self.namespace = namespace
@@ -67,6 +74,7 @@ class RolloutTrigger(BaseTrigger):
                 "timeout": self.timeout,
                 "extra": self.extra,
                 "lease": self.lease,
+                "end_with": self.end_with,
             },
         )
 
@@ -91,6 +99,14 @@ class RolloutTrigger(BaseTrigger):
                 "extra": self.extra,
                 "status": "success" if result.done else ("timeout" if result.timed_out else "failed"),
             }
+            if result.done and self.end_with is not None:
+                self.log.info(
+                    "%s (%s API requests while waiting); the task ends here, no worker needed",
+                    result.message,
+                    result.requests,
+                )
+                yield TaskSuccessEvent(xcoms={"return_value": self.end_with})
+                return
             if not result.done:
                 event["stuck_reason"] = await async_stuck_reason(kube, self.namespace, self.deployment)
             await hold_until_settled(started)
