@@ -62,6 +62,7 @@ class Phase:
     record: RecordSources = field(default_factory=dict)
     group: Any = None  # the phase's TaskGroup, when a rollback must watch it
     after: list[Any] = field(default_factory=list)  # tasks that run whatever happened (the record waits)
+    branch: Any = None  # production: the strategy branch (ChooseStrategyOperator)
 
 
 def production_asset(spec: ServiceSpec) -> Asset:
@@ -258,7 +259,10 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
         for phase in strategies.values():
             branch >> phase.entry
     exits = [t for phase in strategies.values() for t in phase.exits]
-    return Phase([plan], exits, _merge(record, *(p.record for p in strategies.values())), group), plan
+    production = Phase(
+        [plan], exits, _merge(record, *(p.record for p in strategies.values())), group, branch=branch
+    )
+    return production, plan
 
 
 def build_validation(s: dict[str, Any], plan: Any) -> Phase:
@@ -288,13 +292,16 @@ def build_validation(s: dict[str, Any], plan: Any) -> Phase:
     )
 
 
-def build_complete(spec: ServiceSpec, s: dict[str, Any], plan: Any) -> Phase:
+def build_complete(spec: ServiceSpec, s: dict[str, Any], plan: Any, branch: Any) -> Phase:
     with TaskGroup("complete"):
         finalize = BlueGreenFinalizeOperator(
             task_id="retire_old_colour", spec=s, plan=plan.output, pre_execute=only_for_strategy("blue_green")
         )
         deployed = mark_deployed(spec, s)
         finalize >> deployed
+    if "blue_green" in spec.strategy.allowed:
+        # another strategy's run skips the cleanup at the strategy branch, without a worker start
+        branch.only_for("blue_green", finalize)
     # mark_deployed follows the validation directly too: `finalize` is skipped unless blue-green
     return Phase([finalize, deployed], [deployed])
 
@@ -341,7 +348,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
             phases.append(build_staging(s))
         production, plan = build_production(spec, s, validate)
         validation = build_validation(s, plan)
-        complete = build_complete(spec, s, plan)
+        complete = build_complete(spec, s, plan, production.branch)
         phases += [production, validation, complete]
         announce_start >> phases[0].entry
         for before, after in zip(phases, phases[1:], strict=False):

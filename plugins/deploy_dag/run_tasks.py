@@ -22,18 +22,37 @@ from operators.xcom_keys import FAILURE_REASON_KEY
 
 
 class ChooseStrategyOperator(BaseBranchOperator):
-    """Follow the branch of the strategy the run's request chose; the other strategies' tasks skip."""
+    """Follow the branch of the strategy the run's request chose; the other strategies' tasks skip.
+
+    Tasks later in the run that only one strategy needs (blue-green's old-colour cleanup) hang off this
+    branch too (`only_for`): the other strategies skip them here, instead of starting them on a worker
+    only to skip themselves."""
 
     def __init__(self, *, first_task: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.first_task = dict(first_task)  # strategy -> the task id its branch starts with
+        self.later_tasks: dict[str, list[str]] = {}  # strategy -> later task ids only it runs
 
-    def choose_branch(self, context: Context) -> str:
+    def only_for(self, strategy: str, task: BaseOperator) -> None:
+        """`task` runs only in runs of `strategy` (it still waits for its other upstream tasks)."""
+        if strategy not in self.first_task:
+            raise ValueError(
+                f"strategy {strategy!r} has no branch here; allowed: {', '.join(sorted(self.first_task))}"
+            )
+        self >> task
+        self.later_tasks.setdefault(strategy, []).append(task.task_id)
+
+    def choose_branch(self, context: Context) -> list[str]:
         strategy = pull_request(context).strategy
+        chosen = [self.first_task[strategy], *self.later_tasks.get(strategy, [])]
+        skipped = sorted(t for other, ids in self.later_tasks.items() if other != strategy for t in ids)
         self.log.info(
-            "This run deploys with strategy %s: continuing with %s", strategy, self.first_task[strategy]
+            "This run deploys with strategy %s: continuing with %s%s",
+            strategy,
+            ", ".join(chosen),
+            f"; skipping {', '.join(skipped)} (only for another strategy)" if skipped else "",
         )
-        return self.first_task[strategy]
+        return chosen
 
 
 class MarkDeployedOperator(BaseOperator):
