@@ -6,8 +6,14 @@ scheduler drains that stale event, the scheduler sees "executor says success, TI
 marks the task FAILED. Holding every trigger event that resumes a task on a worker until the deferral is
 at least this old gives the scheduler time to drain the stale event while the task is still DEFERRED
 (where it is ignored). An event that ends the task from the triggerer (MetricsTrigger's TaskSuccessEvent
-for a passing gate) needs no hold: the task instance goes DEFERRED -> SUCCESS, is never RUNNING again,
-and the scheduler ignores a late executor event for a finished task instance.
+for a passing gate, RolloutTrigger's for a completed rollout with `end_with`) needs no hold: the task
+instance goes DEFERRED -> SUCCESS, is never RUNNING again, and the scheduler ignores a late executor event
+for a finished task instance. Nor does any event of a task started in the triggerer (GateStartTrigger):
+no worker ran that try, so no executor event can arrive late.
+
+Held today: a failing or holding metrics verdict of a gate that deferred from a worker, a failed or
+timed-out rollout wait, blue-green's and promote's rollout waits (they resume on a worker), job waits, and
+blue-green's keep-old-colour timer (LeaseKeepingTimer).
 """
 
 from __future__ import annotations
