@@ -1,7 +1,9 @@
 """The task graph of `deploy_<service>`: the seed workflow as dependencies, one small builder per phase.
 
 validate -> window gate -> lock -> pre-flight checks -> staging (deploy, health, smoke, soak)
-  -> production (rollback plan, migration, branch: rolling | blue-green | canary steps + analysis)
+  -> [approval before production] (approvals.before_production)
+  -> production (rollback plan, migration, branch: rolling | blue-green | canary steps + analysis
+     [+ approval before the canary's last step] + promote)
   -> validation (health with version, smoke, metrics window, log scan)
   -> complete (old colour cleanup, mark deployed) -> record -> announce -> release lock; outcome
 A rollback task (trigger rule one_failed) watches every production and validation task; the lock is
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, cross_downstream
 
 from airlock.spec import ServiceSpec, spec_to_dict
@@ -32,6 +35,7 @@ from deploy_dag.run_tasks import ChooseStrategyOperator, MarkDeployedOperator, R
 from deploy_dag.trigger_start import start_gates_in_triggerer
 from notifiers.slack import TaskFailureNotifier, overdue_deadline
 from operators.app_checks import HealthCheckOperator, SmokeTestOperator
+from operators.approval import DeploymentApprovalOperator
 from operators.blue_green import BlueGreenDeployOperator, BlueGreenFinalizeOperator, BlueGreenSwitchOperator
 from operators.canary import CanaryPromoteOperator, CanaryStepOperator
 from operators.lease import ACQUIRE_LOCK_TASK_ID
@@ -46,13 +50,16 @@ from operators.rollback import RollbackOperator, stop_line_callback
 from operators.rollout import RollingUpdateOperator
 from operators.validate import ValidateRequestOperator
 from operators.window_gate import WindowGateOperator
-from operators.xcom_keys import LINE_STOPPED_KEY, VALIDATE_TASK_ID
+from operators.xcom_keys import DECISIONS_KEY, LINE_STOPPED_KEY, VALIDATE_TASK_ID
 from sensors.metrics import MetricsSensor
 from timetables.release_train import ReleaseTrainTimetable
 
 RecordSources = dict[str, list[str]]
 
 MAX_ACTIVE_RUNS = 4  # see build_deploy_dag: the Lease, not this, keeps deployments one at a time
+# An approval answered within seconds can be failed by an Airflow scheduler race; its retry acts on the
+# answer the failed try got (operators/approval.py). A Reject fails without a retry (AirflowFailException).
+APPROVAL_RETRY = {"retries": 1, "retry_delay": timedelta(seconds=5)}
 
 
 @dataclass
@@ -189,8 +196,11 @@ def _build_blue_green(spec: ServiceSpec, s: dict[str, Any], plan: Any) -> Phase:
     return Phase([green], [observe], record)
 
 
-def _build_canary(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
-    """One step + analysis pair per step slot of the spec (a run may use fewer: the rest skip), then promote."""
+def _build_canary(spec: ServiceSpec, s: dict[str, Any], evidence: dict[str, Any]) -> Phase:
+    """One step + analysis pair per step slot of the spec (a run may use fewer: the rest skip), then promote.
+
+    With approvals.before_last_canary_step, `approve_promotion` asks between the last analysis and the
+    promotion to 100 %: a rejection fails it, so promote never runs and the rollback restores production."""
     analyses: list[Any] = []
     with TaskGroup("canary"):
         previous: Any = None
@@ -224,13 +234,32 @@ def _build_canary(spec: ServiceSpec, s: dict[str, Any]) -> Phase:
             trigger_rule=TriggerRule.NONE_FAILED,
             pre_execute=only_for_strategy("canary"),
         )
-        if previous is not None:
-            previous >> promote
+        last = previous
+        if spec.approvals.before_last_canary_step:
+            approve = DeploymentApprovalOperator(
+                task_id="approve_promotion",
+                spec=s,
+                gate="before_last_canary_step",
+                evidence={**evidence, "verdicts": _ids(*analyses)},
+                **APPROVAL_RETRY,
+                # none_failed: a run whose steps are just [100] skips every analysis and is still asked
+                # (the task skips itself for another strategy and in a dry run)
+                trigger_rule=TriggerRule.NONE_FAILED,
+            )
+            if last is not None:
+                last >> approve
+            approve >> promote
+            first = first or approve
+        elif last is not None:
+            last >> promote
     return Phase([first or promote], [promote], {"metrics": _ids(*analyses)})
 
 
-def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tuple[Phase, Any]:
-    """Returns the phase and its rollback-plan task (the rollback and the old-colour cleanup read it)."""
+def build_production(
+    spec: ServiceSpec, s: dict[str, Any], validate: Any, evidence: dict[str, Any]
+) -> tuple[Phase, Any]:
+    """Returns the phase and its rollback-plan task (the rollback and the old-colour cleanup read it).
+    `evidence`: where an approval finds what to show (DeploymentApprovalOperator's evidence sources)."""
     with TaskGroup("production") as group:
         plan = RecordRollbackPlanOperator(
             task_id="record_rollback_plan",
@@ -248,7 +277,7 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
         builders = {
             "rolling": lambda: _build_rolling(s),
             "blue_green": lambda: _build_blue_green(spec, s, plan),
-            "canary": lambda: _build_canary(spec, s),
+            "canary": lambda: _build_canary(spec, s, {**evidence, "plan": _ids(plan)}),
         }
         strategies = {name: builders[name]() for name in spec.strategy.allowed}
         first_task: dict[str, str] = {name: phase.entry[0].task_id for name, phase in strategies.items()}
@@ -263,6 +292,22 @@ def build_production(spec: ServiceSpec, s: dict[str, Any], validate: Any) -> tup
         [plan], exits, _merge(record, *(p.record for p in strategies.values())), group, branch=branch
     )
     return production, plan
+
+
+def build_approval(s: dict[str, Any], evidence: dict[str, Any]) -> Any:
+    """The approval before production (approvals.before_production): after pre-flight and staging, before
+    the rollback plan is recorded - a rejection fails it, so every production task is upstream_failed and
+    production is never touched (the rollback finds no plan and does nothing); the record says who
+    rejected it and why. A task of its own phase ("approval"), outside the production group."""
+    with TaskGroup("approval"):
+        return DeploymentApprovalOperator(
+            task_id="before_production",
+            spec=s,
+            gate="before_production",
+            evidence=evidence,
+            **APPROVAL_RETRY,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after staging's skipped soak, see there
+        )
 
 
 def build_validation(s: dict[str, Any], plan: Any) -> Phase:
@@ -344,15 +389,25 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         validate >> window >> lock >> announce_start
 
         phases = [preflight]
+        evidence: dict[str, Any] = {"preflight": _ids(*preflight.exits)}
         if spec.kubernetes.staging is not None:
             phases.append(build_staging(s))
-        production, plan = build_production(spec, s, validate)
+            evidence["staging"] = [t for ids in _staging_evidence(phases[-1]) for t in ids]
+            evidence["verdicts"] = phases[-1].record["metrics"]
+        before_production = phases[-1]
+        production, plan = build_production(spec, s, validate, evidence)
         validation = build_validation(s, plan)
         complete = build_complete(spec, s, plan, production.branch)
         phases += [production, validation, complete]
         announce_start >> phases[0].entry
         for before, after in zip(phases, phases[1:], strict=False):
             cross_downstream(before.exits, after.entry)
+        if spec.approvals.before_production:
+            # production keeps its edges from the phase before: in a dry run the approval skips and
+            # production still runs (its entry is none_failed_min_one_success)
+            approve = build_approval(s, evidence)
+            cross_downstream(before_production.exits, [approve])
+            cross_downstream([approve], production.entry)
 
         rollback = RollbackOperator(
             task_id="rollback",
@@ -367,6 +422,7 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
         sources = _merge(
             *(p.record for p in phases),
             {"rollback": _ids(rollback), "line_stopped": [f"{rollback.task_id}:{LINE_STOPPED_KEY}"]},
+            {"decisions": _decision_sources(dag)},
         )
         record = RecordDeploymentOperator(
             task_id="record", spec=s, sources=_record_sources(sources), trigger_rule=TriggerRule.ALL_DONE
@@ -394,6 +450,10 @@ def build_deploy_dag(spec: ServiceSpec, source: Path) -> DAG:
 
 def _timeout_for(op: Any, t: TaskTimeouts) -> timedelta:
     """Which of the spec-derived limits (airlock.timeouts) applies to a task of this graph."""
+    if isinstance(op, DeploymentApprovalOperator):
+        # Airflow bounds the wait for an answer by response_timeout, not by execution_timeout; this
+        # covers the asking and the resume, and the whole wait too should Airflow ever count it
+        return (op.response_timeout or timedelta(0)) + t.quick
     if isinstance(op, MetricsSensor):
         return {"canary": t.analysis, "staging": t.soak, "post_switch": t.post_switch}.get(
             op.phase, t.validation
@@ -431,7 +491,19 @@ def apply_timeouts(dag: DAG, timeouts: TaskTimeouts) -> None:
 
 # Record fields gathered from one task are that task's value; the check fields (and any field fed by
 # several tasks) are {task_id: value}, in graph order.
-_MULTI_SOURCE_FIELDS = ("metrics", "health", "smoke")
+_MULTI_SOURCE_FIELDS = ("metrics", "health", "smoke", "decisions")
+
+
+def _decision_sources(dag: DAG) -> list[str]:
+    """Every task that may push people's decisions: the approvals, and every metrics gate (holds, pauses
+    and a running gate's controls), in graph order."""
+    asking = (DeploymentApprovalOperator, MetricsSensor)
+    return [f"{t.task_id}:{DECISIONS_KEY}" for t in dag.tasks if isinstance(t, asking)]
+
+
+def _staging_evidence(staging: Phase) -> list[list[str]]:
+    """What an approval shows of staging: its health, smoke and soak results, in that order."""
+    return [staging.record.get(name, []) for name in ("health", "smoke", "metrics")]
 
 
 def _record_sources(sources: RecordSources) -> dict[str, str | list[str]]:
@@ -465,10 +537,12 @@ def share_params(dag: DAG, params: dict[str, Any]) -> None:
     get_merged_defaults): with ~40 tasks and 7 schema-rich params that copying was over half of the
     parse time of a service. Nothing mutates params after parsing, so one shared, equal dict gives
     every task exactly what the copies held. (Tasks never read params: the validate task turns them
-    into the RunRequest.)
+    into the RunRequest.) Human-in-the-loop tasks keep their own: their params are the question's form
+    fields (the approval's comment), not the run's.
     """
     dag.params = params  # type: ignore[assignment]  # the attrs converter builds the ParamsDict
     shared = dag.params
     shared._fill_missing_param_source("dag")
     for op in dag.tasks:
-        op.params = shared
+        if not isinstance(op, HITLOperator):
+            op.params = shared

@@ -6,6 +6,16 @@ Required actions, or the task's Required actions tab) or over the REST API
 (`PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails`), or until the
 scheduler's timeout sweep applies `approvals.on_timeout`. It then resumes in `execute_complete`.
 
+An answer given within seconds of the question meets an Airflow 3.3 scheduler race (the same as
+apache/airflow#71580 for deferral, here for awaiting_input): the executor's late "success" event for the
+process that parked the task reaches the scheduler when the resumed task is already queued or running,
+and the scheduler fails it "externally" - the answer is then lost with that try. So the task has a retry
+(deploy_dag.graph), and a retry first looks for the answer before asking again, over the REST API
+(connection `airlock_api`, as the run note does; the Task SDK's own HITL read is not served to workers on
+3.3.2): on the task instance's question (failed while queued, the task instance keeps its id, and the
+answer is there until a new ask clears it), else on the earlier tries' questions. Only when none holds
+an answer, or they cannot be read, does it ask again.
+
 What the person sees is decided by airlock.people (subject, body with the evidence gathered here from
 earlier tasks' XComs, who may answer: hotfixes ask the hotfix approvers). What the answer does:
 Approve - the task succeeds and the run goes on; Reject (by a person or by the timeout) - the task fails
@@ -19,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Context, Param
@@ -102,6 +113,21 @@ def gather_evidence(
     )
 
 
+def answer_event(detail: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A try's HITL detail (REST API) -> the event Airflow resumes the task with, if it was answered."""
+    if not detail.get("response_received") or not detail.get("chosen_options"):
+        return None
+    user = detail.get("responded_by_user")
+    return {
+        "chosen_options": list(detail["chosen_options"]),
+        "params_input": dict(detail.get("params_input") or {}),
+        "responded_at": datetime.fromisoformat(str(detail["responded_at"]).replace("Z", "+00:00")),
+        "responded_by_user": dict(user) if user else None,
+        "timedout": not user,  # only the timeout sweep answers without a user
+        ASKED_AT: detail.get("created_at"),
+    }
+
+
 class DeploymentApprovalOperator(DashboardLinkMixin, RequestBound, HITLOperator):
     """Ask the spec's approvers to Approve or Reject this run at `gate` (airlock.people.Gate:
     before_production | before_last_canary_step). Returns the Decision dict when approved."""
@@ -153,6 +179,9 @@ class DeploymentApprovalOperator(DashboardLinkMixin, RequestBound, HITLOperator)
         )
         if not asks:
             raise AirflowSkipException(self._why_not_asked(spec, request))
+        earlier = self._earlier_answer(context)
+        if earlier is not None:
+            return self.execute_complete(context, earlier, asked_at=earlier.pop(ASKED_AT, None))
         evidence = gather_evidence(self._pull_evidence(context["ti"]), request, self.gate, spec.container)
         timeout_option = people.approval_timeout_option(spec)
         approvers = people.approvers(spec, request)
@@ -194,6 +223,57 @@ class DeploymentApprovalOperator(DashboardLinkMixin, RequestBound, HITLOperator)
         raise RuntimeError(
             "the human-in-the-loop task did not park to wait for its answer (needs Airflow 3.3's awaiting_input)"
         )
+
+    def _earlier_answer(self, context: Context) -> dict[str, Any] | None:
+        """On a retry: the answer an earlier try of this task instance got, as a resume event (None: none
+        got one, or they cannot be read). See the module docstring for why a retry can follow an answer."""
+        ti = context["ti"]
+        try_number = int(getattr(ti, "try_number", 1) or 1)
+        if try_number <= 1:
+            return None
+        # None: the task instance's question as it is now (an earlier try asked it under the same id),
+        # then the earlier tries' questions (kept with the task instance's history), newest first
+        for earlier in [None, *range(try_number - 1, 0, -1)]:
+            where = f"try {earlier}'s question" if earlier else "this task's question"
+            try:
+                detail = self.read_answer(ti.dag_id, ti.run_id, ti.task_id, earlier)
+            except Exception as exc:
+                self.log.warning("Try %d: could not read %s (%s).", try_number, where, exc)
+                continue
+            event = answer_event(detail)
+            if event is not None:
+                self.log.warning(
+                    "Try %d: %s was answered (%s) but Airflow failed the resumed task before it could act "
+                    "on the answer (a scheduler race, see operators/approval.py). Acting on that answer now "
+                    "instead of asking again.",
+                    try_number,
+                    where,
+                    ", ".join(event["chosen_options"]),
+                )
+                return event
+        self.log.info("Try %d: no earlier answer to this question was found; asking again.", try_number)
+        return None
+
+    def read_answer(self, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> dict[str, Any]:
+        """GET a question and its answer from the public REST API (connection `airlock_api`): the task
+        instance's current one, or that of try `try_number`; {} when there is none."""
+        import requests
+        from airflow.sdk import BaseHook
+
+        # the run note's connection and login (operators.record); a missing connection raises
+        from operators.record import API_CONN_ID, _base_url, _token
+
+        conn = BaseHook.get_connection(API_CONN_ID)
+        base = _base_url(conn)
+        url = (
+            f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+            f"{quote(task_id, safe='')}/-1/hitlDetails" + (f"/tries/{try_number}" if try_number else "")
+        )
+        response = requests.get(url, headers={"Authorization": f"Bearer {_token(conn, base)}"}, timeout=10)
+        if response.status_code == 404:  # no such question
+            return {}
+        response.raise_for_status()
+        return dict(response.json())
 
     def _why_not_asked(self, spec: ServiceSpec, request: RunRequest) -> str:
         if request.dry_run:

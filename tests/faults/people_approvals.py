@@ -163,6 +163,11 @@ def decided(task_id: str, choice: str, by: str | None, comment: str = "", reason
             problems.append(f"no Slack message shows the decision {sentence!r}")
         if reason and reason not in announced:
             problems.append(f"the outcome message does not say {reason!r}: {announced[:300]!r}")
+        tries = int((d.tis().get(task_id) or {}).get("try_number") or 1)
+        if tries > 1:  # see operators/approval.py: the answer came within seconds of the question
+            r.notes.append(
+                f"{task_id}: Airflow failed try 1 after the answer (scheduler race); try {tries} acted on it"
+            )
         # the answer as Airflow keeps it: the person's name (the REST API's view of the question)
         q = d.api.request(
             "GET", f"/dags/{d.scenario.dag_id}/dagRuns/{d.run_id}/taskInstances/{task_id}/-1/hitlDetails"

@@ -219,3 +219,78 @@ def test_evidence_lines_from_earlier_results() -> None:
     # the last gate that ran counts (a2 did not run); no plan yet before production; no canary weight
     assert evidence == people.Evidence(last_verdict="a1: pass - ok")
     assert approval_module.EVIDENCE_FIELDS == ("preflight", "staging", "plan", "verdicts")
+
+
+def test_a_retry_acts_on_the_answer_an_earlier_try_got(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer came within seconds and Airflow's scheduler failed the resumed try (a stale executor
+    event): the retry must not ask again, it acts on what the person answered."""
+    asked: list[Any] = []
+    monkeypatch.setattr(
+        "airflow.providers.standard.operators.hitl.upsert_hitl_detail", lambda **kw: asked.append(kw)
+    )
+    op = _op("before_last_canary_step")
+    reads: list[int] = []
+
+    def read(dag_id: str, run_id: str, task_id: str, try_number: int | None) -> dict[str, Any]:
+        reads.append(try_number)
+        if try_number is None:  # the retry runs under a new id: no question of its own yet
+            return {}
+        return {
+            "response_received": True,
+            "chosen_options": ["Reject"],
+            "params_input": {"comment": "p99 looks odd"},
+            "responded_at": "2026-12-02T18:00:42Z",
+            "responded_by_user": {"id": "alice", "name": "alice"},
+            "created_at": "2026-12-02T18:00:40Z",
+        }
+
+    monkeypatch.setattr(op, "read_answer", read)
+    ti = FakeTI()
+    ti.try_number = 2
+    with pytest.raises(
+        AirflowFailException, match="'Reject' by alice at 2026-12-02 18:00:42 UTC: p99 looks odd"
+    ):
+        op.execute({"ti": ti, "task_instance": ti})
+    assert reads == [None, 1] and asked == []  # read try 1's answer, asked nobody again
+    assert ti.pushed[DECISIONS_KEY][0]["waited_s"] == 2.0
+
+
+def test_a_retry_asks_again_when_no_earlier_try_was_answered(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[Any] = []
+    monkeypatch.setattr(
+        "airflow.providers.standard.operators.hitl.upsert_hitl_detail", lambda **kw: asked.append(kw)
+    )
+    op = _op()
+    monkeypatch.setattr(op, "read_answer", lambda *a: {"response_received": False})
+    ti = FakeTI()
+    ti.try_number = 2
+    with pytest.raises(TaskAwaitingInput):
+        op.execute({"ti": ti, "task_instance": ti})
+    assert len(asked) == 1
+    # the earlier answers cannot be read (no airlock_api connection): ask again rather than fail
+    monkeypatch.setattr(op, "read_answer", lambda *a: (_ for _ in ()).throw(RuntimeError("no connection")))
+    with pytest.raises(TaskAwaitingInput):
+        op.execute({"ti": ti, "task_instance": ti})
+    assert len(asked) == 2
+
+
+def test_a_retry_under_the_same_id_finds_the_answer_on_its_own_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Failed while queued, the task instance keeps its id: the answer is on its current question, and the
+    REST API has no history of try 1 to show."""
+    monkeypatch.setattr("airflow.providers.standard.operators.hitl.upsert_hitl_detail", lambda **kw: None)
+    op = _op()
+    own = {
+        "response_received": True,
+        "chosen_options": ["Approve"],
+        "params_input": {"comment": "hotfix for INC-42"},
+        "responded_at": "2026-12-02T18:00:42+00:00",
+        "responded_by_user": {"id": "dave", "name": "dave"},
+    }
+    monkeypatch.setattr(op, "read_answer", lambda d, r, t, try_number: {} if try_number else own)
+    ti = FakeTI()
+    ti.try_number = 2
+    result = op.execute({"ti": ti, "task_instance": ti})
+    assert (result["by"], result["choice"], result["comment"]) == ("dave", "Approve", "hotfix for INC-42")
+    assert result["waited_s"] is None  # when it was asked is not known on this path
