@@ -55,6 +55,12 @@ def defer_timeout_s(plan: GatePlan) -> float:
     return timeout_s(plan)
 
 
+def optional_bool_of(value: Any) -> bool | None:
+    from sensors.gate_inputs import optional_bool
+
+    return optional_bool(value)
+
+
 def under_dag_test() -> bool:
     """Whether this task runs inside `dag.test()` (in-process supervisor comms). Airflow 3.3.2's dag.test
     resumes the task on every trigger event - an end event's XComs are dropped and its payload is just
@@ -321,7 +327,28 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
             raise AirflowFailException(f"the question to a person ended without an answer: {event['error']}")
         if not event or "verdict" not in event:
             raise AirflowFailException(f"metrics gate ended without a verdict: {event!r}")
-        return self.finish(Verdict.from_dict(event["verdict"]), context, current)
+        verdict = Verdict.from_dict(event["verdict"])
+        return self.finish(verdict, context, current or self.rebuilt_state(context, verdict))
+
+    def rebuilt_state(self, context: Context, verdict: Verdict) -> GateRound:
+        """The gate's state when the resume brought none: Airflow 3.3.2's dag.test() resumes a task with
+        only the trigger's event (it drops the deferral's kwargs). The plan is rebuilt to have started
+        when the verdict says, the answers so far are this task's own DECISIONS_KEY XCom."""
+        import time
+        from dataclasses import replace
+
+        from sensors.gate_answers import GateRound
+
+        ti = context["ti"]
+        plan = replace(self.plan(), started_at=time.time() - verdict.elapsed_s, duration_s=verdict.duration_s)
+        decisions = ti.xcom_pull(task_ids=ti.task_id, key=DECISIONS_KEY) or []
+        return GateRound(
+            plan.to_dict(),
+            asking="control" if self.asks_while_observing else None,
+            decisions=list(decisions),
+            health_ok=optional_bool_of(self.health_ok),
+            smoke_ok=optional_bool_of(self.smoke_ok),
+        )
 
     def answered(self, context: Context, event: dict[str, Any], state: GateRound) -> dict[str, Any]:
         """Turn the answer into a Decision (pushed, logged) and act on it."""
@@ -387,7 +414,8 @@ class MetricsSensor(DashboardLinkMixin, RequestBound, BaseSensorOperator):
         except Exception as exc:  # noqa: BLE001 - no question (yet), or the API could not say: ask as usual
             self.log.debug("No recorded answer to read: %s", exc)
             return None
-        if not detail.response_received or not detail.chosen_options:
+        # None: nothing to read (dag.test()'s in-process supervisor does not serve this request)
+        if detail is None or not detail.response_received or not detail.chosen_options:
             return None
         user = detail.responded_by_user
         self.log.info(
