@@ -3,7 +3,12 @@
 Each scenario's service asks for an approval (spec `approvals`); a person logs in (SimpleAuthManager
 users of the stack, tests/faults/people.py) and answers the question as the UI's Required actions page
 does. Besides the matrix's invariant (one version everywhere, the record, the lock released, Slack told
-the outcome), each checks the record's `decisions`, the run's reason and the Slack messages.
+the outcome), each checks the record's `decisions`, the run's reason, the run note, who Airflow says
+answered, and the Slack messages (asked; the outcome repeats the decision).
+
+The people answer as soon as the question is asked - within a second or two, faster than a person in the
+UI. That meets an Airflow 3.3 scheduler race in some runs (operators/approval.py: the resumed try is failed
+and its retry acts on the answer); the scenario must end the same either way, and says so in its notes.
 
 * p01: approval before production. carol (not an approver) is refused with 403; alice approves with a
   comment -> deployed; the record's decision is alice's Approve with her comment; Slack was asked
@@ -163,6 +168,9 @@ def decided(task_id: str, choice: str, by: str | None, comment: str = "", reason
             problems.append(f"no Slack message shows the decision {sentence!r}")
         if reason and reason not in announced:
             problems.append(f"the outcome message does not say {reason!r}: {announced[:300]!r}")
+        note = str(d.api.dag_run(d.scenario.dag_id, d.run_id).get("note") or "")
+        if f"Decision: {sentence}" not in note:
+            problems.append(f"the run note does not show the decision: {note[:400]!r}")
         tries = int((d.tis().get(task_id) or {}).get("try_number") or 1)
         if tries > 1:  # see operators/approval.py: the answer came within seconds of the question
             r.notes.append(

@@ -27,6 +27,8 @@ def test_people_scenario(fault_matrix: dict[str, Result], key: str) -> None:
     if key not in fault_matrix:
         pytest.skip(f"not selected by AIRLOCK_FAULTS={os.environ.get('AIRLOCK_FAULTS')}")
     result = fault_matrix[key]
+    # what the people did and any notes (shown with pytest -rP for a passing scenario)
+    print(f"{key}: {result.outcome}; did: {result.struck}; notes: {result.notes or '-'}")
     detail = "\n".join([f"did: {result.struck}", *result.problems, *result.notes])
     assert result.ok, detail
 
