@@ -30,6 +30,7 @@ one that stopped the run (a Reject, or Roll back now), and then the run's `reaso
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from statistics import mean
@@ -282,6 +283,29 @@ def describe_stop(decision: Mapping[str, Any]) -> str:
     return f"{verb}: nobody answered{within}, the timeout chose {decision.get('choice')!r} ({where})"
 
 
+def decode_json_text(value: Any) -> Any:
+    """A task result that reached XCom as JSON text instead of the object: a gate ended in the triggerer
+    (TaskSuccessEvent xcoms, Airflow 3.3.2) is read back as the string '{"decision": "pass", ...}'.
+    Decoded here, so the record and the approvals read it like any other result."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _decoded(values: Mapping[str, Any]) -> dict[str, Any]:
+    """decode_json_text on every value, and on the per-task values of the {task_id: value} fields."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        value = decode_json_text(value)
+        if isinstance(value, dict) and name in ("metrics", "health", "smoke", "decisions"):
+            value = {k: decode_json_text(v) for k, v in value.items()}
+        out[name] = value
+    return out
+
+
 def build_record(
     *,
     run: Mapping[str, Any],
@@ -299,7 +323,7 @@ def build_record(
     `task_durations`: task id -> seconds, for finished tasks (Airflow's task breadcrumbs).
     Kubernetes bodies among the values keep no pod env value or Secret data (redact.py).
     """
-    values = redact_body(values)
+    values = redact_body(_decoded(values))
     plan = values.get("plan")
     rollback = values.get("rollback")
     dry_run = bool(run.get("dry_run", False))

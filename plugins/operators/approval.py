@@ -16,6 +16,12 @@ and the scheduler fails it "externally" - the answer is then lost with that try.
 answer is there until a new ask clears it), else on the earlier tries' questions. Only when none holds
 an answer, or they cannot be read, does it ask again.
 
+The deploy lock is held while the question waits: its Lease is renewed by production writes and waiting
+triggers, and an awaiting_input task has neither, so before asking the task makes the run's Lease last
+the whole wait (response_timeout + the lease TTL) and shrinks it back to the TTL once answered. Another
+run of the service is then refused at its lock (naming this run and until when) instead of taking an
+expired lock and deploying over a canary that waits at its weight.
+
 What the person sees is decided by airlock.people (subject, body with the evidence gathered here from
 earlier tasks' XComs, who may answer: hotfixes ask the hotfix approvers). What the answer does:
 Approve - the task succeeds and the run goes on; Reject (by a person or by the timeout) - the task fails
@@ -37,7 +43,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, T
 
 from airlock import people
 from airlock.durations import format_duration
-from airlock.record import previous_version
+from airlock.record import decode_json_text, previous_version
 from airlock.run_request import RunRequest
 from airlock.spec import ServiceSpec, spec_from
 from operators.links import DashboardLinkMixin
@@ -70,6 +76,7 @@ def comment_param() -> Param:
 def describe_result(task_id: str, value: Any) -> list[str]:
     """One line per result a task returned: 'staging.health: pass - 200 OK in 12 ms'. Results are
     CheckResult / Verdict / health dicts (status or decision, reason), or lists of them."""
+    value = decode_json_text(value)
     items = value if isinstance(value, list) else [value]
     lines = []
     for item in items:
@@ -98,11 +105,12 @@ def gather_evidence(
     ]
     last_verdict = None
     for task_id, verdict in reversed(list((values.get("verdicts") or {}).items())):
+        verdict = decode_json_text(verdict)
         if isinstance(verdict, Mapping) and (verdict.get("decision") or verdict.get("reason")):
             reason = str(verdict.get("reason") or "").strip()
             last_verdict = f"{task_id}: {verdict.get('decision')}" + (f" - {reason}" if reason else "")
             break
-    plans = [p for p in (values.get("plan") or {}).values() if isinstance(p, Mapping)]
+    plans = [p for p in map(decode_json_text, (values.get("plan") or {}).values()) if isinstance(p, Mapping)]
     weights = request.canary_weights
     return people.Evidence(
         previous_version=previous_version(plans[0], container) if plans else None,
@@ -189,6 +197,8 @@ class DeploymentApprovalOperator(DashboardLinkMixin, RequestBound, HITLOperator)
         self.body = people.approval_body(self.gate, spec, request, evidence, timeout_option)
         self.assigned_users = [{"id": user, "name": user} for user in approvers] or None
         self.notifiers = self._notifiers(spec)
+        wait = spec.approvals.timeout.total_seconds()
+        self._hold_lock(spec, request, wait, "for the wait for an answer", fail_on_loss=context["ti"])
         who = (
             ", ".join(approvers)
             + (
@@ -275,6 +285,77 @@ class DeploymentApprovalOperator(DashboardLinkMixin, RequestBound, HITLOperator)
         response.raise_for_status()
         return dict(response.json())
 
+    # -- the deploy lock while the question waits ------------------------------------------------------
+
+    def _hold_lock(
+        self, spec: ServiceSpec, request: RunRequest, wait_s: float, why: str, fail_on_loss: Any = None
+    ) -> None:
+        """Make the run's Lease last `wait_s` + its TTL from now (0: back to the TTL). A lost lock fails the
+        task when `fail_on_loss` (the task instance, before asking: the run's next write would be fenced
+        anyway); a Kubernetes error only warns - the question is asked, with the lock as short as before."""
+        from airlock.kube.lock import LockLost, fenced_message, lease_decision, renewed_body
+        from operators.lease import fenced_dag, lease_ref
+
+        if request.dry_run or not fenced_dag(self):
+            return
+        ref = lease_ref(spec, request.run_id)
+        seconds = int(wait_s) + ref.ttl_seconds
+        try:
+            kube = self.lock_kube(spec)
+            for _ in range(3):
+                now = datetime.now(UTC)
+                lease = kube.get("leases", ref.namespace, ref.name)
+                decision = lease_decision(lease, ref.holder, now, seconds)
+                if decision.action == "lost":
+                    raise LockLost(fenced_message(ref, decision.reason))
+                if lease is None:
+                    self.log.warning("No deploy lock Lease %s/%s to hold %s.", ref.namespace, ref.name, why)
+                    return
+                try:
+                    kube.replace(
+                        "leases",
+                        ref.namespace,
+                        ref.name,
+                        renewed_body(lease, ref.holder, now, seconds),
+                        what=f"(hold deploy lock {why})",
+                    )
+                except Exception as exc:
+                    if getattr(exc, "status", None) == 409:  # written meanwhile: read and decide again
+                        continue
+                    raise
+                self.log.info(
+                    "Deploy lock %s/%s held by this run for %s from now (%s)%s.",
+                    ref.namespace,
+                    ref.name,
+                    format_duration(seconds),
+                    why,
+                    f": another run of {spec.service} is refused at its lock meanwhile"
+                    if wait_s
+                    else ", renewed by the run's next writes as usual",
+                )
+                return
+            raise LockLost(fenced_message(ref, "the lease changed under us three times in a row"))
+        except LockLost as exc:
+            self.log.error("%s", exc)
+            if fail_on_loss is not None:
+                fail_on_loss.xcom_push(key=FAILURE_REASON_KEY, value=str(exc))
+                raise AirflowFailException(str(exc)) from exc
+        except Exception as exc:
+            self.log.warning(
+                "Could not hold the deploy lock %s (%s): it stays as long as it was (%s), and another run could "
+                "take it if nothing renews it.",
+                why,
+                exc,
+                format_duration(ref.ttl_seconds),
+            )
+
+    def lock_kube(self, spec: ServiceSpec) -> Any:
+        """The production cluster's client for the Lease (the same connection the lock task uses)."""
+        from airlock.kube.api import Kube
+        from operators._kube import api_client
+
+        return Kube(api_client(spec, "production"), log=self.log)
+
     def _why_not_asked(self, spec: ServiceSpec, request: RunRequest) -> str:
         if request.dry_run:
             return "dry run: nothing will be changed, so there is nothing to approve"
@@ -326,6 +407,8 @@ class DeploymentApprovalOperator(DashboardLinkMixin, RequestBound, HITLOperator)
         ti = context["ti"]
         ti.xcom_push(key=DECISIONS_KEY, value=[decision.to_dict()])
         self.log.info("Decision: %s", decision.sentence())
+        if self.has_request:  # answered: the lock goes back to its usual length (renewed by the writes)
+            self._hold_lock(spec_from(self.spec), self.run_request, 0, "now that the question is answered")
         if decision.action == "approve":
             self.log.info("Approved: the deployment goes on (%s).", people.MEANING[people.APPROVE])
             return decision.to_dict()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from airlock.durations import parse_duration
 from demo.slack_standin import message_text
 from tests.faults.matrix import RUN_TIMEOUT_S, Driver, Result, Scenario
 from tests.faults.people import (
@@ -74,6 +75,14 @@ def _question_for(d: Driver, task_id: str, approvers: list[str]) -> tuple[dict[s
         problems.append(f"the subject does not name the version: {q.get('subject')!r}")
     if q.get("options") != ["Approve", "Reject"]:
         problems.append(f"options {q.get('options')}")
+    # nothing renews the deploy lock while the task awaits input: it must last the whole wait
+    wait = parse_duration(d.scenario.spec["approvals"]["timeout"]).total_seconds()
+    lease = d.get(
+        f"/apis/coordination.k8s.io/v1/namespaces/{d.scenario.namespace}/leases/airlock-{d.scenario.service}"
+    )
+    held = int(((lease or {}).get("spec") or {}).get("leaseDurationSeconds") or 0)
+    if held < wait:
+        problems.append(f"the deploy lock lasts {held}s while the question may wait {wait:.0f}s")
     listed = required_actions(person(d.stack, approvers[0]), d.scenario.dag_id, d.run_id)
     if task_id not in [item["task_instance"]["task_id"] for item in listed]:
         problems.append(f"{approvers[0]}'s Required actions do not list {task_id}: {listed}")

@@ -294,3 +294,68 @@ def test_a_retry_under_the_same_id_finds_the_answer_on_its_own_question(
     result = op.execute({"ti": ti, "task_instance": ti})
     assert (result["by"], result["choice"], result["comment"]) == ("dave", "Approve", "hotfix for INC-42")
     assert result["waited_s"] is None  # when it was asked is not known on this path
+
+
+class FakeLeases:
+    """The Lease API as the lock sees it: get / replace of one Lease."""
+
+    def __init__(self, holder: str, renewed: datetime, ttl: int = 300) -> None:
+        self.lease: dict[str, Any] = {
+            "metadata": {"name": "airlock-web", "resourceVersion": "7"},
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": ttl,
+                "renewTime": renewed.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            },
+        }
+        self.writes: list[dict[str, Any]] = []
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any]:
+        return self.lease
+
+    def replace(self, resource: str, namespace: str, name: str, body: dict[str, Any], what: str = "") -> None:
+        self.writes.append(body)
+        self.lease = body
+
+
+def _locked_op(monkeypatch: pytest.MonkeyPatch, leases: FakeLeases) -> DeploymentApprovalOperator:
+    monkeypatch.setattr("airflow.providers.standard.operators.hitl.upsert_hitl_detail", lambda **kw: None)
+    monkeypatch.setattr("operators.lease.fenced_dag", lambda task: True)  # a deploy DAG with acquire_lock
+    op = _op("before_last_canary_step")
+    monkeypatch.setattr(op, "lock_kube", lambda spec: leases)
+    return op
+
+
+def test_the_lock_lasts_the_whole_wait_and_shrinks_back_once_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from operators.lease import run_holder
+
+    leases = FakeLeases(run_holder("manual__1"), datetime.now(UTC))
+    op = _locked_op(monkeypatch, leases)
+    ti = FakeTI()
+    with pytest.raises(TaskAwaitingInput):
+        op.execute({"ti": ti, "task_instance": ti})
+    # the 20 s question + the lease TTL (300 s): nothing renews the lease while the task awaits input
+    assert leases.writes[-1]["spec"]["leaseDurationSeconds"] == 20 + 300
+    assert leases.writes[-1]["spec"]["holderIdentity"] == run_holder("manual__1")
+    with pytest.raises(AirflowFailException):
+        op.execute_complete({"ti": ti}, _answer(people.REJECT, "alice"), asked_at=ASKED.isoformat())
+    assert leases.writes[-1]["spec"]["leaseDurationSeconds"] == 300
+
+
+def test_a_lock_taken_by_another_run_fails_before_asking(monkeypatch: pytest.MonkeyPatch) -> None:
+    leases = FakeLeases("other-installation/manual__9", datetime.now(UTC))
+    op = _locked_op(monkeypatch, leases)
+    ti = FakeTI()
+    with pytest.raises(AirflowFailException, match="FENCED: deploy lock .*other-installation/manual__9"):
+        op.execute({"ti": ti, "task_instance": ti})
+    assert leases.writes == [] and "FENCED" in ti.pushed[FAILURE_REASON_KEY]
+
+
+def test_evidence_reads_a_verdict_stored_as_json_text() -> None:
+    s = _spec()
+    request = build_run_request({"version": "2.0.0"}, s, run_id="r", triggered_by="carol")
+    text = '{"decision": "pass", "reason": "error rate 0.1 % vs limit 5 %"}'
+    evidence = gather_evidence({"verdicts": {"a1": text}}, request, "before_production")
+    assert evidence.last_verdict == "a1: pass - error rate 0.1 % vs limit 5 %"

@@ -193,3 +193,16 @@ def test_approval_needed_message_says_what_who_where_and_the_timeout() -> None:
         timeout_option="Reject",
     )
     assert "anyone who may edit this DAG's runs; no time limit" in nobody["text"]
+
+
+def test_a_verdict_read_back_as_json_text_counts_like_any_other() -> None:
+    """A gate ended in the triggerer (TaskSuccessEvent xcoms) is read back as JSON text on Airflow 3.3.2:
+    the run note said 'metrics not run' for a canary whose analysis passed."""
+    verdict = '{"decision": "pass", "reason": "all metrics within limits", "metrics": []}'
+    record = build_record(
+        run=RUN,
+        values={"metrics": {"production.canary.analysis_1": verdict, "validation.metrics": None}},
+        task_states={"production.canary.analysis_1": "success"},
+    )
+    assert record["checks"]["metrics"]["production.canary.analysis_1"]["decision"] == "pass"
+    assert "metrics 1 pass" in summarise(record)
