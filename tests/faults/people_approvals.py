@@ -114,8 +114,16 @@ def approve_as(task_id: str, refused: str, by: str, approvers: list[str], commen
 
 def reject_as(task_id: str, by: str, comment: str, canary_live: bool = False) -> Any:
     def strike(d: Driver) -> str:
-        _, problems = _question_for(d, task_id, APPROVERS)
+        q, problems = _question_for(d, task_id, APPROVERS)
         if canary_live:
+            # the evidence: the canary's weight, production before the run, the passing analysis
+            for words in (
+                "canary now at 50 %",
+                "production now: v1",
+                "**Last verdict**: production.canary.analysis_1: pass",
+            ):
+                if words not in str(q.get("body")):
+                    problems.append(f"the question's body lacks {words!r}: {str(q.get('body'))[:600]!r}")
             canary = d.get(
                 f"/apis/apps/v1/namespaces/{d.scenario.namespace}/deployments/{d.scenario.service}-canary"
             )
