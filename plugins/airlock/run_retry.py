@@ -113,7 +113,7 @@ def refusal(
             f"run's rollback plan ({env.previous_version or 'the recorded state'}): the rollback undid what "
             f"the kept task(s) {shown} did, so {resumed[0]} would act on a deployment that is no longer "
             f"there. Nothing was changed. Retry from the start of {env.environment} instead: clear task "
-            f"{start} with Downstream (UI: Clear task, Downstream; REST: POST "
+            f"{start} with Downstream (UI: Clear Task Instance, Downstream on; REST: POST "
             f'/api/v2/dags/<dag_id>/clearTaskInstances {{"dag_run_id": ..., "task_ids": ["{start}"], '
             f'"include_downstream": true, "only_failed": false, "reset_dag_runs": true}}). See docs/retry.md.'
         )

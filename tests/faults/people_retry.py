@@ -11,9 +11,11 @@ with it (a setup is cleared with the tasks it covers), and that task decides whe
   v1, the canary and promotion it would validate were undone), nothing written. The person then clears
   `production.record_rollback_plan` as the refusal says: the run redeploys v2 and succeeds - production
   all v2, the record and Slack say it is a retry (attempt 3) and that it deployed, the lock released.
-* p2b: a run rolled back (v3 fails the canary analysis); the line is then stopped (the stop mark is written
-  as a failed rollback writes it, airlock.stop_line.mark_body). Clearing `production.record_rollback_plan`
-  is refused at the lock naming the stop mark; nothing is written; production stays on v1.
+* p2b: a run rolled back (v3 fails the canary analysis). Clearing the failed analysis is refused (the canary
+  it would judge was deleted by the rollback; the refusal names the kept canary step), nothing written.
+  Then the line is stopped (the stop mark written as a failed rollback writes it,
+  airlock.stop_line.mark_body): clearing `production.record_rollback_plan` is refused at the lock naming the
+  stop mark; nothing is written; production stays on v1.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.faults.world import BAD, NEW
 
 PLAN = "production.record_rollback_plan"
 HEALTH = "validation.health"
+ANALYSIS = "production.canary.analysis_1"
 LOCK = "acquire_lock"
 
 
@@ -214,6 +217,21 @@ def retry_with_line_stopped(d: Driver) -> str:
     notes.append(f"attempt 1: {first}, record {record.get('outcome')}")
     if record.get("outcome") != "rolled_back":
         raise RuntimeError(f"attempt 1 should have been rolled back: {record.get('outcome')}")
+    # a person clears the failed analysis: the canary it would judge was deleted by the rollback
+    since = len(d.audit())
+    clear(d, ANALYSIS)
+    second = wait_ended(d, "attempt 2 (clear of the failed canary analysis)")
+    refused = _lock_refusal(d, f"resume at {ANALYSIS}")
+    reason = str(d.xcom(LOCK, "failure_reason") or "")
+    if "production.canary.step_1" not in reason:
+        refused.append(f"the refusal does not name the kept canary step: {reason[:300]!r}")
+    writes = _workload_writes_since(d, since)
+    if refused or writes or second != "failed":
+        raise RuntimeError(
+            f"the canary analysis retry was not refused cleanly: run {second}; {refused}; writes {writes}"
+        )
+    notes.append(f"attempt 2 (clear {ANALYSIS}) refused at the lock: {reason[:160]}")
+
     s = d.scenario
     mark = StopMark(
         s.service,
@@ -229,7 +247,7 @@ def retry_with_line_stopped(d: Driver) -> str:
     d.env.setdefault("audit_since", {})[key] = since
     cleared = clear(d, PLAN)
     notes.append(f"line stopped; clear {PLAN}: {len(cleared)} tasks cleared")
-    return "v3 rolled back; stop mark written; cleared " + PLAN
+    return f"v3 rolled back; clear of {ANALYSIS} refused; stop mark written; cleared {PLAN}"
 
 
 def retry_refused_for_stopped_line(d: Driver, r: Result) -> list[str]:
@@ -261,7 +279,7 @@ RETRY_SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "p2b-retry-line-stopped",
-        "retry by Clear while the line is stopped",
+        "Clear of the failed canary analysis; Clear while the line is stopped",
         "after a rollback",
         BAD,
         ("line stopped",),
