@@ -461,6 +461,7 @@ def to_json(results: list[Result]) -> str:
                 "seconds": round(r.seconds, 1),
                 "struck": r.struck,
                 "problems": r.problems,
+                "notes": r.notes,
                 "run_id": r.run_id,
             }
             for r in results
