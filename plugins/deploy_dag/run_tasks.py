@@ -24,9 +24,10 @@ from operators.xcom_keys import FAILURE_REASON_KEY
 class ChooseStrategyOperator(BaseBranchOperator):
     """Follow the branch of the strategy the run's request chose; the other strategies' tasks skip.
 
-    Tasks later in the run that only one strategy needs (blue-green's old-colour cleanup) hang off this
-    branch too (`only_for`): the other strategies skip them here, instead of starting them on a worker
-    only to skip themselves."""
+    Tasks later in the run that only one strategy needs (blue-green's old-colour cleanup) are registered
+    with `only_for`: another strategy's run marks them skipped here, instead of starting them on a worker
+    only to skip themselves. (A branch skips only its direct downstream tasks that no followed task leads
+    to, and every strategy leads to the cleanup through validation: so they are skipped by name.)"""
 
     def __init__(self, *, first_task: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -34,25 +35,43 @@ class ChooseStrategyOperator(BaseBranchOperator):
         self.later_tasks: dict[str, list[str]] = {}  # strategy -> later task ids only it runs
 
     def only_for(self, strategy: str, task: BaseOperator) -> None:
-        """`task` runs only in runs of `strategy` (it still waits for its other upstream tasks)."""
+        """`task` runs only in runs of `strategy` (it still waits for its own upstream tasks)."""
         if strategy not in self.first_task:
             raise ValueError(
                 f"strategy {strategy!r} has no branch here; allowed: {', '.join(sorted(self.first_task))}"
             )
-        self >> task
         self.later_tasks.setdefault(strategy, []).append(task.task_id)
 
-    def choose_branch(self, context: Context) -> list[str]:
+    def not_for(self, strategy: str) -> list[str]:
+        """The later tasks a run of `strategy` skips (registered with `only_for` by another strategy)."""
+        return sorted(t for other, ids in self.later_tasks.items() if other != strategy for t in ids)
+
+    def choose_branch(self, context: Context) -> str:
         strategy = pull_request(context).strategy
-        chosen = [self.first_task[strategy], *self.later_tasks.get(strategy, [])]
-        skipped = sorted(t for other, ids in self.later_tasks.items() if other != strategy for t in ids)
+        skipped = self.not_for(strategy)
         self.log.info(
             "This run deploys with strategy %s: continuing with %s%s",
             strategy,
-            ", ".join(chosen),
+            self.first_task[strategy],
             f"; skipping {', '.join(skipped)} (only for another strategy)" if skipped else "",
         )
-        return chosen
+        return self.first_task[strategy]
+
+    def skip_all_except(self, ti: Any, branch_task_ids: Any) -> None:
+        """The branch's own skips, plus the chosen strategy's `not_for` tasks (in one request)."""
+        from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+        # a list: do_branch may hand over a generator, which must reach the base class unconsumed
+        chosen = [branch_task_ids] if isinstance(branch_task_ids, str) else list(branch_task_ids or [])
+        strategy = next((name for name, first in self.first_task.items() if first in chosen), None)
+        later = [(task_id, ti.map_index) for task_id in self.not_for(strategy)] if strategy else []
+        try:
+            super().skip_all_except(ti, chosen)
+        except DownstreamTasksSkipped as skipped:
+            # (the SDK's exception class has an untyped __init__)
+            raise DownstreamTasksSkipped(tasks=[*skipped.tasks, *later]) from None  # type: ignore[no-untyped-call]
+        if later and ti.map_index == -1:
+            raise DownstreamTasksSkipped(tasks=later)  # type: ignore[no-untyped-call]
 
 
 class MarkDeployedOperator(BaseOperator):
