@@ -16,6 +16,8 @@ lowered - for the gate it is the same shortfall.
 * p14: abort mid-canary: while the analysis observes, alice answers "Roll back now" -> rolled back.
 * p15: a pause step (`pause_at: [50]`): the passing analysis waits; bob answers "Observe another step"
   -> it observes one more step and pauses again; alice answers "Continue" -> deployed.
+* p17: a hold nobody answers: after `hold.timeout` (20 s) Airflow's scheduler applies the question's
+  default, `hold.on_timeout` (rollback) -> rolled back, recorded as the timeout's decision.
 * p16: abort during a canary *step* (its rollout wait, v4 takes 32 s to start): the admin marks the
   running step failed (REST PATCH of the task instance, the UI's "Mark as failed") -> the rollback runs.
 """
@@ -54,12 +56,16 @@ ROLLED_BACK = ("rolled back",)
 
 
 def _spec(
-    steps: list[int], step: str = "20s", pause_at: list[int] | None = None, **metrics: Any
+    steps: list[int],
+    step: str = "20s",
+    pause_at: list[int] | None = None,
+    hold_for: str = "30m",
+    **metrics: Any,
 ) -> dict[str, Any]:
     return {
         "strategy": {"canary": {"steps": steps, "step_duration": step, "pause_at": pause_at or []}},
         "metrics": metrics,
-        "hold": {"approvers": list(HOLDERS), "timeout": "30m", "on_timeout": "rollback"},
+        "hold": {"approvers": list(HOLDERS), "timeout": hold_for, "on_timeout": "rollback"},
     }
 
 
@@ -163,6 +169,14 @@ def pause_observe_then_continue(d: Driver) -> str:
         _problem(d, f"the second pause still shows the first answer: {again.get('chosen_options')}")
     answer(person(d.stack, "alice"), d.scenario.dag_id, d.run_id, ANALYSIS_1, "Continue", "looks good twice")
     return f"{ANALYSIS_1} paused; bob: Observe another step; paused again; alice: Continue"
+
+
+def nobody_answers_the_hold(d: Driver) -> str:
+    q = wait_for_question(d, ANALYSIS_1)
+    _check_question(d, ANALYSIS_1, q, CANARY_OPTIONS, d.scenario.spec["strategy"]["canary"]["steps"][0])
+    asked = time.monotonic()
+    ti = d.wait_task(ANALYSIS_1, ("success", "failed", "upstream_failed"), timeout=RUN_TIMEOUT_S)
+    return f"nobody answered; {ANALYSIS_1} {ti.get('state')} {time.monotonic() - asked:.0f}s after it held"
 
 
 def mark_step_failed(d: Driver) -> str:
@@ -301,6 +315,20 @@ CANARY_SCENARIOS: list[Scenario] = [
                 (ANALYSIS_1, "pause", "Continue", "alice", "looks good twice"),
             ),
             states(analysis_1="success", promote="success"),
+        ),
+    ),
+    Scenario(
+        key="p17-hold-timeout",
+        fault="quiet canary holds; nobody answers within hold.timeout 20s (on_timeout: rollback)",
+        phase="canary analysis (hold)",
+        version=NEW,
+        expect=ROLLED_BACK,
+        spec=_spec([50, 100], hold_for="20s", on_inconclusive="hold", thresholds=QUIET),
+        strike=nobody_answers_the_hold,
+        check=all_of(
+            decisions((ANALYSIS_1, "hold", "Roll back now", None, "")),
+            reason_starts("rolled back: nobody answered within "),
+            states(analysis_1="failed", rollback="success"),
         ),
     ),
     Scenario(
