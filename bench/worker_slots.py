@@ -56,8 +56,9 @@ def measure(stack: Stack) -> int:
     duration_sum = sum(ti.get("duration") or 0.0 for ti in tis)
     slots = sum(running.values())
     print(f"run {run_id}: {state}")
+    # most worker-slot time first: where to look to bring the share down
     print(f"{'task':45} {'running s':>10} {'deferred s':>11}")
-    for task in sorted(set(running) | set(deferred), key=lambda t: -(running[t] + deferred[t])):
+    for task in sorted(set(running) | set(deferred), key=lambda t: (-running[t], -deferred[t], t)):
         print(f"{task:45} {running[task]:10.1f} {deferred[task]:11.1f}")
     print(f"\nwall time of the run          {wall:8.1f} s")
     print(f"worker-slot time (running)    {slots:8.1f} s")
