@@ -118,6 +118,20 @@ def sigkill(task_id: str, after_write: bool = False) -> Any:
     return strike
 
 
+def sigkill_during_write(task_id: str, held_s: float = 6.0) -> Any:
+    """SIGKILL the canary step's process while the answer to its first Deployment write is held back
+    (kubesim applies the write, then holds the answer `held_s`): the kill lands in the middle of its work.
+    The step hands its rollout wait to the triggerer right after that write, so its process lives only a
+    fraction of a second after writing: a plain kill after the write would race that hand-over."""
+    kill = sigkill(task_id, after_write=True)
+
+    def strike(d: Driver) -> str:
+        held = on_step_writes(delay=held_s, after=True, count=1)(d)
+        return f"{held}; {kill(d)}"
+
+    return strike
+
+
 def restart(component: str, task_id: str, states: tuple[str, ...], sig: int) -> Any:
     def strike(d: Driver) -> str:
         d.wait_task(task_id, states)
@@ -304,7 +318,7 @@ SCENARIOS: list[Scenario] = [
         "canary step",
         NEW,
         ROLLED_BACK,
-        strike=sigkill(STEP, after_write=True),
+        strike=sigkill_during_write(STEP),
         check=task_failed(STEP),
     ),
     Scenario(
