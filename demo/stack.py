@@ -471,7 +471,7 @@ class Stack:
         self.airflow_home.mkdir(parents=True, exist_ok=True)
         # Airlock's DAG library preloaded in every Airflow process, so task processes inherit it (see there)
         (self.airflow_home / "config").mkdir(exist_ok=True)
-        shutil.copy(REPO / "demo" / "airflow_local_settings.py", self.airflow_home / "config")
+        shutil.copy(REPO / "config" / "airflow_local_settings.py", self.airflow_home / "config")
         # Pre-seed the simple auth manager's password file: standalone keeps an existing one, so the
         # demo knows the login (for the REST API and the run-note connection) before Airflow starts.
         (self.airflow_home / "simple_auth_manager_passwords.json.generated").write_text(

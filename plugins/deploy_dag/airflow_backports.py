@@ -12,7 +12,7 @@ pending (until it passes and is marked missed). Seen in the fault matrix (tests/
 
 `apply()` replaces that one function with the same code, decoding the interval as DagRun creation does
 (`airflow.serialization.decoders.decode_deadline_alert`). It runs in every Airflow process that imports
-the installation's `airflow_local_settings` (demo/airflow_local_settings.py; the API server is the one
+the installation's `airflow_local_settings` (config/airflow_local_settings.py; the API server is the one
 that clears). It only patches an Airflow whose function still has the bug (checked in its source), so an
 Airflow with the fix keeps its own code.
 """

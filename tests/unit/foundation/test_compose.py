@@ -75,3 +75,27 @@ def test_airflow_services_share_image_mounts_and_connections() -> None:
         assert f"AIRFLOW_CONN_{conn}" in env
     assert "FROM apache/airflow:3.3.2" in (REPO / "Dockerfile").read_text()
     assert config["services"]["k3s"]["privileged"] is True
+
+
+def test_every_airflow_container_loads_the_local_settings_with_the_backports() -> None:
+    """The containers' $AIRFLOW_HOME/config is the repository's config/, so the local settings the demo
+    uses (the DAG library preload and the Clear backport a retry needs, docs/retry.md) reach them too."""
+    rendered = subprocess.run(
+        [_compose(), "-f", "docker-compose.yaml", "config"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    config = yaml.safe_load(rendered.stdout)
+    for name, svc in config["services"].items():
+        if not name.startswith("airflow-"):
+            continue
+        sources = {
+            (v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2])
+            for v in svc["volumes"]
+        }
+        assert (str(REPO / "config"), "/opt/airflow/config") in sources, (name, sources)
+    settings = (REPO / "config" / "airflow_local_settings.py").read_text()
+    assert "airflow_backports import apply" in settings
+    assert '"deploy_dag.factory"' in settings

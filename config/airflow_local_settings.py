@@ -1,7 +1,9 @@
-"""Airflow local settings of the demo stack: Airlock's DAG library imported once per Airflow process.
+"""Airflow local settings for an Airlock installation: Airlock's DAG library imported once per Airflow
+process, and the Airflow backports Airlock needs applied in every process.
 
-Airflow imports `airflow_local_settings` (from `$AIRFLOW_HOME/config`, where demo/stack.py copies this
-file) when each of its processes starts (~2-4 s of imports once per process). The LocalExecutor forks its workers from the scheduler, and each
+Airflow imports `airflow_local_settings` from `$AIRFLOW_HOME/config`: demo/stack.py (the demo, the fault
+matrix, the scale-out stack) copies this file there, and docker-compose.yaml mounts this directory there,
+so every installation the repository starts runs it. Airflow imports it when each of its processes starts (~2-4 s of imports once per process). The LocalExecutor forks its workers from the scheduler, and each
 worker forks a process per task, which parses the DAG file; imported here, the DAG factory, the operators
 and the core are inherited by every task process, and a task start only builds its own DAG instead of
 importing them all again (seconds of CPU per task on a busy machine, ~25 task starts per deployment,
