@@ -38,12 +38,13 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy plugins
 
-# The fault matrix (tests/faults, also `make faults`) is part of the suite: its 24 scenarios run at once
-# in one airflow standalone and took 7-8 minutes here in full (README "When things fail"). The scale-out
+# The fault matrix (tests/faults, also `make faults`) is part of the suite: its 25 fault scenarios and the
+# people-in-the-loop scenarios (approvals, hold, canary controls, retry) run at once in one airflow
+# standalone (README "When things fail", "People in the loop"); --durations shows where CI's time goes. The scale-out
 # run stays its own target (`make scaleout`) until it has been seen green within CI's time budget
 # (README "Scaling out").
 test: lint typecheck
-	$(VENV)/bin/pytest tests -m "not scaleout"
+	$(VENV)/bin/pytest tests -m "not scaleout" --durations=30
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit
