@@ -17,6 +17,8 @@ Every task acts on the run's RunRequest (the validate task's XCom), never on `pa
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,9 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import DAG, Asset, TaskGroup, TriggerRule, cross_downstream
+from airflow.sdk.definitions._internal.types import is_arg_set
+from airflow.sdk.definitions.param import ParamsDict
+from airflow.sdk.exceptions import ParamValidationError
 
 from airlock.spec import ServiceSpec, spec_to_dict
 from airlock.timeouts import TaskTimeouts, task_timeouts
@@ -540,9 +545,53 @@ def share_params(dag: DAG, params: dict[str, Any]) -> None:
     into the RunRequest.) Human-in-the-loop tasks keep their own: their params are the question's form
     fields (the approval's comment), not the run's.
     """
-    dag.params = params  # type: ignore[assignment]  # the attrs converter builds the ParamsDict
-    shared = dag.params
+    if dag.timetable.can_be_scheduled:
+        validate_scheduled_defaults(dag.dag_id, params)
+    shared = ParamsDict(params)
+    # Set without the attrs hooks: its validator is DAG._validate_params, which validate_scheduled_defaults
+    # just did the same way at a fraction of the cost, and its converter only merges default_args["params"],
+    # which this DAG does not use (build_deploy_dag).
+    object.__setattr__(dag, "params", shared)
     shared._fill_missing_param_source("dag")
     for op in dag.tasks:
         if not isinstance(op, HITLOperator):
             op.params = shared
+
+
+def validate_scheduled_defaults(dag_id: str, params: dict[str, Any]) -> None:
+    """What Airflow checks when a DAG with a schedule gets params (DAG._validate_params): every param has a
+    default that its JSON schema accepts - else the same ValueError.
+
+    Airflow validates each default with `jsonschema.validate`, which first checks the schema itself
+    against the JSON Schema meta-schema: 2.3 ms per release-train service, the same few schemas every
+    time. Here each distinct schema is checked once per process (`_schema_validator`); every default is
+    still validated, with the same format checker.
+    """
+    from jsonschema.exceptions import best_match  # lazy: only a scheduled DAG needs jsonschema
+
+    for name, param in params.items():
+        try:
+            if not is_arg_set(param.value):
+                raise ParamValidationError("No value passed and Param has no default value")
+            error = best_match(
+                _schema_validator(json.dumps(param.schema, sort_keys=True)).iter_errors(param.value)
+            )
+            if error is not None:
+                raise ParamValidationError(f"Invalid input for param {name}: {error}")
+        except ParamValidationError as pverr:
+            raise ValueError(
+                f"Dag {dag_id!r} is not allowed to define a Schedule, "
+                "as there are required params without default values, or the default values are not valid."
+            ) from pverr
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_validator(schema_json: str) -> Any:
+    """A validator of one (meta-schema checked) param schema, with Airflow's format checker."""
+    from jsonschema import FormatChecker
+    from jsonschema.validators import validator_for
+
+    schema = json.loads(schema_json)
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=FormatChecker())

@@ -16,12 +16,13 @@ from airflow.sdk import Asset, BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airlock.run_outcome import decide_run_outcome
+from operators.fast_setattr import FastSetattr
 from operators.request_bound import pull_request
 from operators.rollback import failure_reason
 from operators.xcom_keys import FAILURE_REASON_KEY
 
 
-class ChooseStrategyOperator(BaseBranchOperator):
+class ChooseStrategyOperator(FastSetattr, BaseBranchOperator):
     """Follow the branch of the strategy the run's request chose; the other strategies' tasks skip.
 
     Tasks later in the run that only one strategy needs (blue-green's old-colour cleanup) are registered
@@ -74,7 +75,7 @@ class ChooseStrategyOperator(BaseBranchOperator):
             raise DownstreamTasksSkipped(tasks=later)  # type: ignore[no-untyped-call]
 
 
-class MarkDeployedOperator(BaseOperator):
+class MarkDeployedOperator(FastSetattr, BaseOperator):
     """Emit an event of each of `assets` (the service's production Asset and the follow-up's), with the
     same extra: what the follow-up checks and when.
 
@@ -105,7 +106,7 @@ class MarkDeployedOperator(BaseOperator):
         return {key: value for key, value in extra.items() if key != "spec"}
 
 
-class RunOutcomeOperator(BaseOperator):
+class RunOutcomeOperator(FastSetattr, BaseOperator):
     """The run's final state (airlock.run_outcome): fails unless the record says it went live."""
 
     template_fields = ("record",)

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from airflow.sdk import BaseHook, BaseOperator, Context, TriggerRule
 
 from airlock import record as records
@@ -193,6 +192,8 @@ class RecordDeploymentOperator(DashboardLinkMixin, RequestBound, BaseOperator):
             base = _base_url(conn)
             headers = {"Authorization": f"Bearer {_token(conn, base)}"}
             url = f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
+            import requests  # here, not at the top: the DAG file imports this module at every parse
+
             response = requests.patch(
                 url, params={"update_mask": "note"}, json={"note": note}, headers=headers, timeout=10
             )
@@ -217,6 +218,8 @@ def _base_url(conn: Any) -> str:
 
 def _token(conn: Any, base: str) -> str:
     if conn.login:
+        import requests  # as above
+
         response = requests.post(
             f"{base}/auth/token", json={"username": conn.login, "password": conn.password or ""}, timeout=10
         )

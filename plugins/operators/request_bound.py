@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airlock.run_request import RunRequest
+from operators.fast_setattr import FastSetattr
 from operators.xcom_keys import VALIDATE_TASK_ID
 
 
@@ -23,8 +24,10 @@ def pull_request(context: Any, task_id: str = VALIDATE_TASK_ID) -> RunRequest:
     return RunRequest.from_dict(data)
 
 
-class RequestBound:
-    """Mixin (before BaseOperator in the bases): `self.run_request`, `self.version`, `self.is_dry_run`."""
+class RequestBound(FastSetattr):
+    """Mixin (before BaseOperator in the bases): `self.run_request`, `self.version`, `self.is_dry_run`.
+
+    (FastSetattr: a cheaper BaseOperator.__setattr__, for parse time - see there.)"""
 
     # True for tasks that also run when `validate` failed (the lock release, the outcome message): they
     # then have no request and act only on what they can know without one.

@@ -19,6 +19,7 @@ from airlock.run_request import NothingQueued, build_run_request
 from airlock.spec import SpecError, spec_from
 from airlock.stop_line import LineStopped, refuse_if_stopped, stop_mark_name
 from deploy_dag.params import release_train_variable
+from operators.fast_setattr import FastSetattr
 from operators.xcom_keys import FAILURE_REASON_KEY
 
 
@@ -31,7 +32,7 @@ def triggered_by(dag_run: Any) -> str:
     return "release train (scheduled)" if run_type == "scheduled" else run_type
 
 
-class ValidateRequestOperator(BaseOperator):
+class ValidateRequestOperator(FastSetattr, BaseOperator):
     ui_color = "#e8f0fe"
 
     def __init__(self, *, spec: dict[str, Any], **kwargs: Any) -> None:
