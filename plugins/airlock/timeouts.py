@@ -5,7 +5,9 @@ already states (rollout timeout, step durations, metric extension, soak, validat
 timeout, max wait for a window, blue-green keep time) plus a fixed margin for API calls and
 retries. A task that hangs (a Kubernetes call that never answers, a triggerer that never fires) then
 fails instead of holding the deployment forever; the rollback is limited by its own deadline
-(`rollback_deadline`), after which the line is stopped (stop_line.py).
+(`rollback_deadline`), after which the line is stopped (stop_line.py). A planned run's `acquire_lock`
+may wait for another run's lock up to the end of the window it got (airlock.lock_wait): its limit
+covers the longest such wait.
 
 Deferral: Airflow 3.3 applies execution_timeout to each stretch a task runs on a worker (its start and
 each resume); the deferred wait itself is bounded by the timeout each operator passes to `defer()`.
@@ -19,6 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 from airlock.kube.retry import RetryPolicy
+from airlock.lock_wait import DEFERRAL_GRACE as LOCK_WAIT_GRACE
+from airlock.lock_wait import longest_wait
 from airlock.spec import ServiceSpec
 
 # Room for the API calls, their retries (retry.py: up to 90 s per call) and a worker starting the task.
@@ -38,6 +42,7 @@ class TaskTimeouts:
     quick: timedelta
     preflight: timedelta
     window: timedelta
+    lock: timedelta  # acquire_lock: a planned run may wait for another run's lock (airlock.lock_wait)
     rollout: timedelta  # a write plus one rollout wait: staging/rolling update, canary step, promote, switch
     soak: timedelta
     analysis: timedelta  # one canary step's metrics gate
@@ -75,6 +80,8 @@ def task_timeouts(spec: ServiceSpec) -> TaskTimeouts:
         quick=QUICK,
         preflight=PREFLIGHT,
         window=spec.windows.max_wait + WINDOW_GRACE,
+        # the longest wait for the lock, its trigger's deferral grace, and the acquire itself
+        lock=longest_wait(spec.windows) + LOCK_WAIT_GRACE + QUICK,
         rollout=rollout,
         soak=gate_time(spec.staging.soak, spec),
         analysis=gate_time(spec.strategy.canary.step_duration, spec),

@@ -463,6 +463,8 @@ def _timeout_for(op: Any, t: TaskTimeouts) -> timedelta:
         return {"canary": t.analysis, "staging": t.soak, "post_switch": t.post_switch}.get(
             op.phase, t.validation
         )
+    if isinstance(op, DeployLockOperator) and op.action == "acquire":
+        return t.lock  # a planned run may wait for a hotfix's lock (airlock.lock_wait); the release is quick
     kinds: list[tuple[type | tuple[type, ...], timedelta]] = [
         (RollbackOperator, t.rollback),
         (WindowGateOperator, t.window),
@@ -489,7 +491,8 @@ def _timeout_for(op: Any, t: TaskTimeouts) -> timedelta:
 
 
 def apply_timeouts(dag: DAG, timeouts: TaskTimeouts) -> None:
-    """Give every task its execution_timeout (validate, lock, notify and record keep the quick default)."""
+    """Give every task its execution_timeout (validate, the lock's release, notify and record keep the quick
+    default)."""
     for op in dag.tasks:
         op.execution_timeout = _timeout_for(op, timeouts)
 

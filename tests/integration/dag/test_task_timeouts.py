@@ -22,7 +22,11 @@ def test_each_task_has_the_limit_its_spec_durations_give_it() -> None:
     assert limits["production.canary.analysis_1"] == t.analysis >= timedelta(minutes=40)
     assert limits["rollback"] == rollback_deadline(spec) + MARGIN == timedelta(minutes=24)
     assert limits["validation.metrics"] == t.validation
-    assert limits["validate"] == limits["acquire_lock"] == limits["record"] == QUICK
+    assert limits["validate"] == limits["release_lock"] == limits["record"] == QUICK
+    # a planned run may wait for another run's lock: without off-peak windows, up to windows.max_wait
+    assert limits["acquire_lock"] == t.lock == timedelta(days=2, minutes=10) + QUICK
+    windowed = build_dag(demo_spec(windows={"off_peak": ["Mon-Fri 01:00-05:00"], "max_wait": "2d"}))
+    assert windowed.get_task("acquire_lock").execution_timeout == timedelta(hours=4, minutes=10) + QUICK
     # a longer step gives its analysis a longer limit: the number comes from the spec, not a constant
     longer = build_dag(
         demo_spec(strategy={"canary": {"steps": [25, 50, 100], "step_duration": "2h"}})
