@@ -25,8 +25,10 @@ in CI, where the canary control run (f01) takes ~210 s either way; a 150 s lead 
 the lead is 300 s (+-30 s, the window's minute) up to 25 scenarios at once, and grows in proportion
 beyond (12 s per scenario: the matrix now also runs the people-in-the-loop scenarios) - that part is
 an extrapolation, not a measurement. If the window still opens first, the planned run finds the hotfix
-holding the lock and fails at `acquire_lock` (the lock never queues a run, by design: a collision is
-re-planned by a human) - the scenario then fails saying so; it cannot pass by luck.
+holding the lock and waits for it at `acquire_lock` (deferred, at most until its window closes: see
+airlock/lock_wait.py), then deploys against the hotfix's production - but this scenario is about the
+wait at the window gate, so it then fails saying the window opened before the hotfix finished; it cannot
+pass by luck.
 """
 
 from __future__ import annotations
