@@ -49,16 +49,19 @@ def kubesim_fault(task_id: str, states: tuple[str, ...], resource: str, **fault:
 
 
 def on_step_writes(**fault: Any) -> Any:
-    """The canary step's writes to Deployments, armed from the run's start on this namespace's POST, PUT
-    and PATCH of `deployments*` only. Nothing before the step writes a Deployment here (the lean spec has
-    no staging; the lock and the rollback plan write Leases and ConfigMaps), so the first matching requests
-    are the step's own. (Arming once the step was queued missed it in CI: with the DAG library preloaded the
-    step can be scheduled, run and deferred between two polls of the REST API.)"""
+    """The canary step's create of the canary Deployment, armed from the run's start on this namespace's
+    POSTs to `deployments*` only. The rollback plan is stored on the stable Deployment (a PATCH of the
+    annotation airlock.io/rollback-plan, airlock.kube.plan) before the step runs, so "the first write to a
+    Deployment" is the plan's, not the step's: until CI of 9b23d57 these faults struck
+    production.record_rollback_plan. Nothing before the step POSTs a Deployment here (the lean spec has no
+    staging), and a retried create is a POST again, so `count` consecutive faults meet the step's create.
+    (Arming once the step was queued missed it in CI: with the DAG library preloaded the step can be
+    scheduled, run and deferred between two polls of the REST API.)"""
 
     def strike(d: Driver) -> str:
         path = d.ns_path("deployments*")
-        d.inject(path=path, method="P*", **fault)
-        return f"{fault} on POST/PUT/PATCH {path}: the canary step writes first"
+        d.inject(path=path, method="POST", **fault)
+        return f"{fault} on POST {path}: the canary step's create of the canary"
 
     return strike
 
@@ -118,16 +121,28 @@ def sigkill(task_id: str, after_write: bool = False) -> Any:
     return strike
 
 
-def sigkill_during_write(task_id: str, held_s: float = 6.0) -> Any:
+def sigkill_during_write(task_id: str, held_s: float = 10.0) -> Any:
     """SIGKILL the canary step's process while the answer to its first Deployment write is held back
     (kubesim applies the write, then holds the answer `held_s`): the kill lands in the middle of its work.
     The step hands its rollout wait to the triggerer right after that write, so its process lives only a
-    fraction of a second after writing: a plain kill after the write would race that hand-over."""
-    kill = sigkill(task_id, after_write=True)
+    fraction of a second after writing: a plain kill after the write would race that hand-over.
+
+    The kill fires once the process exists *and* kubesim has taken the held fault off its pending list
+    (the write arrived, its answer is being held). Counting audited writes against a baseline taken when
+    the process was first seen missed in CI: under load the process was first seen after its write, so
+    the baseline already held it and the kill waited for a second write that never came."""
 
     def strike(d: Driver) -> str:
         held = on_step_writes(delay=held_s, after=True, count=1)(d)
-        return f"{held}; {kill(d)}"
+        ti_id = d.ti_id(task_id)
+
+        def answer_held() -> bool:
+            pending = requests.get(f"{d.kubesim}/_sim/faults", timeout=10).json()["pending"]
+            return not any(f"/namespaces/{d.scenario.namespace}/" in f["path"] for f in pending)
+
+        return (
+            f"{held}; {kill_task(ti_id, timeout=RUN_TIMEOUT_S, ready=answer_held)} (its write's answer held)"
+        )
 
     return strike
 

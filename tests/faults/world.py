@@ -113,7 +113,11 @@ def service_spec(
             "thresholds": {
                 "max_error_rate": 0.05,
                 "max_error_rate_increase": 0.05,
-                "max_latency_ratio": 1.5,
+                # The matrix is about faults, not the latency judge: a healthy version here must not fail a
+                # gate by chance. At 1.5 the p95 tail test fails ~1 % of healthy gates by design (its
+                # alpha; airlock/analysis/tail.py), and the matrix runs ~100 healthy gates at once: CI of
+                # 9b23d57 rolled back f19's healthy v2 on "13 of 92 above 75 ms". v3 fails on errors.
+                "max_latency_ratio": 3.0,
                 "min_requests": 30,
             },
             "on_inconclusive": "rollback",
