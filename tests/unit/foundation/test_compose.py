@@ -31,6 +31,18 @@ def _compose() -> str:
     return exe
 
 
+def _rendered() -> dict:
+    """docker-compose.yaml as docker-compose renders it (variables filled in, short syntax expanded)."""
+    rendered = subprocess.run(
+        [_compose(), "-f", "docker-compose.yaml", "config"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return yaml.safe_load(rendered.stdout)
+
+
 def test_compose_file_validates() -> None:
     result = subprocess.run(
         [_compose(), "-f", "docker-compose.yaml", "config", "-q"],
@@ -55,14 +67,7 @@ def test_compose_lists_the_stack() -> None:
 
 
 def test_airflow_services_share_image_mounts_and_connections() -> None:
-    rendered = subprocess.run(
-        [_compose(), "-f", "docker-compose.yaml", "config"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    config = yaml.safe_load(rendered.stdout)
+    config = _rendered()
     images = {
         name: svc.get("image") for name, svc in config["services"].items() if name.startswith("airflow-")
     }
@@ -80,14 +85,7 @@ def test_airflow_services_share_image_mounts_and_connections() -> None:
 def test_every_airflow_container_loads_the_local_settings_with_the_backports() -> None:
     """The containers' $AIRFLOW_HOME/config is the repository's config/, so the local settings the demo
     uses (the DAG library preload and the Clear backport a retry needs, docs/retry.md) reach them too."""
-    rendered = subprocess.run(
-        [_compose(), "-f", "docker-compose.yaml", "config"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    config = yaml.safe_load(rendered.stdout)
+    config = _rendered()
     for name, svc in config["services"].items():
         if not name.startswith("airflow-"):
             continue
