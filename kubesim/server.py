@@ -39,6 +39,9 @@ JSON = "application/json"
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# how long a scrape of /metrics waits for a busy store before it answers the last checkpoint's counts
+# (World.traffic_checkpoint): well inside Prometheus's 2 s scrape timeout
+METRICS_CHECKPOINT_WAIT = 0.25
 
 
 def parse_bool(value: str | None, name: str) -> bool:
@@ -290,7 +293,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(code, payload)
             return
         if path == "/metrics" and method in ("GET", "HEAD"):
-            w.traffic_checkpoint()
+            w.traffic_checkpoint(wait=METRICS_CHECKPOINT_WAIT)
             self._send(200, metrics.render(w.traffic), metrics.CONTENT_TYPE)
             return
         user = self._admit(method, path, query)

@@ -1,6 +1,7 @@
 """Simulated traffic: replica ratio = traffic share, per-image error rates, /metrics exposition."""
 
 import re
+import threading
 import time
 
 import pytest
@@ -77,6 +78,38 @@ def test_canary_share_matches_replica_ratio(kubesim, kube_client):
     total = sum(after.values()) - sum(before.values())
     assert 5500 < total < 6600  # ~100 rps for 60 s (plus real time)
     assert abs(canary / total - 0.10) < 0.03
+
+
+def test_scrape_answers_while_the_store_is_busy(kubesim, kube_client):
+    """A scrape does not wait behind the API's writers: with the store held (as a chain of reconciles
+    holds it under load), /metrics answers at once with the counts of the last checkpoint; once the store
+    is free again, it accrues up to now."""
+    _setup(kubesim, kube_client)
+    kubesim.advance(30)
+    counted = sum(_totals(requests.get(f"{kubesim.url}/metrics", timeout=5).text, "track").values())
+    store = kubesim.world.store
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(5)
+        kubesim.world.clock.advance(30)  # traffic a blocked checkpoint would have counted
+        started = time.monotonic()
+        busy = requests.get(f"{kubesim.url}/metrics", timeout=5)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+    assert busy.status_code == 200 and waited < 2.0
+    assert sum(_totals(busy.text, "track").values()) == counted  # the last checkpoint's counts
+    after = sum(_totals(requests.get(f"{kubesim.url}/metrics", timeout=5).text, "track").values())
+    assert after > counted + 2000  # ~100 rps for the 30 s the busy scrape did not accrue
 
 
 def test_error_rates_and_histogram(kubesim, kube_client):
