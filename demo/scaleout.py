@@ -32,7 +32,7 @@ import requests
 import yaml
 
 from demo.scaleout_stack import SCHEDULERS, WORKERS, ScaleOutStack
-from demo.stack import REPO, Stack, StackError, run_with_stack, say
+from demo.stack import REPO, SCRAPE_INTERVAL, Stack, StackError, run_with_stack, say
 
 # Airlock's core lives in plugins/ (on sys.path in every Airflow process; here for the spec check)
 if str(REPO / "plugins") not in sys.path:
@@ -438,6 +438,7 @@ class Throughput:
     peak_busy_slots: int
     slots: int
     failed_runs: list[str]
+    scrapes: str = "Prometheus scrapes of kubesim: not measured"
 
     def lines(self) -> list[str]:
         return [
@@ -447,7 +448,34 @@ class Throughput:
             f"queue-to-start latency of tasks (start_date - queued_dttm, {self.latency_samples} tasks): "
             f"p50 {self.latency_p50:.2f} s, p95 {self.latency_p95:.2f} s",
             f"peak busy worker slots: {self.peak_busy_slots} of {self.slots}",
+            self.scrapes,
         ]
+
+
+def scrape_health(prometheus_url: str, seconds: float) -> str:
+    """How Prometheus's scrapes of kubesim fared over the last `seconds`: every gate's data comes from
+    them, so a run whose windows had no data shows here why (answered / all, the slowest, the timeout)."""
+    window = f"{max(1, math.ceil(seconds))}s"
+
+    def value(query: str) -> float | None:
+        try:
+            answer = requests.get(f"{prometheus_url}/api/v1/query", params={"query": query}, timeout=10)
+            result = answer.json()["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+        except (requests.RequestException, ValueError, KeyError, IndexError):
+            return None
+
+    selector = '{job="kubesim"}'
+    total = value(f"count_over_time(up{selector}[{window}])")
+    answered = value(f"sum_over_time(up{selector}[{window}])")
+    slowest = value(f"max_over_time(scrape_duration_seconds{selector}[{window}])")
+    if total is None or answered is None:
+        return f"Prometheus scrapes of kubesim: could not be read from {prometheus_url}"
+    slow = f", the slowest took {slowest:.2f} s" if slowest is not None else ""
+    return (
+        f"Prometheus scrapes of kubesim during the run: {answered:.0f} of {total:.0f} answered{slow} "
+        f"(interval and timeout {SCRAPE_INTERVAL})"
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -496,6 +524,7 @@ def throughput_run(
         peak_busy_slots=sampler.peak,
         slots=len(WORKERS) * stack.worker_slots,
         failed_runs=[f"{d}: {s}" for d, s in states.items() if s != "success"],
+        scrapes=scrape_health(stack.prometheus_url, wall),
     )
     for line in result.lines():
         say(f"  {line}")

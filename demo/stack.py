@@ -48,6 +48,8 @@ APT_PACKAGES = {
 }
 # in start order; each needs the ones before it (Prometheus scrapes kubesim, Airflow uses them all)
 COMPONENTS = ("kubesim", "prometheus", "alertmanager", "airflow")
+# Prometheus scrapes kubesim this often, and waits at most this long (its timeout cannot exceed the interval)
+SCRAPE_INTERVAL = "2s"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -382,7 +384,7 @@ class Stack:
         target = self.kubesim_url.removeprefix("http://")
         config = self.workdir / "prometheus.yml"
         config.write_text(
-            "global: {scrape_interval: 2s, evaluation_interval: 2s}\n"
+            f"global: {{scrape_interval: {SCRAPE_INTERVAL}, evaluation_interval: {SCRAPE_INTERVAL}}}\n"
             "scrape_configs:\n"
             f"  - job_name: kubesim\n    static_configs: [{{targets: ['{target}']}}]\n"
         )
@@ -400,7 +402,7 @@ class Stack:
         )
         self.prometheus_url = f"http://127.0.0.1:{port}"
         self._wait_for("prometheus", lambda: requests.get(f"{self.prometheus_url}/-/ready", timeout=2).ok, 30)
-        self.say(f"Prometheus scraping kubesim every 2s on {self.prometheus_url}")
+        self.say(f"Prometheus scraping kubesim every {SCRAPE_INTERVAL} on {self.prometheus_url}")
 
     def _start_alertmanager(self, binary: str) -> None:
         port = free_port()

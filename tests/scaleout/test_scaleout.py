@@ -28,13 +28,14 @@ from demo.scaleout import (
 )
 from demo.scaleout_stack import SCHEDULERS, WORKERS, ScaleOutStack, locate_postgres
 from demo.stack import REPO
+from tests.scaleout.conftest import FIGURES
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(2400)]
 FLEET = throughput_services(THROUGHPUT_SERVICES)
 
 
 @pytest.fixture(scope="module")
-def stack() -> Generator[ScaleOutStack, None, None]:
+def stack(request: pytest.FixtureRequest) -> Generator[ScaleOutStack, None, None]:
     missing = [
         tool
         for tool, found in (
@@ -56,6 +57,10 @@ def stack() -> Generator[ScaleOutStack, None, None]:
         scale.lines = lines  # type: ignore[attr-defined]
         yield scale
         groups = scale.pids()
+    # CI's budget (60 min for all of `make test`) is what keeps this run's length in view
+    request.config.stash[FIGURES].append(
+        f"scale-out test in all: {time.monotonic() - started:.0f} s (stack start, both runs, stack stop)"
+    )
     # stopping the stack ended every process it started: PostgreSQL, Redis and every Airflow process
     for pgid in groups:
         with pytest.raises(ProcessLookupError):
@@ -92,3 +97,4 @@ def test_fifty_services_at_once_all_deploy(stack, report) -> None:
         report(line)
     assert result.succeeded == len(FLEET), result.failed_runs
     assert result.latency_samples > 0 and result.peak_busy_slots > 0
+    assert "answered" in result.scrapes, result.scrapes  # Prometheus's own account of its kubesim scrapes
