@@ -14,7 +14,7 @@ from airflow.serialization.serialized_objects import DagSerialization
 
 from airlock.spec import load_spec
 from deploy_dag.graph import build_deploy_dag
-from operators.fast_setattr import FastSetattr, converted_names, mirrors_base_setattr
+from operators.fast_setattr import FastSetattr, converted_names, mirrors_base_setattr, special_names
 
 SERVICES = Path(__file__).resolve().parents[3] / "dags" / "services"
 
@@ -96,3 +96,43 @@ def test_a_class_between_it_and_base_operator_with_its_own_setattr_keeps_it() ->
     with DAG("fast_setattr_hidden", schedule=None):
         Op(task_id="op")
     assert "task_id" in seen
+
+
+def test_data_descriptors_and_converters_take_the_full_path() -> None:
+    # `dag` is a property (its setter must run) and `_dag` has a converter; a plain name is stored directly
+    names = special_names(_Op)
+    assert {"dag", "_dag", "retry_delay", "__dict__", "__class__"} <= names
+    assert "payload" not in names
+
+
+def test_a_property_of_the_operator_class_still_runs_its_setter() -> None:
+    set_to: list[Any] = []
+
+    class WithProperty(FastSetattr, BaseOperator):
+        @property
+        def colour(self) -> str:
+            return str(self.__dict__.get("_colour", ""))
+
+        @colour.setter
+        def colour(self, value: str) -> None:
+            set_to.append(value)
+            self.__dict__["_colour"] = value.upper()
+
+    with DAG("fast_setattr_property", schedule=None):
+        op = WithProperty(task_id="op")
+    op.colour = "green"
+    assert set_to == ["green"]
+    assert op.colour == "GREEN"
+    assert "colour" not in vars(op)
+
+
+def test_a_mapped_operator_keeps_its_init_kwargs_as_built() -> None:
+    # the from-mapped flag is only read when the init kwargs hold the name: it must still stop the update
+    with DAG("fast_setattr_mapped", schedule=None):
+        op = _Op(task_id="op", payload=1)
+    object.__setattr__(op, "_BaseOperator__from_mapped", True)
+    op.payload = 2
+    assert op._BaseOperator__init_kwargs["payload"] == 1  # type: ignore[attr-defined]
+    object.__setattr__(op, "_BaseOperator__from_mapped", False)
+    op.payload = 3
+    assert op._BaseOperator__init_kwargs["payload"] == 3  # type: ignore[attr-defined]
