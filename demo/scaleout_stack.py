@@ -43,12 +43,11 @@ WORKERS = ("celery-worker-1", "celery-worker-2")
 # the process-name env var read by `process_hostname`: it names each process in task instances and jobs
 PROCESS_NAME_ENV = "AIRLOCK_PROCESS_NAME"
 PG_USER = "postgres"  # the Debian package's system user
-# Airflow's processes run at a lower CPU priority than the world they act on. In production kubesim's
+# Airflow's processes run at a lower CPU priority than the world they act on: in production kubesim's
 # part (the Kubernetes API) and Prometheus run on machines of their own; here they share 2 cores with
-# 16 busy worker slots, and at load average 19 Prometheus's scrapes of kubesim took up to 1.7 s of their
-# 2 s timeout (an earlier run at load 9-31 missed them for minute-long stretches: 21 of 50 validation
-# windows had no data and rolled back, as a gate must). Niceness only orders who runs first: Airflow still
-# gets every cycle the cluster and Prometheus leave idle, so the figures remain Airflow's own.
+# 16 busy worker slots. Niceness only orders who runs first: Airflow still gets every cycle the others
+# leave idle, so the figures remain Airflow's own. (Alone it did not keep the scrapes in time - at load 20
+# 66 of 315 failed; what did was kubesim's /metrics no longer waiting for its store, World.traffic_checkpoint.)
 AIRFLOW_NICENESS = 10
 
 

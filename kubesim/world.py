@@ -141,24 +141,19 @@ class World:
             self.reconcile()
 
     # -- reconcile ---------------------------------------------------------------------------------
-    def traffic_checkpoint(self, wait: float | None = None) -> bool:
+    def traffic_checkpoint(self, wait: float | None = None) -> None:
         """Accrue the simulated traffic up to now. With `wait`, give up after that many seconds when the
-        store is busy and report False: a scrape of /metrics then answers with the counts of the last
-        checkpoint. Those are seconds old at most - the writers holding the store reconcile, and every
-        reconcile checkpoints first. Real pods serve /metrics whatever load the API server is under; in
-        kubesim one lock serves both, and under 50 concurrent deployments a scrape waited behind chains
-        of reconciles past Prometheus's 2 s timeout (up == 0 for 20 s stretches), leaving the gates'
-        windows without data."""
-        if wait is None:
-            self.traffic.accrue(self.clock.now())
-            return True
-        if not self.store.lock.acquire(timeout=wait):
-            return False
+        store is busy: a scrape of /metrics then answers with the counts of the last checkpoint. Those are
+        seconds old at most - the writers holding the store reconcile, and every reconcile checkpoints
+        first. Real pods serve /metrics whatever load the API server is under; in kubesim one lock serves
+        both, and under 50 concurrent deployments a scrape waited behind chains of reconciles past
+        Prometheus's 2 s timeout (up == 0 for 20 s stretches), leaving the gates' windows without data."""
+        if not self.store.lock.acquire(timeout=-1 if wait is None else wait):
+            return
         try:
             self.traffic.accrue(self.clock.now())
         finally:
             self.store.lock.release()
-        return True
 
     def reconcile(self) -> None:
         with self.store.lock:
