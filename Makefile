@@ -38,12 +38,20 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy plugins
 
-# Every test: the fault matrix (tests/faults, also `make faults`: its fault scenarios and the
-# people-in-the-loop scenarios run at once in one airflow standalone, README "When things fail", "People in
-# the loop") and the scale-out run (tests/scaleout, also `make scaleout`: CeleryExecutor on PostgreSQL +
-# Redis, README "Scaling out"; its figures are printed in the summary). --durations shows where CI's time goes.
+# Every test, in two parts. First all but the scale-out, in $(TEST_WORKERS) pytest-xdist workers: most tests
+# wait (on analysis windows, rollouts, processes), so they overlap well even on 2 cores; each file goes to one
+# worker whole, and the fault matrix (tests/faults, also `make faults`: its fault scenarios and the
+# people-in-the-loop scenarios at once in one airflow standalone, README "When things fail", "People in the
+# loop") to one worker (tests/conftest.py). Then the scale-out run alone (tests/scaleout, also `make
+# scaleout`: CeleryExecutor on PostgreSQL + Redis, README "Scaling out"): it loads both cores by itself and
+# its figures (throughput, latency) must be its own. Both parts always run; either failing fails the target.
+# --durations shows where CI's time goes. TEST_WORKERS=0 runs the first part in one process.
+TEST_WORKERS ?= 4
 test: lint typecheck
-	$(VENV)/bin/pytest tests --durations=30
+	status=0; \
+	$(VENV)/bin/pytest tests -m "not scaleout" -n $(TEST_WORKERS) --dist loadgroup --durations=30 || status=$$?; \
+	$(VENV)/bin/pytest tests -m scaleout --durations=5 || status=$$?; \
+	exit $$status
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit

@@ -486,6 +486,27 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
+def why_not_deployed(stack: ScaleOutStack, dag_id: str, run_id: str, state: str) -> str:
+    """One line on a run that did not deploy: its state, the tasks that failed (with their tries) and the
+    record's own account (outcome, the phase that stopped it, the reason), so a failure in CI explains
+    itself without the run's logs."""
+    failed = stack.query(
+        "SELECT task_id, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s AND state = 'failed' "
+        "ORDER BY end_date",
+        dag_id,
+        run_id,
+    )
+    tasks = ", ".join(f"{task} (try {tries})" for task, tries in failed) or "none"
+    assert stack.api is not None
+    record = stack.api.xcom(dag_id, run_id, "record") or {}
+    account = (
+        f"record {record.get('outcome')}, stopped in {record.get('stopped_in')}: {record.get('reason')}"
+        if record
+        else "no record"
+    )
+    return f"{dag_id}: {state}; failed tasks: {tasks}; {account}"
+
+
 def throughput_run(
     stack: ScaleOutStack, services: Sequence[Service], timeout: float = 1500, say: Callable[[str], None] = say
 ) -> Throughput:
@@ -523,7 +544,7 @@ def throughput_run(
         latency_samples=len(latencies),
         peak_busy_slots=sampler.peak,
         slots=len(WORKERS) * stack.worker_slots,
-        failed_runs=[f"{d}: {s}" for d, s in states.items() if s != "success"],
+        failed_runs=[why_not_deployed(stack, d, runs[d], s) for d, s in states.items() if s != "success"],
         scrapes=scrape_health(stack.prometheus_url, wall),
     )
     for line in result.lines():

@@ -279,14 +279,22 @@ class ScaleOutStack(Stack):
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 # a task's calls to the execution API: patient on a busy machine (default 5 s, 5 tries)
                 "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
-                # crash detection at test speed: a task whose worker died is failed after 30 s without
-                # a heartbeat, a dead scheduler's tasks are adopted after 15 s, a message lost with a
-                # worker is re-queued after 90 s
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+                # crash detection at test speed: a task whose worker died is failed after 60 s without
+                # a heartbeat (a live task's supervisor beats every few seconds, but on a saturated
+                # machine a beat can be late by tens of seconds), a dead scheduler's tasks are adopted
+                # after 15 s
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
                 "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "15",
-                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+                # Not shorter than the longest wait for a free slot: a task queued longer is revoked
+                # and put back at the end of the queue, and the third time it is failed - and its
+                # deployment with it. 50 runs at once on 16 slots queue tasks for minutes on a slow
+                # machine (pinned to one core here: p95 85 s, and 6 tasks requeued with the 90 s this
+                # was; a CI run where p95 was 72 s failed one healthy deployment, so-fleet-39, without
+                # an error in its record). Airflow's default, 600 s: a message lost with a killed
+                # worker comes back sooner anyway (Redis's visibility timeout above, 300 s).
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 # The services do not change during a run and `dags reserialize` parsed them before the

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 _HOME = tempfile.mkdtemp(prefix="airlock-test-airflow-")
 
@@ -28,7 +30,21 @@ pytest_plugins = [
     "tests.fixtures.alertmanager",
     "tests.fixtures.fake_apis",
     "tests.fixtures.slack_receiver",
+    "tests.fixtures.summary",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs with pytest-xdist's `--dist loadgroup`: each file goes to one worker whole (its
+    module-scoped kubesim, Prometheus or Airflow start once), and every test of the fault matrix's session
+    (one real Airflow for all its scenarios, tests/faults/conftest.py) goes to one worker together, or the
+    matrix would run once per worker. Runs before xdist's own hook, which reads the marks."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = "fault-matrix" if "fault_matrix" in item.fixturenames else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_runtest_makereport(item, call):

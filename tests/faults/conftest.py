@@ -4,8 +4,8 @@ The people-in-the-loop scenarios (tests/faults/people.py PEOPLE_SCENARIOS: appro
 run in the same session: the stack has the people they log in as (SimpleAuthManager users).
 
 `make faults` runs only this directory; `make test` collects it too. The table (fault, phase,
-outcome, invariant, seconds) is printed in pytest's terminal summary, so it is in CI's output, and
-written to `<tmp>/fault-matrix.json`.
+outcome, invariant, seconds) is printed in pytest's terminal summary (via `matrix_results`), so it is in CI's
+output, and written to `<tmp>/fault-matrix.json`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tests.faults.processes import FaultStack, Outage, closed_port_url
 from tests.faults.scenarios import SCENARIOS
 from tests.faults.world import http_conn, kubesim_scenario, service_spec, write_world
 from tests.fixtures.slack_receiver import SlackReceiver
+from tests.fixtures.summary import add_summary
 
 _RESULTS: list[Result] = []
 
@@ -149,13 +150,19 @@ def two_installations(
         return run_two_installations(stack, peer, s, s.peer_version)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _RESULTS:
-        return
-    terminalreporter.section("fault matrix")
-    terminalreporter.write_line(table(_RESULTS))
-    bad = [r for r in _RESULTS if not r.ok]
-    for r in bad:
-        terminalreporter.write_line(f"\n{r.scenario.key}: struck: {r.struck or '-'}")
-        for p in r.problems:
-            terminalreporter.write_line(f"  - {p}")
+def matrix_summary() -> str:
+    """The table, then the problems of each scenario that broke the invariant."""
+    lines = [table(_RESULTS)]
+    for r in (r for r in _RESULTS if not r.ok):
+        lines.append(f"\n{r.scenario.key}: struck: {r.struck or '-'}")
+        lines.extend(f"  - {p}" for p in r.problems)
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def matrix_results(fault_matrix: dict[str, Result], request: pytest.FixtureRequest) -> dict[str, Result]:
+    """The matrix's results; the test that asks for them also puts the table in pytest's terminal summary
+    (tests/fixtures/summary.py: it reaches the summary from an xdist worker too)."""
+    if _RESULTS:
+        add_summary(request.node, "fault matrix", matrix_summary())
+    return fault_matrix

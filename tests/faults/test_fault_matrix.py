@@ -20,10 +20,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(2400)]
         for s in SCENARIOS
     ],
 )
-def test_fault_scenario(fault_matrix: dict[str, Result], key: str) -> None:
-    if key not in fault_matrix:
+def test_fault_scenario(matrix_results: dict[str, Result], key: str) -> None:
+    if key not in matrix_results:
         pytest.skip(f"not selected by AIRLOCK_FAULTS={os.environ.get('AIRLOCK_FAULTS')}")
-    result = fault_matrix[key]
+    result = matrix_results[key]
     detail = "\n".join([f"struck: {result.struck}", *result.problems, *result.notes])
     assert result.ok, detail
 

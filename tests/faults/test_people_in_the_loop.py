@@ -23,10 +23,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(2400)]
         for s in PEOPLE_SCENARIOS
     ],
 )
-def test_people_scenario(fault_matrix: dict[str, Result], key: str) -> None:
-    if key not in fault_matrix:
+def test_people_scenario(matrix_results: dict[str, Result], key: str) -> None:
+    if key not in matrix_results:
         pytest.skip(f"not selected by AIRLOCK_FAULTS={os.environ.get('AIRLOCK_FAULTS')}")
-    result = fault_matrix[key]
+    result = matrix_results[key]
     # what the people did and any notes (shown with pytest -rP for a passing scenario)
     print(f"{key}: {result.outcome}; did: {result.struck}; notes: {result.notes or '-'}")
     detail = "\n".join([f"did: {result.struck}", *result.problems, *result.notes])

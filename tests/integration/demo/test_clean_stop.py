@@ -124,6 +124,11 @@ def _group_members(pgids: set[int]) -> list[psutil.Process]:
     return found
 
 
+def _terminal_signal_defaults() -> None:
+    for signum in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class Driver:
     def __init__(self, workdir: Path, components: tuple[str, ...], grace: float, piped: bool) -> None:
         self.workdir = workdir
@@ -139,6 +144,10 @@ class Driver:
             stdout=subprocess.PIPE if piped else self._out,
             stderr=self._err,
             start_new_session=True,  # its own group, as a terminal's foreground job is
+            # and with SIGINT and SIGQUIT at their defaults, as a terminal's shell starts a foreground job: a
+            # pytest started in the background by a non-interactive shell (`make test &`) ignores both,
+            # and an ignored signal stays ignored across exec (the demo then rightly keeps ignoring it)
+            preexec_fn=_terminal_signal_defaults,
         )
         self.victims: list[psutil.Process] = []
         self.groups: set[int] = set()
