@@ -49,7 +49,7 @@ typecheck: setup
 TEST_WORKERS ?= 4
 test: lint typecheck
 	status=0; \
-	$(VENV)/bin/pytest tests -m "not scaleout" -n $(TEST_WORKERS) --dist loadgroup --durations=30 || status=$$?; \
+	$(VENV)/bin/pytest tests -m "not scaleout" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 || status=$$?; \
 	$(VENV)/bin/pytest tests -m scaleout --durations=5 || status=$$?; \
 	exit $$status
 

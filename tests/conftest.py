@@ -7,6 +7,7 @@ configuration once on first import.
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,17 +35,23 @@ pytest_plugins = [
 ]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`make test` runs with pytest-xdist's `--dist loadgroup`: each file goes to one worker whole (its
-    module-scoped kubesim, Prometheus or Airflow start once), and every test of the fault matrix's session
-    (one real Airflow for all its scenarios, tests/faults/conftest.py) goes to one worker together, or the
-    matrix would run once per worker. Runs before xdist's own hook, which reads the marks."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = "fault-matrix" if "fault_matrix" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs with pytest-xdist's `--dist loadfile`: each file goes to one worker whole, so its
+    module-scoped kubesim, Prometheus or Airflow start once. Here tests/faults is one unit too: the fault
+    matrix's session (one real Airflow for all its scenarios, tests/faults/conftest.py) serves two files,
+    and split across workers it would run once per worker. (xdist's `loadgroup` cannot do this on pytest 9:
+    it renames node ids through an attribute pytest no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrFaultMatrix(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/faults/" if path.startswith("tests/faults/") else path
+
+    return FileOrFaultMatrix(config, log)
 
 
 def pytest_runtest_makereport(item, call):
