@@ -439,6 +439,10 @@ class Throughput:
     slots: int
     failed_runs: list[str]
     scrapes: str = "Prometheus scrapes of kubesim: not measured"
+    worker_tasks: int = (
+        0  # task instances that ran on a Celery worker (deferred ones resumed there count once)
+    )
+    skipped_on_worker: int = 0  # of those, the ones that started only to skip themselves (a wasted start)
 
     def lines(self) -> list[str]:
         return [
@@ -448,6 +452,8 @@ class Throughput:
             f"queue-to-start latency of tasks (start_date - queued_dttm, {self.latency_samples} tasks): "
             f"p50 {self.latency_p50:.2f} s, p95 {self.latency_p95:.2f} s",
             f"peak busy worker slots: {self.peak_busy_slots} of {self.slots}",
+            f"task instances run on a worker per deployment: {self.worker_tasks / max(1, self.services):.1f} "
+            f"(started there only to skip themselves: {self.skipped_on_worker})",
             self.scrapes,
         ]
 
@@ -531,6 +537,13 @@ def throughput_run(
         list(runs),
     )
     latencies = sorted(float(row[0]) for row in latency_rows)
+    # task_instance.hostname names the worker; tasks skipped by a branch or run in the triggerer have none
+    on_workers = dict(
+        stack.query(
+            "SELECT state, count(*) FROM task_instance WHERE dag_id = ANY(%s) AND hostname <> '' GROUP BY state",
+            list(runs),
+        )
+    )
     finished = [d for d, s in states.items() if s in ("success", "failed")]
     succeeded = [d for d, s in states.items() if s == "success"]
     result = Throughput(
@@ -546,6 +559,8 @@ def throughput_run(
         slots=len(WORKERS) * stack.worker_slots,
         failed_runs=[why_not_deployed(stack, d, runs[d], s) for d, s in states.items() if s != "success"],
         scrapes=scrape_health(stack.prometheus_url, wall),
+        worker_tasks=sum(int(n) for n in on_workers.values()),
+        skipped_on_worker=int(on_workers.get("skipped", 0)),
     )
     for line in result.lines():
         say(f"  {line}")

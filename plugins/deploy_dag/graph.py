@@ -292,6 +292,12 @@ def build_production(
         head >> branch
         for phase in strategies.values():
             branch >> phase.entry
+        if "canary" in strategies:
+            # promote joins the canary's steps with none_failed (a run whose steps are just [100]
+            # promotes directly), so every step skipped by the branch would still let it start - on a
+            # worker, only to skip itself: another strategy's run skips it at the branch instead
+            for promote in strategies["canary"].exits:
+                branch.only_for("canary", promote)
     exits = [t for phase in strategies.values() for t in phase.exits]
     production = Phase(
         [plan], exits, _merge(record, *(p.record for p in strategies.values())), group, branch=branch

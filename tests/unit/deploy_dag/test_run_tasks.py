@@ -78,9 +78,14 @@ def test_a_task_only_for_an_unknown_strategy_is_refused_naming_the_allowed_ones(
             branch.only_for("blue_green", Noop(task_id="t"))
 
 
-def test_in_the_deploy_dag_the_old_colour_cleanup_is_only_for_blue_green() -> None:
+def test_in_the_deploy_dag_the_old_colour_cleanup_is_only_for_blue_green_and_promote_for_canary() -> None:
     dag = build_deploy_dag(load_spec(DEMO), DEMO)
     branch = dag.get_task("production.choose_strategy")
     assert isinstance(branch, ChooseStrategyOperator)
-    assert branch.later_tasks == {"blue_green": ["complete.retire_old_colour"]}
+    assert branch.later_tasks == {
+        "canary": ["production.canary.promote"],
+        "blue_green": ["complete.retire_old_colour"],
+    }
+    assert branch.not_for("rolling") == ["complete.retire_old_colour", "production.canary.promote"]
+    assert branch.not_for("canary") == ["complete.retire_old_colour"]
     assert "validation.log_scan" in dag.get_task("complete.retire_old_colour").upstream_task_ids
