@@ -439,9 +439,8 @@ class Throughput:
     slots: int
     failed_runs: list[str]
     scrapes: str = "Prometheus scrapes of kubesim: not measured"
-    worker_tasks: int = (
-        0  # task instances that ran on a Celery worker (deferred ones resumed there count once)
-    )
+    # task instances that ran on a Celery worker (deferred ones resumed there count once)
+    worker_tasks: int = 0
     skipped_on_worker: int = 0  # of those, the ones that started only to skip themselves (a wasted start)
 
     def lines(self) -> list[str]:

@@ -30,6 +30,7 @@ from tests.fixtures.slack_receiver import SlackReceiver
 from tests.fixtures.summary import add_summary
 
 _RESULTS: list[Result] = []
+_SUMMARISED: list[bool] = []  # whether a test has put the table in the summary
 
 
 def selected_scenarios() -> list[Any]:
@@ -163,6 +164,7 @@ def matrix_summary() -> str:
 def matrix_results(fault_matrix: dict[str, Result], request: pytest.FixtureRequest) -> dict[str, Result]:
     """The matrix's results; the test that asks for them also puts the table in pytest's terminal summary
     (tests/fixtures/summary.py: it reaches the summary from an xdist worker too)."""
-    if _RESULTS:
+    if _RESULTS and not _SUMMARISED:
         add_summary(request.node, "fault matrix", matrix_summary())
+        _SUMMARISED.append(True)  # once per session: the table does not change, and every test asks
     return fault_matrix
